@@ -1,0 +1,81 @@
+/**
+ * POST /api/config/import takes a Bifrost config.json and upserts its providers; GET /api/config exports the
+ * providers in the same shape (secrets masked, and a masked value re-imported keeps the stored secret).
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { configProviderSchema, providerName } from "../config/schema";
+import { deleteProvider, loadProviders, publishSnapshot, saveProvider } from "../config/store";
+import { parseOrThrow } from "../config/validation";
+import type { AppEnv } from "../env";
+import { readJsonObject } from "../http/body";
+import { jsonResponse } from "../http/errors";
+import { presentKey } from "./present";
+import { buildProviderRecord } from "./records";
+
+const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
+
+/** Top-level config.json sections this gateway does not take from a file, each with the reason it gives. */
+const SECTIONS_NOT_IMPORTED: Record<string, string> = {
+  $schema: "",
+  version: "",
+  encryption_key: "provider secrets belong in Worker secrets, referenced as env.NAME",
+  auth_config: "the admin API is guarded by the ADMIN_TOKEN secret",
+  client: "gateway settings are Worker variables (see README)",
+  framework: "model pricing is not imported from config.json",
+  governance: "virtual keys are not imported from config.json",
+  mcp: "MCP is not supported",
+  vector_store: "semantic caching is not supported",
+  config_store: "configuration lives in D1",
+  logs_store: "not supported",
+  plugins: "plugins are not supported",
+  websocket: "not supported",
+  guardrails_config: "guardrails are not supported",
+  audit_logs: "not supported",
+  cluster_config: "every Worker location shares the same state; there is no cluster to configure",
+  load_balancer_config: "not supported",
+  large_payload_optimization: "not supported",
+  scim_config: "not supported",
+  access_profiles: "not supported",
+};
+
+const configFileSchema = z.strictObject({
+  providers: z.record(providerName, configProviderSchema).optional(),
+  ...Object.fromEntries(Object.keys(SECTIONS_NOT_IMPORTED).map((section) => [section, z.unknown().optional()])),
+});
+
+export const configRoutes = new Hono<AppEnv>();
+
+configRoutes.post("/import", async (c) => {
+  const file = parseOrThrow(configFileSchema, await readJsonObject(c.req.raw, IMPORT_BODY_LIMIT), "config.json");
+  const replace = c.req.query("replace") === "true";
+  const existing = await loadProviders(c.env);
+  const warnings: string[] = [];
+  for (const [section, why] of Object.entries(SECTIONS_NOT_IMPORTED)) {
+    if (why && (file as Record<string, unknown>)[section] !== undefined) warnings.push(`${section} was not imported: ${why}`);
+  }
+  // Validate everything before writing anything, so a bad provider leaves the stored config untouched.
+  const built = Object.entries(file.providers ?? {}).map(([name, settings]) =>
+    buildProviderRecord(name, settings, existing.find((record) => record.name === name)),
+  );
+  for (const { record, warnings: providerWarnings } of built) {
+    await saveProvider(c.env, record);
+    warnings.push(...providerWarnings);
+  }
+  const imported = built.map(({ record }) => record.name);
+  const removed: string[] = [];
+  if (replace) {
+    for (const record of existing) {
+      if (!imported.includes(record.name) && (await deleteProvider(c.env, record.name))) removed.push(record.name);
+    }
+  }
+  await publishSnapshot(c.env);
+  return jsonResponse({ message: "configuration imported", imported, removed, warnings });
+});
+
+configRoutes.get("/", async (c) => {
+  const providers = Object.fromEntries(
+    (await loadProviders(c.env)).map((record) => [record.name, { ...record.settings, keys: record.keys.map(presentKey) }]),
+  );
+  return jsonResponse({ providers });
+});

@@ -1,0 +1,43 @@
+/**
+ * The gateway's HTTP surface. A request gets an id, passes the single error handler on every failure, and lands
+ * in one of three groups: inference (/v1 and its drop-in aliases), admin (/api) and health.
+ */
+import { Hono } from "hono";
+import { configRoutes } from "./admin/config-import";
+import { requireAdmin } from "./admin/auth";
+import { providerRoutes } from "./admin/providers";
+import { inferenceRoutes } from "./endpoints/routes";
+import type { AppEnv } from "./env";
+import { requestIdFor } from "./http/context";
+import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./http/errors";
+
+export function buildApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const requestId = requestIdFor(c.req.raw);
+    c.set("requestId", requestId);
+    await next();
+    if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", requestId);
+  });
+
+  app.onError((thrown, c) => errorResponse(asGatewayError(thrown), c.get("requestId")));
+  app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));
+
+  app.get("/health", () => jsonResponse({ status: "ok" }));
+
+  const inference = inferenceRoutes();
+  app.route("/v1", inference);
+  app.route("/openai/v1", inference);
+  app.route("/openai", inference);
+  // Bare model names on these prefixes are vLLM models (base_url "http://gateway/vllm" in the OpenAI SDK).
+  const vllm = inferenceRoutes("vllm");
+  app.route("/vllm/v1", vllm);
+  app.route("/vllm", vllm);
+
+  app.use("/api/*", requireAdmin);
+  app.route("/api/providers", providerRoutes);
+  app.route("/api/config", configRoutes);
+
+  return app;
+}

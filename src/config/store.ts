@@ -1,0 +1,154 @@
+/**
+ * Provider configuration: D1 is the system of record, KV carries a published snapshot to every location, and each
+ * isolate serves a compiled copy from memory. Steady-state requests touch neither D1 nor KV: a stale copy is served
+ * while a background refresh revalidates it.
+ */
+import type { Env } from "../env";
+import { numberSetting } from "../env";
+import { compileRoutingTable, type RoutingTable } from "../routing/table";
+import type { ProviderKey, ProviderRecord, ProviderSettings } from "./schema";
+
+const SNAPSHOT_KEY = "config/providers-snapshot";
+
+interface Snapshot {
+  version: string;
+  providers: ProviderRecord[];
+}
+
+interface CachedTable {
+  table: RoutingTable;
+  checkedAt: number;
+}
+
+let cached: CachedTable | null = null;
+let refreshing: Promise<RoutingTable> | null = null;
+
+/** The routing table for this request: from memory, revalidated in the background once older than the cache TTL. */
+export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unknown>) => void): Promise<RoutingTable> {
+  const now = Date.now();
+  if (cached) {
+    const ttlMs = numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000;
+    if (now - cached.checkedAt >= ttlMs && !refreshing) {
+      refreshing = refreshFromKv(env).finally(() => (refreshing = null));
+      waitUntil(refreshing.catch(() => undefined));
+    }
+    return cached.table;
+  }
+  refreshing ??= refreshFromKv(env).finally(() => (refreshing = null));
+  return refreshing;
+}
+
+async function refreshFromKv(env: Env): Promise<RoutingTable> {
+  let snapshot = await env.CONFIG_KV.get<Snapshot>(SNAPSHOT_KEY, "json");
+  if (!snapshot) snapshot = await publishSnapshot(env);
+  return remember(snapshot);
+}
+
+function remember(snapshot: Snapshot): RoutingTable {
+  const table = cached && cached.table.version === snapshot.version ? cached.table : compileRoutingTable(snapshot.version, snapshot.providers);
+  cached = { table, checkedAt: Date.now() };
+  return table;
+}
+
+/** Rebuilds the snapshot from D1, publishes it to KV and to this isolate. Called after every admin write. */
+export async function publishSnapshot(env: Env): Promise<Snapshot> {
+  await installDefaultsOnce(env);
+  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers: await loadProviders(env) };
+  await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
+  remember(snapshot);
+  return snapshot;
+}
+
+interface ProviderRow {
+  name: string;
+  config: string;
+}
+interface KeyRow {
+  id: string;
+  provider: string;
+  name: string;
+  config: string;
+}
+
+export async function loadProviders(env: Env, only?: string): Promise<ProviderRecord[]> {
+  const filter = only === undefined ? "" : " WHERE name = ?1";
+  const keyFilter = only === undefined ? "" : " WHERE provider = ?1";
+  const bind = only === undefined ? [] : [only];
+  const [providers, keys] = await env.DB.batch<ProviderRow | KeyRow>([
+    env.DB.prepare(`SELECT name, config FROM providers${filter} ORDER BY name`).bind(...bind),
+    env.DB.prepare(`SELECT id, provider, name, config FROM provider_keys${keyFilter} ORDER BY provider, position`).bind(...bind),
+  ]);
+  const byProvider = new Map<string, ProviderKey[]>();
+  for (const row of (keys?.results ?? []) as KeyRow[]) {
+    const list = byProvider.get(row.provider) ?? [];
+    list.push({ ...(JSON.parse(row.config) as ProviderKey), id: row.id, name: row.name });
+    byProvider.set(row.provider, list);
+  }
+  return ((providers?.results ?? []) as ProviderRow[]).map((row) => ({
+    name: row.name,
+    settings: JSON.parse(row.config) as Omit<ProviderSettings, "keys">,
+    keys: byProvider.get(row.name) ?? [],
+  }));
+}
+
+export async function loadProvider(env: Env, name: string): Promise<ProviderRecord | null> {
+  const [record] = await loadProviders(env, name);
+  return record ?? null;
+}
+
+function keyStatements(env: Env, provider: string, keys: readonly ProviderKey[], now: number, verb = "INSERT"): D1PreparedStatement[] {
+  return keys.map((key, position) => {
+    const { id, name, ...rest } = key;
+    return env.DB.prepare(
+      `${verb} INTO provider_keys (id, provider, name, position, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)`,
+    ).bind(id, provider, name, position, JSON.stringify(rest), now);
+  });
+}
+
+/** Writes a provider and replaces its keys in one D1 transaction. */
+export async function saveProvider(env: Env, record: ProviderRecord): Promise<void> {
+  const now = Date.now();
+  await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO providers (name, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) " +
+        "ON CONFLICT(name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+    ).bind(record.name, JSON.stringify(record.settings), now),
+    env.DB.prepare("DELETE FROM provider_keys WHERE provider = ?1").bind(record.name),
+    ...keyStatements(env, record.name, record.keys, now),
+  ]);
+}
+
+export async function deleteProvider(env: Env, name: string): Promise<boolean> {
+  const [, removed] = await env.DB.batch([
+    env.DB.prepare("DELETE FROM provider_keys WHERE provider = ?1").bind(name),
+    env.DB.prepare("DELETE FROM providers WHERE name = ?1").bind(name),
+  ]);
+  return (removed?.meta.changes ?? 0) > 0;
+}
+
+/**
+ * On first start with an empty database, installs a `vllm` provider pointing at DEFAULT_VLLM_URL, so the local
+ * quick start reaches a vLLM server on localhost:8000 with no configuration. Runs once per database.
+ */
+async function installDefaultsOnce(env: Env): Promise<void> {
+  const done = await env.DB.prepare("SELECT value FROM settings WHERE key = 'defaults_installed'").first<string>("value");
+  if (done) return;
+  const url = env.DEFAULT_VLLM_URL?.trim();
+  const now = Date.now();
+  const statements: D1PreparedStatement[] = [
+    env.DB.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('defaults_installed', ?1)").bind(String(now)),
+  ];
+  const existing = await env.DB.prepare("SELECT COUNT(*) AS n FROM providers").first<number>("n");
+  if (url && !existing) {
+    statements.push(
+      env.DB.prepare("INSERT OR IGNORE INTO providers (name, config, created_at, updated_at) VALUES ('vllm', '{}', ?1, ?1)").bind(now),
+      ...keyStatements(env, "vllm", [{ id: "vllm-local", name: "vllm-local", value: "", weight: 1, enabled: true, vllm_key_config: { url } }], now, "INSERT OR IGNORE"),
+    );
+  }
+  await env.DB.batch(statements);
+}
+
+/** Test hook: forget this isolate's copy so the next request reloads from KV. */
+export function forgetCachedConfig(): void {
+  cached = null;
+}

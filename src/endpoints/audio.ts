@@ -1,0 +1,49 @@
+/**
+ * Audio transcriptions and translations: multipart uploads routed by their `model` field and streamed to the
+ * origin untouched apart from that field; `stream=true` answers come back as vLLM's SSE.
+ */
+import { getRoutingTable } from "../config/store";
+import { numberSetting } from "../env";
+import { checkDeclaredLength, mebibytes } from "../http/body";
+import { waitUntilOf, type AppContext } from "../http/context";
+import { GatewayError, badRequest } from "../http/errors";
+import { readMultipartHead } from "../http/multipart-head";
+import { checkRequestAllowed, resolveModel } from "../routing/resolve";
+import { callOrigin } from "../upstream/origin";
+import { relayAnswer } from "../upstream/respond";
+import { withRouteHeaders } from "./route-headers";
+
+export async function handleAudio(c: AppContext, task: "transcriptions" | "translations", defaultProvider?: string): Promise<Response> {
+  const request = c.req.raw;
+  const contentType = request.headers.get("content-type") ?? "";
+  const boundary = /^multipart\/form-data;.*boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (!boundary) throw badRequest("audio requests must be multipart/form-data with a boundary", "invalid_request");
+  const lengthHeader = request.headers.get("content-length");
+  if (lengthHeader === null) throw new GatewayError(411, "audio uploads need a Content-Length header", "length_required");
+  checkDeclaredLength(request, mebibytes(numberSetting(c.env.MAX_UPLOAD_BODY_MB, 100)));
+  if (!request.body) throw badRequest("the multipart body is empty", "invalid_request");
+
+  const head = await readMultipartHead(request.body, boundary);
+  const table = await getRoutingTable(c.env, waitUntilOf(c));
+  const { publicModel, targets } = resolveModel(table, head.model, "transcription", defaultProvider);
+  // The upload streams once, so there is exactly one attempt: the weighted choice.
+  const target = targets[0] as (typeof targets)[number];
+  if (head.stream) checkRequestAllowed(target.provider, "transcription_stream");
+
+  const call = await callOrigin(
+    {
+      target,
+      path: `/v1/audio/${task}`,
+      pathKey: "transcription",
+      method: "POST",
+      body: head.body(target.upstreamModel, Number(lengthHeader)),
+      contentType,
+      stream: head.stream === true,
+      requestId: c.get("requestId"),
+      clientSignal: request.signal,
+    },
+    c.env,
+  );
+  const response = await relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false });
+  return withRouteHeaders({ response, target, attempts: 1 });
+}

@@ -1,0 +1,99 @@
+/**
+ * GET /v1/models: every enabled key's origin is asked in parallel; cards are renamed to the client-facing
+ * `provider/name`, filtered by each key's models/aliases, deduplicated and sorted. One dead origin does not fail
+ * the list; only when every origin fails does the client get a 502.
+ */
+import { getRoutingTable } from "../config/store";
+import { isJsonObject, type JsonObject } from "../http/body";
+import { waitUntilOf, type AppContext } from "../http/context";
+import { GatewayError, jsonResponse } from "../http/errors";
+import type { Target } from "../routing/resolve";
+import { servedModelName, type CompiledKey, type RoutingTable } from "../routing/table";
+import { callOrigin, originLabel } from "../upstream/origin";
+import { relayJson } from "../upstream/respond";
+
+const LIST_TIMEOUT_MS = 10_000;
+
+/** The client-facing names under which a key exposes a model its origin serves. */
+export function publicNamesFor(key: CompiledKey, served: string): string[] {
+  const names = new Set<string>();
+  for (const [alias, target] of key.aliases) if (target === served) names.add(alias);
+  if (key.modelName === undefined) names.add(served);
+  else if (key.modelName === served) {
+    names.add(served);
+    for (const model of key.models ?? []) names.add(model);
+  }
+  return [...names].filter((name) => servedModelName(key, name) === served);
+}
+
+function listTargets(table: RoutingTable): Target[] {
+  const targets: Target[] = [];
+  const seen = new Set<string>();
+  for (const provider of table.providers.values()) {
+    if (provider.allowedRequests && !provider.allowedRequests.has("list_models")) continue;
+    for (const key of provider.keys) {
+      // Keys of one provider sharing an origin and credentials would list the same thing.
+      const identity = `${provider.name}\n${key.originUrl}\n${key.value}`;
+      if (!key.enabled || seen.has(identity)) continue;
+      seen.add(identity);
+      targets.push({ provider, key, upstreamModel: "" });
+    }
+  }
+  return targets;
+}
+
+async function listFromOrigin(c: AppContext, target: Target): Promise<JsonObject[]> {
+  const call = await callOrigin(
+    {
+      target,
+      path: "/v1/models",
+      pathKey: "list_models",
+      method: "GET",
+      requestId: c.get("requestId"),
+      clientSignal: c.req.raw.signal,
+      timeoutMs: Math.min(target.provider.timeoutMs, LIST_TIMEOUT_MS),
+    },
+    c.env,
+  );
+  const { body } = await relayJson(call, target, "");
+  const cards = Array.isArray(body.data) ? body.data.filter(isJsonObject) : [];
+  const out: JsonObject[] = [];
+  for (const card of cards) {
+    if (typeof card.id !== "string") continue;
+    for (const name of publicNamesFor(target.key, card.id)) {
+      out.push({ ...card, id: `${target.provider.name}/${name}`, object: "model", owned_by: card.owned_by ?? target.provider.name });
+    }
+  }
+  return out;
+}
+
+export async function listModels(c: AppContext): Promise<JsonObject[]> {
+  const table = await getRoutingTable(c.env, waitUntilOf(c));
+  const targets = listTargets(table);
+  const settled = await Promise.allSettled(targets.map((target) => listFromOrigin(c, target)));
+  const cards = new Map<string, JsonObject>();
+  const failures: string[] = [];
+  settled.forEach((result, index) => {
+    if (result.status === "rejected") {
+      const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      failures.push(`${originLabel(targets[index] as Target)}: ${reason}`);
+      return;
+    }
+    for (const card of result.value) if (!cards.has(card.id as string)) cards.set(card.id as string, card);
+  });
+  if (targets.length > 0 && failures.length === targets.length) {
+    throw new GatewayError(502, `no origin could list its models: ${failures.join("; ")}`, "upstream_unreachable");
+  }
+  return [...cards.values()].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+}
+
+export async function handleListModels(c: AppContext): Promise<Response> {
+  return jsonResponse({ object: "list", data: await listModels(c) });
+}
+
+/** vLLM has no GET /v1/models/{id}; the gateway answers it from the list, as OpenAI clients expect. */
+export async function handleRetrieveModel(c: AppContext, id: string): Promise<Response> {
+  const card = (await listModels(c)).find((model) => model.id === id);
+  if (!card) throw new GatewayError(404, `model '${id}' was not found in any origin's model list`, "model_not_found", { param: "model" });
+  return jsonResponse(card);
+}

@@ -1,0 +1,32 @@
+/**
+ * The OpenAI-compatible surface, mounted under /v1, /openai/v1, /openai, and under /vllm and /vllm/v1 where a bare
+ * model name means a vLLM model.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { handleAudio } from "./audio";
+import { CHAT, COMPLETIONS, EMBEDDINGS, handleJsonInference } from "./json-inference";
+import { handleListModels, handleRetrieveModel } from "./models";
+import { handleRerank } from "./rerank";
+import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
+
+export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.post("/chat/completions", (c) => handleJsonInference(c, CHAT, defaultProvider));
+  routes.post("/completions", (c) => handleJsonInference(c, COMPLETIONS, defaultProvider));
+  routes.post("/embeddings", (c) => handleJsonInference(c, EMBEDDINGS, defaultProvider));
+  routes.post("/rerank", (c) => handleRerank(c, defaultProvider));
+  routes.post("/audio/transcriptions", (c) => handleAudio(c, "transcriptions", defaultProvider));
+  routes.post("/audio/translations", (c) => handleAudio(c, "translations", defaultProvider));
+  routes.get("/models", (c) => handleListModels(c));
+  routes.get("/models/*", (c) => {
+    const prefix = c.req.path.indexOf("/models/");
+    return handleRetrieveModel(c, decodeURIComponent(c.req.path.slice(prefix + "/models/".length)));
+  });
+  for (const { path, operation } of UNSUPPORTED_ROUTES) {
+    routes.all(path, () => {
+      throw unsupportedOperation(operation);
+    });
+  }
+  return routes;
+}

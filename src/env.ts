@@ -1,0 +1,29 @@
+/** Bindings and variables the Worker reads. Secrets referenced as `env.NAME` in provider config are read from here too. */
+export interface Env {
+  DB: D1Database;
+  CONFIG_KV: KVNamespace;
+  /** Bearer token for /api. The admin API is closed while it is unset. */
+  ADMIN_TOKEN?: string;
+  /** Local development only: open /api without a token, but only for requests addressed to a loopback host. */
+  LOCAL_ADMIN_WITHOUT_TOKEN?: string;
+  DEFAULT_VLLM_URL?: string;
+  MAX_REQUEST_BODY_MB?: string;
+  MAX_UPLOAD_BODY_MB?: string;
+  CONFIG_CACHE_SECONDS?: string;
+}
+
+export interface AppVariables {
+  requestId: string;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: AppVariables;
+}
+
+/** Reads a positive number from a string variable, falling back when it is missing or malformed. */
+export function numberSetting(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}

@@ -1,0 +1,23 @@
+/** Small accessors over Hono's context that every endpoint needs. */
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+
+export type AppContext = Context<AppEnv>;
+
+/** `ctx.waitUntil` when running in a Worker invocation; a no-op when there is none (unit-level calls). */
+export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return () => undefined;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's X-Request-Id when it is sane, else a fresh one; forwarded to vLLM so logs correlate. */
+export function requestIdFor(request: Request): string {
+  const incoming = request.headers.get("x-request-id");
+  return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}

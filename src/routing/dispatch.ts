@@ -1,0 +1,55 @@
+/**
+ * Tries candidate targets until one answers: retries on connection errors and retryable statuses (429/5xx) with
+ * jittered exponential backoff, moving to the next key when there is one. Retries happen only before the client
+ * has received anything — an attempt that returned a Response is final.
+ */
+import { GatewayError } from "../http/errors";
+import type { Target } from "./resolve";
+
+export interface Dispatched {
+  response: Response;
+  target: Target;
+  attempts: number;
+}
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+const FINAL_CODES = new Set(["client_closed_request", "provider_config_unresolved", "upstream_redirect", "upstream_auth_failed"]);
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof GatewayError && RETRYABLE_STATUS.has(error.status) && !FINAL_CODES.has(error.code ?? "");
+}
+
+export function backoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const base = Math.min(initialMs * 2 ** attempt, maxMs);
+  return Math.round(base * (0.8 + random() * 0.4));
+}
+
+function retryAfterMs(error: GatewayError, maxMs: number): number | undefined {
+  const header = error.headers["retry-after"];
+  if (header === undefined) return undefined;
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, maxMs) : undefined;
+}
+
+export async function dispatch(
+  targets: readonly Target[],
+  attempt: (target: Target) => Promise<Response>,
+  signal?: AbortSignal,
+): Promise<Dispatched> {
+  const first = targets[0];
+  if (!first) throw new GatewayError(503, "no origin is available for this request", "no_target");
+  const { maxRetries, backoffInitialMs, backoffMaxMs } = first.provider;
+  let lastError: unknown;
+  for (let attemptIndex = 0; attemptIndex <= maxRetries; attemptIndex += 1) {
+    const target = targets[attemptIndex % targets.length] ?? first;
+    try {
+      return { response: await attempt(target), target, attempts: attemptIndex + 1 };
+    } catch (error) {
+      lastError = error;
+      if (attemptIndex === maxRetries || !isRetryable(error) || signal?.aborted) break;
+      const wait = retryAfterMs(error as GatewayError, backoffMaxMs) ?? backoffMs(attemptIndex, backoffInitialMs, backoffMaxMs);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,135 @@
+/**
+ * The routing table: provider records compiled once per config version into the lookups the hot path needs.
+ */
+import { keyOriginUrl } from "../config/providers";
+import type { ProviderKey, ProviderRecord, RequestType } from "../config/schema";
+
+export interface CompiledKey {
+  id: string;
+  name: string;
+  provider: string;
+  /** Literal secret or `env.NAME`; resolved per request so rotated secrets apply at once. */
+  value: string;
+  originUrl: string;
+  /** The name the origin serves, when the key pins one (vllm_key_config.model_name). */
+  modelName: string | undefined;
+  /** Client-facing names this key accepts; null means every name. */
+  models: ReadonlySet<string> | null;
+  blacklist: ReadonlySet<string>;
+  aliases: ReadonlyMap<string, string>;
+  aliasesLowerCase: ReadonlyMap<string, string>;
+  weight: number;
+  enabled: boolean;
+  access: { clientId: string; clientSecret: string } | undefined;
+}
+
+export interface CompiledProvider {
+  name: string;
+  keys: CompiledKey[];
+  /** Request types a custom provider allows; null means all. */
+  allowedRequests: ReadonlySet<RequestType> | null;
+  pathOverrides: Partial<Record<string, string>>;
+  timeoutMs: number;
+  streamIdleTimeoutMs: number;
+  maxRetries: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  extraHeaders: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface RoutingTable {
+  version: string;
+  providers: ReadonlyMap<string, CompiledProvider>;
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 30;
+const DEFAULT_STREAM_IDLE_SECONDS = 60;
+const DEFAULT_BACKOFF_INITIAL_MS = 500;
+const DEFAULT_BACKOFF_MAX_MS = 5000;
+
+/** Bifrost's backoff values: integer milliseconds or a Go duration string. */
+export function durationToMs(value: number | string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === "number") return value;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * (units[match[2] ?? "ms"] ?? 1);
+  return total;
+}
+
+function compileKey(record: ProviderRecord, key: ProviderKey): CompiledKey {
+  const models = key.models === undefined || key.models.includes("*") ? null : new Set(key.models);
+  const aliases = new Map(Object.entries(key.aliases ?? {}));
+  return {
+    id: key.id,
+    name: key.name,
+    provider: record.name,
+    value: key.value,
+    originUrl: trimSlash(keyOriginUrl(record.name, record.settings, key) ?? ""),
+    modelName: key.vllm_key_config?.model_name,
+    models,
+    blacklist: new Set(key.blacklisted_models ?? []),
+    aliases,
+    aliasesLowerCase: new Map([...aliases].map(([from, to]) => [from.toLowerCase(), to])),
+    weight: key.weight,
+    enabled: key.enabled,
+    access: key.cloudflare_access ? { clientId: key.cloudflare_access.client_id, clientSecret: key.cloudflare_access.client_secret } : undefined,
+  };
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+export function compileProvider(record: ProviderRecord): CompiledProvider {
+  const network = record.settings.network_config ?? {};
+  const custom = record.settings.custom_provider_config;
+  const keys = record.keys.map((key) => compileKey(record, key));
+  if (custom?.is_key_less) {
+    keys.push(compileKey(record, { id: `${record.name}:key-less`, name: "key-less", value: "", weight: 1, enabled: true }));
+  }
+  const allowed = custom?.allowed_requests;
+  return {
+    name: record.name,
+    keys,
+    allowedRequests: allowed
+      ? new Set(Object.entries(allowed).filter(([, on]) => on === true).map(([type]) => type as RequestType))
+      : null,
+    pathOverrides: { ...(custom?.request_path_overrides ?? {}) },
+    timeoutMs: (network.default_request_timeout_in_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+    streamIdleTimeoutMs: (network.stream_idle_timeout_in_seconds ?? DEFAULT_STREAM_IDLE_SECONDS) * 1000,
+    maxRetries: network.max_retries ?? 0,
+    backoffInitialMs: durationToMs(network.retry_backoff_initial, DEFAULT_BACKOFF_INITIAL_MS),
+    backoffMaxMs: durationToMs(network.retry_backoff_max, DEFAULT_BACKOFF_MAX_MS),
+    extraHeaders: Object.entries(network.extra_headers ?? {}),
+  };
+}
+
+export function compileRoutingTable(version: string, records: readonly ProviderRecord[]): RoutingTable {
+  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])) };
+}
+
+/**
+ * The origin's model name for a client-facing name, or null when this key does not serve it.
+ * A key that pins model_name serves that name, its aliases and the names listed in `models`, all sent as
+ * model_name; otherwise it serves what `models` allows (all when absent or "*"), aliases rewritten.
+ */
+export function servedModelName(key: CompiledKey, requested: string): string | null {
+  if (!key.enabled || key.blacklist.has(requested)) return null;
+  const alias = key.aliases.get(requested) ?? key.aliasesLowerCase.get(requested.toLowerCase());
+  if (alias !== undefined) return alias;
+  if (key.modelName !== undefined) {
+    if (requested === key.modelName || key.models?.has(requested)) return key.modelName;
+    return null;
+  }
+  if (key.models === null || key.models.has(requested)) return requested;
+  return null;
+}
+
+/** Client-facing names a key names explicitly — for listings and error messages. */
+export function explicitModelNames(key: CompiledKey): string[] {
+  const names = new Set<string>(key.aliases.keys());
+  if (key.modelName !== undefined) names.add(key.modelName);
+  for (const model of key.models ?? []) names.add(model);
+  return [...names];
+}

@@ -1,0 +1,120 @@
+/**
+ * The one place that talks to origins. It sets the key's credentials (never the client's), Access service-token
+ * headers and extra headers; never follows redirects; and ties the fetch to a timeout and to the client's
+ * disconnect, so an abandoned request stops vLLM's generation.
+ */
+import { GatewayError } from "../http/errors";
+import type { Target } from "../routing/resolve";
+import { resolveSecret } from "./secrets";
+
+export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription";
+
+export interface OriginRequest {
+  target: Target;
+  /** Default upstream path, e.g. /v1/chat/completions. */
+  path: string;
+  /** Names the request type whose custom_provider_config.request_path_overrides entry replaces `path`. */
+  pathKey: PathKey;
+  method: "GET" | "POST";
+  body?: BodyInit | null;
+  contentType?: string;
+  stream?: boolean;
+  requestId: string;
+  clientSignal?: AbortSignal | undefined;
+  /** Overrides the provider's request timeout (model listing uses a shorter one). */
+  timeoutMs?: number;
+}
+
+export interface OriginCall {
+  response: Response;
+  /** Stops the request timer: once the body is fully read, or once a stream has started. */
+  stopTimer(): void;
+  /** Aborts the origin fetch (and its body); vLLM sees the connection close and stops generating. */
+  abort(reason: string): void;
+  /** Maps a failure while reading the body to the right client error. */
+  readFailure(thrown: unknown): GatewayError;
+}
+
+class OriginTimeout extends Error {}
+
+export function originLabel(target: Target): string {
+  return `provider '${target.provider.name}' key '${target.key.name}'`;
+}
+
+export function originUrl(target: Target, env: object, path: string, pathKey: PathKey): string {
+  const base = resolveSecret(target.key.originUrl, env, `origin URL of ${originLabel(target)}`).replace(/\/+$/, "");
+  const override = target.provider.pathOverrides[pathKey];
+  if (override === undefined) return base + path;
+  return override.startsWith("/") ? base + override : override;
+}
+
+function originHeaders(request: OriginRequest, env: object): Headers {
+  const { target } = request;
+  const headers = new Headers();
+  for (const [name, value] of target.provider.extraHeaders) headers.set(name, value);
+  if (request.contentType) headers.set("content-type", request.contentType);
+  headers.set("accept", request.stream ? "text/event-stream" : "application/json");
+  // Compressed SSE can sit in an encoder's buffer; streams travel uncompressed.
+  if (request.stream) headers.set("accept-encoding", "identity");
+  headers.set("x-request-id", request.requestId);
+  const value = resolveSecret(target.key.value, env, `value of ${originLabel(target)}`);
+  if (value !== "") headers.set("authorization", `Bearer ${value}`);
+  if (target.key.access) {
+    headers.set("cf-access-client-id", resolveSecret(target.key.access.clientId, env, `Access client id of ${originLabel(target)}`));
+    headers.set("cf-access-client-secret", resolveSecret(target.key.access.clientSecret, env, `Access client secret of ${originLabel(target)}`));
+  }
+  return headers;
+}
+
+export async function callOrigin(request: OriginRequest, env: object): Promise<OriginCall> {
+  const { target } = request;
+  const url = originUrl(target, env, request.path, request.pathKey);
+  const headers = originHeaders(request, env);
+  const timeoutMs = request.timeoutMs ?? target.provider.timeoutMs;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new OriginTimeout()), timeoutMs);
+  const signal = request.clientSignal ? AbortSignal.any([controller.signal, request.clientSignal]) : controller.signal;
+
+  const failure = (thrown: unknown): GatewayError => {
+    if (thrown instanceof GatewayError) return thrown;
+    if (controller.signal.reason instanceof OriginTimeout) {
+      return new GatewayError(
+        504,
+        `origin for ${originLabel(target)} did not answer within ${timeoutMs / 1000} s (network_config.default_request_timeout_in_seconds)`,
+        "request_timed_out",
+      );
+    }
+    if (request.clientSignal?.aborted) return new GatewayError(499, "client closed the request", "client_closed_request");
+    const detail = thrown instanceof Error ? thrown.message : String(thrown);
+    return new GatewayError(502, `origin for ${originLabel(target)} is unreachable: ${detail}`, "upstream_unreachable");
+  };
+
+  let response: Response;
+  try {
+    response = await fetch(url, { method: request.method, headers, body: request.body ?? null, redirect: "manual", signal });
+  } catch (thrown) {
+    clearTimeout(timer);
+    throw failure(thrown);
+  }
+  if (response.status >= 300 && response.status < 400) {
+    clearTimeout(timer);
+    controller.abort("redirect");
+    const location = response.headers.get("location") ?? "";
+    const host = URL.canParse(location) ? new URL(location).host : location.slice(0, 200);
+    throw new GatewayError(
+      502,
+      `origin for ${originLabel(target)} answered with a redirect (HTTP ${response.status} to ${host || "an unnamed location"}); ` +
+        "redirects are not followed — check the origin URL and, behind Cloudflare Access, the key's service token",
+      "upstream_redirect",
+    );
+  }
+  return {
+    response,
+    stopTimer: () => clearTimeout(timer),
+    abort: (reason) => {
+      clearTimeout(timer);
+      controller.abort(reason);
+    },
+    readFailure: failure,
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Relays an origin's SSE stream to the client event by event, as soon as each arrives. It rewrites only what it
+ * must (the model name when it differs, the usage-only chunk the gateway asked for), watches for error frames and
+ * usage, and never lets a broken stream look finished: an origin that stops without `[DONE]`, goes silent, or drops
+ * the connection ends the client's stream with an error event its SDK raises.
+ */
+import { errorPartsOf } from "./errors";
+import { modelRewrite, rewriteModelInJson, type ModelRewrite } from "./model-rewrite";
+
+export interface StreamUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+export type StreamOutcome = "completed" | "error_frame" | "truncated" | "idle_timeout" | "upstream_failed" | "client_cancelled";
+
+export interface RelaySummary {
+  outcome: StreamOutcome;
+  usage: StreamUsage | null;
+  /** Data events forwarded, a proxy for tokens received when usage never arrived. */
+  dataEvents: number;
+}
+
+export interface FirstFrameError {
+  message: string;
+  type?: string;
+  param?: string | null;
+  code?: string | number | null;
+}
+
+export interface RelayOptions {
+  servedModel: string;
+  publicModel: string;
+  /** The gateway added stream_options.include_usage; the client did not ask for the usage-only chunk. */
+  dropUsageOnlyChunk: boolean;
+  idleTimeoutMs: number;
+  abortUpstream(reason: string): void;
+  onEnd?(summary: RelaySummary): void;
+}
+
+const encoder = new TextEncoder();
+
+function errorEvent(message: string, code: string): string {
+  return `data: ${JSON.stringify({ error: { message, type: "upstream_error", param: null, code } })}\n\n`;
+}
+
+export class SseRelay {
+  readonly stream: ReadableStream<Uint8Array>;
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly decoder = new TextDecoder();
+  private buffer = "";
+  private pending: string[] = [];
+  private sawDone = false;
+  private sawError = false;
+  private finished = false;
+  private dataEvents = 0;
+  private usage: StreamUsage | null = null;
+  private firstError: FirstFrameError | null = null;
+  private readonly rewrite: ModelRewrite | null;
+
+  constructor(
+    upstream: ReadableStream<Uint8Array>,
+    private readonly options: RelayOptions,
+  ) {
+    this.reader = upstream.getReader();
+    this.rewrite = modelRewrite(options.servedModel, options.publicModel);
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => this.pull(controller),
+        cancel: () => this.cancel(),
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /**
+   * Reads until the first complete event. Returns the error when the stream opens with an error frame, so the
+   * gateway can answer with a proper HTTP error instead of a 200 stream.
+   */
+  async open(): Promise<FirstFrameError | null> {
+    while (this.pending.length === 0 && !this.finished) await this.readOnce();
+    return this.firstError;
+  }
+
+  private async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    while (this.pending.length === 0 && !this.finished) await this.readOnce();
+    if (this.pending.length > 0) {
+      controller.enqueue(encoder.encode(this.pending.join("")));
+      this.pending = [];
+    }
+    if (this.finished && this.pending.length === 0) controller.close();
+  }
+
+  private async readOnce(): Promise<void> {
+    let idle = false;
+    const timer = setTimeout(() => {
+      idle = true;
+      this.options.abortUpstream("stream idle timeout");
+    }, this.options.idleTimeoutMs);
+    try {
+      const { done, value } = await this.reader.read();
+      if (done) {
+        this.consume(this.decoder.decode(), true);
+        this.finish(this.sawDone ? "completed" : this.sawError ? "error_frame" : "truncated");
+      } else {
+        this.consume(this.decoder.decode(value, { stream: true }), false);
+      }
+    } catch (thrown) {
+      if (this.finished) return;
+      const seconds = this.options.idleTimeoutMs / 1000;
+      this.finish(idle ? "idle_timeout" : "upstream_failed", thrown, seconds);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private consume(text: string, atEnd: boolean): void {
+    if (text !== "") this.buffer += text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
+    let boundary = this.buffer.indexOf("\n\n");
+    while (boundary !== -1) {
+      const raw = this.buffer.slice(0, boundary);
+      this.buffer = this.buffer.slice(boundary + 2);
+      if (raw !== "") this.handleEvent(raw);
+      boundary = this.buffer.indexOf("\n\n");
+    }
+    if (atEnd && this.buffer.trim() !== "") {
+      const raw = this.buffer.replace(/\n+$/, "");
+      this.buffer = "";
+      this.handleEvent(raw);
+    }
+  }
+
+  private handleEvent(raw: string): void {
+    const data = dataOf(raw);
+    if (data === null) {
+      this.pending.push(`${raw}\n\n`); // comments and keep-alives pass through
+      return;
+    }
+    if (data === "[DONE]") {
+      this.sawDone = true;
+      this.pending.push("data: [DONE]\n\n");
+      return;
+    }
+    let parsed: unknown;
+    const parse = () => (parsed ??= safeParse(data));
+    const isFirst = this.dataEvents === 0;
+    this.dataEvents += 1;
+    if (data.includes('"error"')) {
+      const parts = errorPartsOf(parse());
+      if (parts) {
+        this.sawError = true;
+        if (isFirst) this.firstError = parts;
+      }
+    }
+    if (data.includes('"usage"')) {
+      const chunk = parse() as { usage?: unknown; choices?: unknown } | undefined;
+      if (chunk && typeof chunk.usage === "object" && chunk.usage !== null) this.usage = chunk.usage as StreamUsage;
+      if (this.options.dropUsageOnlyChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return;
+    }
+    if (this.rewrite) {
+      const rewritten = rewriteModelInJson(data, this.rewrite, parse);
+      // Keep any event:/id: lines; only the data payload changes.
+      const head = raw.endsWith(data) ? raw.slice(0, raw.length - data.length) : "data: ";
+      this.pending.push(rewritten === data ? `${raw}\n\n` : `${head}${rewritten}\n\n`);
+    } else {
+      this.pending.push(`${raw}\n\n`);
+    }
+  }
+
+  private finish(outcome: StreamOutcome, thrown?: unknown, idleSeconds?: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (outcome === "truncated") {
+      this.pending.push(errorEvent("origin stream ended before completion (no [DONE])", "stream_truncated"));
+    } else if (outcome === "idle_timeout") {
+      this.pending.push(errorEvent(`origin sent nothing for ${idleSeconds} s (network_config.stream_idle_timeout_in_seconds)`, "stream_idle_timeout"));
+    } else if (outcome === "upstream_failed") {
+      const detail = thrown instanceof Error ? thrown.message : String(thrown);
+      this.pending.push(errorEvent(`origin stream failed: ${detail}`, "stream_interrupted"));
+    }
+    this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents });
+  }
+
+  private async cancel(): Promise<void> {
+    const alreadyFinished = this.finished;
+    this.finished = true;
+    this.options.abortUpstream("client disconnected");
+    await this.reader.cancel().catch(() => undefined);
+    if (!alreadyFinished) this.options.onEnd?.({ outcome: "client_cancelled", usage: this.usage, dataEvents: this.dataEvents });
+  }
+
+  /** Stops relaying without a client cancel — used when the first frame turned into an HTTP error. */
+  async discard(): Promise<void> {
+    await this.cancel();
+  }
+}
+
+/** The data payload of an event, or null for comment-only / data-less events. */
+function dataOf(raw: string): string | null {
+  if (raw.startsWith("data:") && raw.indexOf("\n") === -1) return raw.charCodeAt(5) === 32 ? raw.slice(6) : raw.slice(5);
+  let data: string | null = null;
+  for (const line of raw.split("\n")) {
+    if (!line.startsWith("data:")) continue;
+    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+    data = data === null ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

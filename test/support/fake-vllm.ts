@@ -1,0 +1,305 @@
+/**
+ * A fake vLLM server: a real HTTP server on 127.0.0.1 that answers like `vllm serve` (shapes, SSE framing, usage
+ * chunks, every error shape) and records what it received. Several "origins" live on one server under
+ * /o/<origin>/…; the origin name picks behaviour (rerank-only, auth-required, legacy error shapes, redirects).
+ * The served model name picks the scenario (normal, errors, cut and slow streams).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const SERVED_MODELS = ["meta-llama/Llama-3.2-1B-Instruct", "BAAI/bge-m3", "BAAI/bge-reranker-v2-m3", "openai/whisper-small"];
+/** Scenario models: accepted by every origin on top of SERVED_MODELS. */
+export const SCENARIO_MODELS = [
+  "error-200",
+  "flat-error",
+  "context-too-long",
+  "server-error",
+  "unavailable-retry",
+  "mid-stream-error",
+  "first-frame-error",
+  "cut-stream",
+  "early-end",
+  "slow-stream",
+  "slow-headers",
+  "silent-stream",
+  "spaced-json",
+];
+export const AUTH_TOKEN = "origin-secret-token";
+
+export interface RecordedRequest {
+  origin: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Set when the client went away before the answer finished. */
+  closedEarly?: boolean;
+  finished?: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+function nestedError(status: number, message: string, type: string, param: string | null = null) {
+  return { error: { message, type, param, code: status } };
+}
+
+function chatReply(body: Json): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  const last = messages[messages.length - 1];
+  const content = typeof last?.content === "string" ? last.content : "nothing";
+  return `You said: ${content}`;
+}
+
+function usage(prompt: number, completion: number) {
+  return { prompt_tokens: prompt, total_tokens: prompt + completion, completion_tokens: completion };
+}
+
+export class FakeVllm {
+  readonly requests: RecordedRequest[] = [];
+  private server: Server | undefined;
+  url = "";
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, nestedError(500, String(error), "InternalServerError"));
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 5000; // as uvicorn
+    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    if (url.pathname === "/__log") {
+      const id = url.searchParams.get("request_id");
+      return sendJson(res, 200, id ? this.requests.filter((r) => r.headers["x-request-id"] === id) : this.requests);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    let origin = "default";
+    let path = url.pathname;
+    const scoped = /^\/o\/([^/]+)(\/.*)$/.exec(path);
+    if (scoped) {
+      origin = scoped[1] ?? "default";
+      path = scoped[2] ?? "/";
+    }
+    const record: RecordedRequest = {
+      origin,
+      method: req.method ?? "GET",
+      path,
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")])),
+      body: req.headers["content-type"]?.startsWith("multipart/") ? raw.toString("latin1") : raw.toString("utf8"),
+    };
+    this.requests.push(record);
+    if (this.requests.length > 5000) this.requests.splice(0, 1000);
+    res.on("close", () => {
+      if (!res.writableFinished) record.closedEarly = true;
+      else record.finished = true;
+    });
+
+    if (origin === "auth" && req.headers.authorization !== `Bearer ${AUTH_TOKEN}`) return sendJson(res, 401, { error: "Unauthorized" });
+    if (origin === "access" && (req.headers["cf-access-client-id"] !== "access-id" || req.headers["cf-access-client-secret"] !== "access-secret")) {
+      res.writeHead(302, { location: "https://team.cloudflareaccess.com/cdn-cgi/access/login" });
+      return void res.end();
+    }
+    if (origin === "scaling") return sendJson(res, 503, { error: "The model is currently scaling. Please try again later." });
+    if (origin === "html") {
+      res.writeHead(502, { "content-type": "text/html" });
+      return void res.end("<!DOCTYPE html><html><body>Bad gateway</body></html>");
+    }
+
+    if (req.method === "GET" && path === "/v1/models") return this.models(res, origin);
+    if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
+    if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
+    if (path === "/v1/audio/transcriptions" || path === "/v1/audio/translations") return this.transcribe(req, res, raw);
+    if (path !== "/v1/chat/completions" && path !== "/v1/completions" && path !== "/v1/embeddings") {
+      return sendJson(res, 404, { detail: "Not Found" });
+    }
+    if (!String(req.headers["content-type"] ?? "").startsWith("application/json")) {
+      return sendJson(res, 400, nestedError(400, "Unsupported Media Type: Only 'application/json' is allowed", "Bad Request"));
+    }
+    let body: Json;
+    try {
+      body = JSON.parse(raw.toString("utf8")) as Json;
+    } catch {
+      return sendJson(res, 400, nestedError(400, "JSON decode error", "Bad Request"));
+    }
+    const model = String(body.model ?? "");
+    if (!SERVED_MODELS.includes(model) && !SCENARIO_MODELS.includes(model)) {
+      return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
+    }
+    if (body.stream_options && !body.stream) {
+      return sendJson(res, 400, nestedError(400, "Stream options can only be defined when `stream=True`.", "BadRequestError", "stream_options"));
+    }
+    if (path === "/v1/embeddings") return this.embeddings(res, body);
+    return this.generate(res, body, path === "/v1/chat/completions", origin);
+  }
+
+  private models(res: ServerResponse, origin: string) {
+    if (origin === "dead-models") return sendJson(res, 500, nestedError(500, "engine dead", "InternalServerError"));
+    const served = origin === "embed" ? ["BAAI/bge-m3"] : SERVED_MODELS;
+    sendJson(res, 200, {
+      object: "list",
+      data: served.map((id) => ({ id, object: "model", created: 1, owned_by: "vllm", root: id, parent: null, max_model_len: 8192, permission: [] })),
+    });
+  }
+
+  private async generate(res: ServerResponse, body: Json, chat: boolean, origin: string) {
+    const model = String(body.model);
+    switch (model) {
+      case "error-200":
+        return sendJson(res, 200, nestedError(503, "engine overloaded", "ServiceUnavailableError"));
+      case "flat-error":
+        return sendJson(res, 400, { object: "error", message: "temperature must be non-negative", type: "BadRequestError", param: "temperature", code: 400 });
+      case "context-too-long":
+        return sendJson(res, 400, nestedError(400, "You passed 9000 input tokens and requested 16 output tokens. However, the model's context length is only 8192 tokens.", "BadRequestError", "input_tokens"));
+      case "server-error":
+        return sendJson(res, 500, nestedError(500, "Internal server error", "InternalServerError"));
+      case "unavailable-retry":
+        if (origin !== "healthy") return sendJson(res, 503, nestedError(503, "busy", "ServiceUnavailableError"), { "retry-after": "0" });
+        break;
+      case "slow-headers":
+        await sleep(3000);
+        break;
+    }
+    const reply = chatReply(body);
+    const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));
+    const words = (chat ? reply : ` ${reply}`).split(/(?= )/);
+    const created = Math.floor(Date.now() / 1000);
+    const id = chat ? "chatcmpl-fake" : "cmpl-fake";
+    const object = chat ? "chat.completion.chunk" : "text_completion";
+    const served = model === "spaced-json" ? "spaced-json" : model;
+
+    if (!body.stream) {
+      const choice = chat
+        ? { index: 0, message: { role: "assistant", content: reply, reasoning: null, tool_calls: [] }, logprobs: null, finish_reason: "stop", stop_reason: null }
+        : { index: 0, text: ` ${reply}`, logprobs: null, finish_reason: "stop", stop_reason: null };
+      const answer = { id, object: chat ? "chat.completion" : "text_completion", created, model: served, choices: [choice], usage: usage(prompt, words.length) };
+      if (model === "spaced-json") return sendJson(res, 200, JSON.stringify(answer, null, 2));
+      return sendJson(res, 200, answer);
+    }
+
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    const frame = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
+    const chunk = (delta: Json | string, finish: string | null = null) =>
+      frame({
+        id,
+        object,
+        created,
+        model: served,
+        choices: [chat ? { index: 0, delta, logprobs: null, finish_reason: finish } : { index: 0, text: delta, logprobs: null, finish_reason: finish }],
+      });
+    if (model === "first-frame-error") {
+      frame(nestedError(400, "tool parser failed before generation", "BadRequestError"));
+      return void res.end("data: [DONE]\n\n");
+    }
+    if (model === "silent-stream") {
+      if (chat) chunk({ role: "assistant", content: "" });
+      await sleep(10_000);
+      return void res.end();
+    }
+    if (chat) chunk({ role: "assistant", content: "" });
+    const delay = model === "slow-stream" ? 150 : 0;
+    const count = model === "slow-stream" ? 40 : words.length;
+    for (let i = 0; i < count; i += 1) {
+      if (res.destroyed) return;
+      if (delay) await sleep(delay);
+      const word = words[i % words.length] ?? "";
+      chunk(chat ? { content: word } : word);
+      if (model === "mid-stream-error" && i === 1) {
+        frame(nestedError(500, "Internal server error", "InternalServerError"));
+        return void res.end("data: [DONE]\n\n");
+      }
+      if (model === "cut-stream" && i === 1) return void res.destroy();
+    }
+    if (model === "early-end") return void res.end();
+    chunk(chat ? {} : "", "stop");
+    const options = body.stream_options as Json | undefined;
+    if (options?.include_usage) frame({ id, object, created, model: served, choices: [], usage: usage(prompt, count) });
+    res.end("data: [DONE]\n\n");
+  }
+
+  private embeddings(res: ServerResponse, body: Json) {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    if (body.encoding_format === "bytes") {
+      const data = Buffer.from(new Float32Array(inputs.length * 3).fill(0.5).buffer);
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        metadata: JSON.stringify({ id: "embd-fake", created: 1, model: body.model, data: inputs.map((_, index) => ({ index, start: index * 12, end: index * 12 + 12 })), usage: usage(inputs.length, 0) }),
+      });
+      return void res.end(data);
+    }
+    sendJson(res, 200, {
+      id: "embd-fake",
+      object: "list",
+      created: 1,
+      model: body.model,
+      data: inputs.map((_, index) => ({ index, object: "embedding", embedding: [0.1, 0.2, 0.3] })),
+      usage: usage(inputs.length * 2, 0),
+    });
+  }
+
+  private rerank(res: ServerResponse, raw: Buffer) {
+    const body = JSON.parse(raw.toString("utf8")) as Json;
+    const documents = body.documents as unknown[];
+    if (documents.some((doc) => typeof doc === "object" && doc !== null && !("content" in doc))) {
+      return sendJson(res, 400, nestedError(400, "documents must be strings or content objects", "Bad Request", "documents"));
+    }
+    const query = String(body.query).toLowerCase();
+    const results = documents.map((doc, index) => {
+      const text = String(doc);
+      const overlap = text.toLowerCase().split(/\W+/).filter((word) => word && query.includes(word)).length;
+      return { index, document: { text, multi_modal: null }, relevance_score: overlap / 10 + index / 1000 };
+    });
+    results.sort((a, b) => b.relevance_score - a.relevance_score);
+    const topN = typeof body.top_n === "number" && body.top_n > 0 ? body.top_n : results.length;
+    sendJson(res, 200, { id: "score-fake", model: body.model, usage: { prompt_tokens: 10, total_tokens: 10 }, results: results.slice(0, topN) });
+  }
+
+  private async transcribe(req: IncomingMessage, res: ServerResponse, raw: Buffer) {
+    const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": String(req.headers["content-type"]) }, body: raw }).formData();
+    const file = form.get("file");
+    const model = String(form.get("model"));
+    if (!SERVED_MODELS.includes(model)) return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
+    const size = file instanceof Blob ? file.size : 0;
+    const text = `transcribed ${size} bytes`;
+    if (form.get("stream") === "true") {
+      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+      for (const word of text.split(" ")) {
+        res.write(`data: ${JSON.stringify({ id: "trsc-fake", object: "transcription.chunk", created: 1, model, choices: [{ delta: { content: `${word} ` } }] })}\n\n`);
+      }
+      return void res.end("data: [DONE]\n\n");
+    }
+    if (form.get("response_format") === "text") {
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+      return void res.end(text);
+    }
+    sendJson(res, 200, { text, usage: { type: "duration", seconds: 1 } });
+  }
+}
+
+/** A URL on which nothing listens: connections are refused. */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
