@@ -227,7 +227,10 @@ export class FakeVllm {
         frame(nestedError(500, "Internal server error", "InternalServerError"));
         return void res.end("data: [DONE]\n\n");
       }
-      if (model === "cut-stream" && i === 1) return void res.destroy();
+      if (model === "cut-stream" && i === 1) {
+        await sleep(50); // let the first bytes reach the gateway, then drop the connection
+        return void res.destroy();
+      }
     }
     if (model === "early-end") return void res.end();
     chunk(chat ? {} : "", "stop");

@@ -1,0 +1,80 @@
+/** Stream faults: error frames, cut and truncated streams, idle origins, timeouts, dead origins, disconnects. */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { configure, errorOf, origin, postJson, received, sseData } from "./helpers";
+
+beforeAll(async () => {
+  await configure({
+    vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }], network_config: { stream_idle_timeout_in_seconds: 5 } },
+    slow: { keys: [{ name: "slow", vllm_key_config: { url: origin("default") } }], network_config: { base_url: origin("default"), default_request_timeout_in_seconds: 1 }, custom_provider_config: { base_provider_type: "openai" } },
+    dead: { keys: [{ name: "dead", value: "" }], network_config: { base_url: env.REFUSED_URL }, custom_provider_config: { base_provider_type: "openai" } },
+  });
+});
+
+function stream(model: string, requestId = crypto.randomUUID()) {
+  return postJson("/v1/chat/completions", { model, stream: true, messages: [{ role: "user", content: "go on" }] }, { "x-request-id": requestId });
+}
+
+describe("stream faults", () => {
+  it("forwards a mid-stream error frame so SDKs raise it", async () => {
+    const response = await stream("vllm/mid-stream-error");
+    expect(response.status).toBe(200);
+    const frames = sseData(await response.text());
+    const error = frames.map((f) => (f === "[DONE]" ? {} : (JSON.parse(f) as { error?: { code: number } }))).find((f) => f.error);
+    expect(error?.error?.code).toBe(500);
+  });
+
+  it("answers a stream that opens with an error frame with an HTTP error", async () => {
+    const response = await stream("vllm/first-frame-error");
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).message).toContain("tool parser failed");
+  });
+
+  for (const model of ["vllm/cut-stream", "vllm/early-end"]) {
+    it(`ends ${model} with an error event, not a clean [DONE]`, async () => {
+      const response = await stream(model);
+      expect(response.status).toBe(200);
+      const frames = sseData(await response.text());
+      expect(frames).not.toContain("[DONE]");
+      const last = JSON.parse(frames.at(-1) ?? "{}") as { error?: { code: string } };
+      expect(["stream_truncated", "stream_interrupted"]).toContain(last.error?.code);
+    });
+  }
+
+  it("ends a silent origin's stream with an idle-timeout error event", async () => {
+    const response = await stream("vllm/silent-stream");
+    const frames = sseData(await response.text());
+    const last = JSON.parse(frames.at(-1) ?? "{}") as { error?: { code: string } };
+    expect(last.error?.code).toBe("stream_idle_timeout");
+  }, 15_000);
+
+  it("aborts the origin request when the client disconnects mid-stream", async () => {
+    const requestId = crypto.randomUUID();
+    const response = await stream("vllm/slow-stream", requestId);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel();
+    let seen = await received(requestId);
+    for (let i = 0; i < 40 && !seen[0]?.closedEarly; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      seen = await received(requestId);
+    }
+    expect(seen[0]?.closedEarly).toBe(true);
+  });
+});
+
+describe("origin failures", () => {
+  it("answers 502 when the origin refuses connections", async () => {
+    const response = await postJson("/v1/chat/completions", { model: "dead/any", messages: [] });
+    expect(response.status).toBe(502);
+    expect((await errorOf(response)).code).toBe("upstream_unreachable");
+  });
+
+  it("answers 504 when the origin does not answer within the configured timeout", async () => {
+    const started = Date.now();
+    const response = await postJson("/v1/chat/completions", { model: "slow/slow-headers", messages: [] });
+    expect(response.status).toBe(504);
+    expect((await errorOf(response)).code).toBe("request_timed_out");
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+});
