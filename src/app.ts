@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { configRoutes } from "./admin/config-import";
 import { requireAdmin } from "./admin/auth";
 import { providerRoutes } from "./admin/providers";
+import { ensureDefaults } from "./config/store";
 import { inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { requestIdFor } from "./http/context";
@@ -35,7 +36,10 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/vllm/v1", vllm);
   app.route("/vllm", vllm);
 
-  app.use("/api/*", requireAdmin);
+  app.use("/api/*", requireAdmin, async (c, next) => {
+    await ensureDefaults(c.env);
+    await next();
+  });
   app.route("/api/providers", providerRoutes);
   app.route("/api/config", configRoutes);
 

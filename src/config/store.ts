@@ -52,7 +52,7 @@ function remember(snapshot: Snapshot): RoutingTable {
 
 /** Rebuilds the snapshot from D1, publishes it to KV and to this isolate. Called after every admin write. */
 export async function publishSnapshot(env: Env): Promise<Snapshot> {
-  await installDefaultsOnce(env);
+  await ensureDefaults(env);
   const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers: await loadProviders(env) };
   await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
   remember(snapshot);
@@ -128,8 +128,17 @@ export async function deleteProvider(env: Env, name: string): Promise<boolean> {
 
 /**
  * On first start with an empty database, installs a `vllm` provider pointing at DEFAULT_VLLM_URL, so the local
- * quick start reaches a vLLM server on localhost:8000 with no configuration. Runs once per database.
+ * quick start reaches a vLLM server on localhost:8000 with no configuration. Runs once per database; each isolate
+ * checks once, before its first snapshot or admin read.
  */
+let defaultsChecked = false;
+
+export async function ensureDefaults(env: Env): Promise<void> {
+  if (defaultsChecked) return;
+  await installDefaultsOnce(env);
+  defaultsChecked = true;
+}
+
 async function installDefaultsOnce(env: Env): Promise<void> {
   const done = await env.DB.prepare("SELECT value FROM settings WHERE key = 'defaults_installed'").first<string>("value");
   if (done) return;

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { RecordedRequest } from "./recorded";
 
 export const SERVED_MODELS = ["meta-llama/Llama-3.2-1B-Instruct", "BAAI/bge-m3", "BAAI/bge-reranker-v2-m3", "openai/whisper-small"];
 /** Scenario models: accepted by every origin on top of SERVED_MODELS. */
@@ -25,17 +26,6 @@ export const SCENARIO_MODELS = [
   "spaced-json",
 ];
 export const AUTH_TOKEN = "origin-secret-token";
-
-export interface RecordedRequest {
-  origin: string;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-  /** Set when the client went away before the answer finished. */
-  closedEarly?: boolean;
-  finished?: boolean;
-}
 
 type Json = Record<string, unknown>;
 
@@ -277,7 +267,7 @@ export class FakeVllm {
   }
 
   private async transcribe(req: IncomingMessage, res: ServerResponse, raw: Buffer) {
-    const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": String(req.headers["content-type"]) }, body: raw }).formData();
+    const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": String(req.headers["content-type"]) }, body: new Uint8Array(raw) }).formData();
     const file = form.get("file");
     const model = String(form.get("model"));
     if (!SERVED_MODELS.includes(model)) return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));

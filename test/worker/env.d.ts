@@ -9,5 +9,8 @@ declare global {
       ORIGIN_TOKEN: string;
       TEST_MIGRATIONS: D1Migration[];
     }
+    interface GlobalProps {
+      mainModule: typeof import("../../src/index");
+    }
   }
 }

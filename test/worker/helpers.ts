@@ -1,7 +1,7 @@
 /** Drives the gateway inside workerd with real D1/KV bindings and reads what the fake vLLM received. */
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { RecordedRequest } from "../support/fake-vllm";
+import type { RecordedRequest } from "../support/recorded";
 
 export const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
 
