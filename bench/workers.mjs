@@ -1,0 +1,75 @@
+/**
+ * The two Workers under test, each in its own plain workerd (via the miniflare API, not `wrangler dev`, which puts
+ * a proxy and file watchers in front) that serves HTTP itself on 127.0.0.1. Both get the gateway's compatibility
+ * date and flags so the only difference between them is the Worker code.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Log, LogLevel, Miniflare } from "miniflare";
+
+export const COMPATIBILITY_DATE = "2026-11-01";
+export const COMPATIBILITY_FLAGS = ["enable_request_signal"];
+
+// The baseline: the least a Worker in front of an origin can do. The body is streamed, never buffered.
+const PASSTHROUGH = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    // Same method, headers and body, sent to the origin; the origin's response is returned as is.
+    return fetch(new Request(env.ORIGIN + url.pathname + url.search, request));
+  },
+};
+`;
+
+// Quiet miniflare: warnings and errors only, no per-request log lines, no workerd --verbose, and no dev registry
+// (which would write to a global directory shared with other local sessions). Storage stays in a temp directory.
+const shared = () => ({
+  host: "127.0.0.1",
+  port: 0,
+  verbose: false,
+  logRequests: false,
+  log: new Log(LogLevel.WARN),
+  enableDevRegistry: false,
+  compatibilityDate: COMPATIBILITY_DATE,
+  compatibilityFlags: COMPATIBILITY_FLAGS,
+  modules: true,
+});
+
+export async function startPassthrough(originUrl) {
+  const mf = new Miniflare({ ...shared(), name: "passthrough", script: PASSTHROUGH, bindings: { ORIGIN: originUrl } });
+  return { mf, url: (await mf.ready).origin };
+}
+
+/** Starts the built gateway bundle with empty local D1 and KV, then applies the SQL migrations to D1. */
+export async function startGateway(bundlePath, migrationsDir, originUrl) {
+  const mf = new Miniflare({
+    ...shared(),
+    name: "gateway",
+    scriptPath: bundlePath,
+    d1Databases: { DB: "bench-db" },
+    kvNamespaces: { CONFIG_KV: "bench-kv" },
+    bindings: { DEFAULT_VLLM_URL: originUrl, CONFIG_CACHE_SECONDS: "10", ADMIN_TOKEN: "bench-admin" },
+  });
+  const url = (await mf.ready).origin;
+  await applyMigrations(await mf.getD1Database("DB"), migrationsDir);
+  return { mf, url };
+}
+
+/**
+ * Runs every migrations/*.sql file in name order, like `wrangler d1 migrations apply`. D1's exec() splits on
+ * newlines, which breaks multi-line statements, so each file is split on `;` and run as one batch instead.
+ */
+async function applyMigrations(db, dir) {
+  const files = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort();
+  for (const file of files) {
+    const sql = (await readFile(join(dir, file), "utf8"))
+      .split("\n")
+      .filter((line) => !line.trim().startsWith("--"))
+      .join("\n");
+    const statements = sql
+      .split(";")
+      .map((statement) => statement.trim())
+      .filter(Boolean);
+    await db.batch(statements.map((statement) => db.prepare(statement)));
+  }
+}

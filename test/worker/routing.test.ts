@@ -1,0 +1,103 @@
+/** Routing details: prefixes, weights, retries, Access tokens, extra headers, and a hot path free of D1 and KV. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import { LLAMA, configure, errorOf, origin, postJson, received } from "./helpers";
+
+beforeAll(async () => {
+  await configure({
+    vllm: {
+      keys: [
+        { name: "a", models: ["*"], weight: 3, vllm_key_config: { url: origin("replica-a") } },
+        { name: "b", models: ["*"], weight: 1, vllm_key_config: { url: origin("replica-b") } },
+      ],
+      network_config: { extra_headers: { "x-team": "research" } },
+    },
+    flaky: {
+      keys: [
+        { name: "busy", vllm_key_config: { url: origin("busy") }, weight: 1 },
+        // Weight 0: a standby key, tried only after the weighted ones.
+        { name: "healthy", vllm_key_config: { url: origin("healthy") }, weight: 0 },
+      ],
+      network_config: { base_url: origin("busy"), max_retries: 2, retry_backoff_initial: 100, retry_backoff_max: "200ms" },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    tunnel: {
+      keys: [
+        { name: "with-token", models: ["with-token"], aliases: { "with-token": LLAMA }, vllm_key_config: { url: origin("access") }, cloudflare_access: { client_id: "access-id", client_secret: "access-secret" } },
+        { name: "without-token", models: ["without-token"], aliases: { "without-token": LLAMA }, vllm_key_config: { url: origin("access") } },
+      ],
+      network_config: { base_url: origin("access") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
+});
+
+const chat = (model: string, requestId = crypto.randomUUID(), path = "/v1/chat/completions") =>
+  postJson(path, { model, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId });
+
+describe("routing", () => {
+  it("serves the same API under /v1, /openai/v1, /openai and /vllm", async () => {
+    for (const path of ["/v1", "/openai/v1", "/openai", "/vllm/v1", "/vllm"]) {
+      const response = await chat(`vllm/${LLAMA}`, undefined, `${path}/chat/completions`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("x-bf-provider")).toBe("vllm");
+    }
+  });
+
+  it("spreads traffic by key weight and sends the provider's extra headers", async () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 120; i += 1) {
+      const id = `weights-${i}`;
+      expect((await chat(`vllm/${LLAMA}`, id)).status).toBe(200);
+      const [seen] = await received(id);
+      counts[seen?.origin ?? "?"] = (counts[seen?.origin ?? "?"] ?? 0) + 1;
+      if (i === 0) expect(seen?.headers["x-team"]).toBe("research");
+    }
+    expect(counts["replica-a"]).toBeGreaterThan(70);
+    expect(counts["replica-b"]).toBeGreaterThan(10);
+  });
+
+  it("retries a 503 on the next key and reports the attempts", async () => {
+    const response = await chat("flaky/unavailable-retry", "retry-1");
+    expect(response.status).toBe(200);
+    expect(Number(response.headers.get("x-bf-attempts"))).toBeGreaterThan(1);
+    const attempts = await received("retry-1");
+    expect(attempts.at(-1)?.origin).toBe("healthy");
+  });
+
+  it("sends the key's Cloudflare Access service token and explains the login redirect without one", async () => {
+    expect((await chat("tunnel/with-token")).status).toBe(200);
+    const refused = await chat("tunnel/without-token");
+    expect(refused.status).toBe(502);
+    const error = await errorOf(refused);
+    expect(error.code).toBe("upstream_redirect");
+    expect(error.message).toContain("service token");
+  });
+});
+
+describe("hot path", () => {
+  it("makes no D1 query and no KV call once the config is in memory", async () => {
+    let d1Calls = 0;
+    let kvCalls = 0;
+    const countingDb = new Proxy(env.DB, { get: (target, prop, receiver) => (d1Calls++, Reflect.get(target, prop, receiver)) });
+    const countingKv = new Proxy(env.CONFIG_KV, { get: (target, prop, receiver) => (kvCalls++, Reflect.get(target, prop, receiver)) });
+    const app = buildApp();
+    const warm = await chat(`vllm/${LLAMA}`); // the isolate now holds the published config
+    expect(warm.status).toBe(200);
+    for (let i = 0; i < 5; i += 1) {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(
+        new Request("http://gateway.test/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }),
+        { ...env, DB: countingDb, CONFIG_KV: countingKv, CONFIG_CACHE_SECONDS: "60" },
+        ctx,
+      );
+      expect(response.status).toBe(200);
+      await response.text();
+      await waitOnExecutionContext(ctx);
+    }
+    expect(d1Calls).toBe(0);
+    expect(kvCalls).toBe(0);
+  });
+});
