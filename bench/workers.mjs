@@ -23,33 +23,48 @@ export default {
 
 // Quiet miniflare: warnings and errors only, no per-request log lines, no workerd --verbose, and no dev registry
 // (which would write to a global directory shared with other local sessions). Storage stays in a temp directory.
-const shared = () => ({
-  host: "127.0.0.1",
-  port: 0,
-  verbose: false,
-  logRequests: false,
-  log: new Log(LogLevel.WARN),
-  enableDevRegistry: false,
-  compatibilityDate: COMPATIBILITY_DATE,
-  compatibilityFlags: COMPATIBILITY_FLAGS,
-  modules: true,
-});
+// This miniflare (5.x) takes each Worker as `{ config }` in `workers`, with the code as a module manifest and
+// every binding, plain vars included, typed in `env`; the first Worker receives the HTTP requests.
+function instance(name, source, env) {
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    verbose: false,
+    logRequests: false,
+    log: new Log(LogLevel.WARN),
+    enableDevRegistry: false,
+    workers: [
+      {
+        config: {
+          name,
+          compatibilityDate: COMPATIBILITY_DATE,
+          compatibilityFlags: COMPATIBILITY_FLAGS,
+          manifest: { mainModule: "index.js", modules: { "index.js": { type: "esm", contents: source } } },
+          env,
+        },
+      },
+    ],
+  };
+}
+
+const text = (value) => ({ type: "text", value });
 
 export async function startPassthrough(originUrl) {
-  const mf = new Miniflare({ ...shared(), name: "passthrough", script: PASSTHROUGH, bindings: { ORIGIN: originUrl } });
+  const mf = new Miniflare(instance("passthrough", PASSTHROUGH, { ORIGIN: text(originUrl) }));
   return { mf, url: (await mf.ready).origin };
 }
 
 /** Starts the built gateway bundle with empty local D1 and KV, then applies the SQL migrations to D1. */
 export async function startGateway(bundlePath, migrationsDir, originUrl) {
-  const mf = new Miniflare({
-    ...shared(),
-    name: "gateway",
-    scriptPath: bundlePath,
-    d1Databases: { DB: "bench-db" },
-    kvNamespaces: { CONFIG_KV: "bench-kv" },
-    bindings: { DEFAULT_VLLM_URL: originUrl, CONFIG_CACHE_SECONDS: "10", ADMIN_TOKEN: "bench-admin" },
-  });
+  const mf = new Miniflare(
+    instance("gateway", await readFile(bundlePath, "utf8"), {
+      DB: { type: "d1", id: "bench-db" },
+      CONFIG_KV: { type: "kv", id: "bench-kv" },
+      DEFAULT_VLLM_URL: text(originUrl),
+      CONFIG_CACHE_SECONDS: text("10"),
+      ADMIN_TOKEN: text("bench-admin"),
+    }),
+  );
   const url = (await mf.ready).origin;
   await applyMigrations(await mf.getD1Database("DB"), migrationsDir);
   return { mf, url };

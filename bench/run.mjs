@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+/**
+ * Gateway overhead benchmark: `npm run bench`.
+ *
+ * Builds the Worker bundle, starts a fake vLLM origin, runs a bare passthrough Worker and the gateway in workerd,
+ * and measures all three targets (origin direct, passthrough, gateway) with the same client. The gateway's cost is
+ * judged against the passthrough's, i.e. against what any Worker in front of the origin costs anyway.
+ *
+ * Exits non-zero only when setup fails; missed targets are reported as MISS.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { closeAgent, percentile, post, sequential, throughput } from "./load.mjs";
+import { startOrigin } from "./origin.mjs";
+import { startGateway, startPassthrough } from "./workers.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT_DIR = join(ROOT, "bench", ".build");
+const PATH = "/v1/chat/completions";
+
+// Sizes chosen to keep the whole run near a minute on 2 cores.
+const WARMUP = 200; // per target and request kind, before anything is measured
+const LATENCY_REQUESTS = 2000; // per target, concurrency 1
+const TTFB_REQUESTS = 1000; // per target, concurrency 1
+const ROUNDS = 4; // sequential runs are split into rounds with rotating target order, so drift hits all alike
+const CONCURRENCY = 32;
+const RPS_SECONDS = 5;
+
+// Targets: ratio of gateway-added to passthrough-added p50 latency, and gateway − passthrough TTFB p50 (ms).
+const TARGET_ADDED_RATIO = 1.5;
+const TARGET_TTFB_DIFF_MS = 1;
+
+const nonStreamBody = Buffer.from(JSON.stringify({ model: "vllm/bench-model", messages: [{ role: "user", content: "hi" }], max_tokens: 16 }));
+// include_usage is sent explicitly so the origin streams the same frames to every target (the gateway would add it).
+const streamBody = Buffer.from(
+  JSON.stringify({ model: "vllm/bench-model", messages: [{ role: "user", content: "hi" }], max_tokens: 16, stream: true, stream_options: { include_usage: true } }),
+);
+
+function fail(message, detail) {
+  const error = new Error(message);
+  error.detail = detail;
+  throw error;
+}
+
+function build() {
+  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+  // Run wrangler's script with this Node (22), whatever `node` the shebang would find on PATH.
+  const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", OUT_DIR], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+  });
+  if (result.status !== 0) fail("wrangler build failed", `${result.stdout}\n${result.stderr}`);
+  return join(OUT_DIR, "index.js");
+}
+
+/** One request of each kind must answer 200 with the expected shape before anything is measured. */
+async function verify(target) {
+  const plain = await post(target.url, PATH, nonStreamBody);
+  if (plain.status !== 200 || !plain.body.includes('"chat.completion"')) {
+    fail(`${target.name}: chat request answered ${plain.status}`, plain.body);
+  }
+  const stream = await post(target.url, PATH, streamBody);
+  if (stream.status !== 200 || !stream.body.includes("data: [DONE]")) fail(`${target.name}: stream request answered ${stream.status}`, stream.body);
+}
+
+/** Runs `count` sequential requests per target in ROUNDS rounds, rotating which target goes first. */
+async function sequentialByTarget(targets, body, count) {
+  const samples = new Map(targets.map((t) => [t.name, { samples: [], errors: 0 }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length];
+      const run = await sequential(target.url, PATH, body, count / ROUNDS);
+      const acc = samples.get(target.name);
+      acc.samples.push(...run.samples);
+      acc.errors += run.errors;
+    }
+  }
+  return samples;
+}
+
+const round3 = (n) => Math.round(n * 1000) / 1000;
+const summary = (values) => ({ p50: round3(percentile(values, 50)), p99: round3(percentile(values, 99)) });
+
+async function measure(targets) {
+  process.stdout.write("warming up…\n");
+  for (const target of targets) {
+    await sequential(target.url, PATH, nonStreamBody, WARMUP);
+    await sequential(target.url, PATH, streamBody, WARMUP);
+  }
+
+  process.stdout.write(`latency: ${LATENCY_REQUESTS} non-stream requests per target, concurrency 1…\n`);
+  const latency = await sequentialByTarget(targets, nonStreamBody, LATENCY_REQUESTS);
+  process.stdout.write(`ttfb: ${TTFB_REQUESTS} stream requests per target, concurrency 1…\n`);
+  const ttfb = await sequentialByTarget(targets, streamBody, TTFB_REQUESTS);
+
+  const results = {};
+  for (const target of targets) {
+    process.stdout.write(`throughput: ${target.name}, concurrency ${CONCURRENCY}, ${RPS_SECONDS} s…\n`);
+    await throughput(target.url, PATH, nonStreamBody, CONCURRENCY, 1000); // open the 32 connections, settle
+    const rps = await throughput(target.url, PATH, nonStreamBody, CONCURRENCY, RPS_SECONDS * 1000);
+    const lat = latency.get(target.name);
+    const first = ttfb.get(target.name);
+    results[target.name] = {
+      nonStream: { ...summary(lat.samples.map((s) => s.total)), requests: lat.samples.length, errors: lat.errors },
+      streamTtfb: { ...summary(first.samples.map((s) => s.ttfb)), requests: first.samples.length, errors: first.errors },
+      streamTotal: summary(first.samples.map((s) => s.total)),
+      rps: { value: Math.round(rps.rps), concurrency: CONCURRENCY, seconds: round3(rps.seconds), requests: rps.requests, errors: rps.errors },
+    };
+  }
+  return results;
+}
+
+function derive(r) {
+  const passthroughAdded = r.passthrough.nonStream.p50 - r.direct.nonStream.p50;
+  const gatewayAdded = r.gateway.nonStream.p50 - r.direct.nonStream.p50;
+  const addedRatio = gatewayAdded / passthroughAdded;
+  const ttfbDiff = r.gateway.streamTtfb.p50 - r.passthrough.streamTtfb.p50;
+  return {
+    passthroughAddedMs: round3(passthroughAdded),
+    gatewayAddedMs: round3(gatewayAdded),
+    addedRatio: round3(addedRatio),
+    addedRatioTarget: TARGET_ADDED_RATIO,
+    addedRatioPass: addedRatio <= TARGET_ADDED_RATIO,
+    ttfbDiffMs: round3(ttfbDiff),
+    ttfbDiffTarget: TARGET_TTFB_DIFF_MS,
+    ttfbDiffPass: ttfbDiff <= TARGET_TTFB_DIFF_MS,
+    rpsGatewayToPassthrough: round3(r.gateway.rps.value / r.passthrough.rps.value),
+    rpsGatewayToDirect: round3(r.gateway.rps.value / r.direct.rps.value),
+    rpsPassthroughToDirect: round3(r.passthrough.rps.value / r.direct.rps.value),
+  };
+}
+
+function report(results, d) {
+  const ms = (n) => `${n.toFixed(3)} ms`;
+  const rows = [
+    ["target", "chat p50", "chat p99", "stream TTFB p50", "stream TTFB p99", `rps @${CONCURRENCY}`, "errors"],
+    ...Object.entries(results).map(([name, r]) => [
+      name,
+      ms(r.nonStream.p50),
+      ms(r.nonStream.p99),
+      ms(r.streamTtfb.p50),
+      ms(r.streamTtfb.p99),
+      String(r.rps.value),
+      String(r.nonStream.errors + r.streamTtfb.errors + r.rps.errors),
+    ]),
+  ];
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
+  const line = (row) => row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join("  ");
+  console.log(`\n${line(rows[0])}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const row of rows.slice(1)) console.log(line(row));
+
+  const verdict = (ok) => (ok ? "PASS" : "MISS");
+  console.log(`
+added p50 latency, passthrough − direct:   ${ms(d.passthroughAddedMs)}
+added p50 latency, gateway − direct:       ${ms(d.gatewayAddedMs)}
+gateway-added / passthrough-added:         ${d.addedRatio.toFixed(2)}  (target ≤ ${TARGET_ADDED_RATIO})  ${verdict(d.addedRatioPass)}
+stream TTFB p50, gateway − passthrough:    ${ms(d.ttfbDiffMs)}  (target ≤ ${TARGET_TTFB_DIFF_MS} ms)  ${verdict(d.ttfbDiffPass)}
+rps gateway / passthrough:                 ${d.rpsGatewayToPassthrough.toFixed(2)}
+rps gateway / direct:                      ${d.rpsGatewayToDirect.toFixed(2)}
+rps passthrough / direct:                  ${d.rpsPassthroughToDirect.toFixed(2)}`);
+}
+
+async function main() {
+  const started = Date.now();
+  const running = []; // things to stop, in reverse order
+  const stopAll = async () => {
+    closeAgent();
+    for (const stop of running.reverse()) await stop().catch((error) => console.error("shutdown:", error.message));
+  };
+  try {
+    process.stdout.write("building the gateway bundle…\n");
+    const bundle = build();
+
+    const origin = await startOrigin();
+    running.push(origin.stop);
+    const [passthrough, gateway] = await Promise.all([
+      startPassthrough(origin.url),
+      startGateway(bundle, join(ROOT, "migrations"), origin.url),
+    ]);
+    running.push(() => passthrough.mf.dispose(), () => gateway.mf.dispose());
+
+    const targets = [
+      { name: "direct", url: origin.url },
+      { name: "passthrough", url: passthrough.url },
+      { name: "gateway", url: gateway.url },
+    ];
+    for (const target of targets) await verify(target);
+    process.stdout.write(`origin ${origin.url}, passthrough ${passthrough.url}, gateway ${gateway.url}: all answer 200\n`);
+
+    const results = await measure(targets);
+    const derived = derive(results);
+    report(results, derived);
+
+    const file = join(OUT_DIR, "results.json");
+    await mkdir(OUT_DIR, { recursive: true });
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results, derived }, null, 2)}\n`);
+    console.log(`\nresults written to ${file} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    console.error(`\nbench setup failed: ${error.message}`);
+    if (error.detail) console.error(error.detail);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+await main();
