@@ -15,6 +15,7 @@ export default defineConfig({
                 REFUSED_URL: inject("refusedUrl"),
                 ADMIN_TOKEN: "test-admin-token",
                 DEFAULT_VLLM_URL: "",
+                REQUIRE_VIRTUAL_KEY: "false",
                 ORIGIN_TOKEN: "origin-secret-token",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },

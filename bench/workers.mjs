@@ -25,7 +25,7 @@ export default {
 // (which would write to a global directory shared with other local sessions). Storage stays in a temp directory.
 // This miniflare (5.x) takes each Worker as `{ config }` in `workers`, with the code as a module manifest and
 // every binding, plain vars included, typed in `env`; the first Worker receives the HTTP requests.
-function instance(name, source, env) {
+function instance(name, source, env, exports) {
   return {
     host: "127.0.0.1",
     port: 0,
@@ -33,6 +33,7 @@ function instance(name, source, env) {
     logRequests: false,
     log: new Log(LogLevel.WARN),
     enableDevRegistry: false,
+    cf: false, // a placeholder request.cf instead of fetching one from the internet at startup
     workers: [
       {
         config: {
@@ -41,33 +42,76 @@ function instance(name, source, env) {
           compatibilityFlags: COMPATIBILITY_FLAGS,
           manifest: { mainModule: "index.js", modules: { "index.js": { type: "esm", contents: source } } },
           env,
+          exports,
         },
+        // A second workerd socket wired straight to this Worker, skipping miniflare's entry Worker (see urls()).
+        dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] },
       },
     ],
   };
+}
+
+/**
+ * Both HTTP addresses workerd serves for an instance: `entry` (the `port` socket, which first runs miniflare's own
+ * entry Worker: cf blob, header rewrites, pretty errors) and `direct` (the Worker alone, as in production).
+ */
+async function urls(mf, name) {
+  const entry = (await mf.ready).origin;
+  const direct = (await mf.unsafeGetDirectURL(name)).origin;
+  return { entry, direct };
 }
 
 const text = (value) => ({ type: "text", value });
 
 export async function startPassthrough(originUrl) {
   const mf = new Miniflare(instance("passthrough", PASSTHROUGH, { ORIGIN: text(originUrl) }));
-  return { mf, url: (await mf.ready).origin };
+  return { mf, ...(await urls(mf, "passthrough")) };
 }
 
-/** Starts the built gateway bundle with empty local D1 and KV, then applies the SQL migrations to D1. */
-export async function startGateway(bundlePath, migrationsDir, originUrl) {
+/**
+ * Starts the built gateway bundle with empty local D1 and KV (and the Durable Objects wrangler.toml declares),
+ * then applies the SQL migrations to D1.
+ */
+export async function startGateway(bundlePath, root, originUrl) {
+  const objects = durableObjects(await readFile(join(root, "wrangler.toml"), "utf8"));
   const mf = new Miniflare(
-    instance("gateway", await readFile(bundlePath, "utf8"), {
-      DB: { type: "d1", id: "bench-db" },
-      CONFIG_KV: { type: "kv", id: "bench-kv" },
-      DEFAULT_VLLM_URL: text(originUrl),
-      CONFIG_CACHE_SECONDS: text("10"),
-      ADMIN_TOKEN: text("bench-admin"),
-    }),
+    instance(
+      "gateway",
+      await readFile(bundlePath, "utf8"),
+      {
+        DB: { type: "d1", id: "bench-db" },
+        CONFIG_KV: { type: "kv", id: "bench-kv" },
+        DEFAULT_VLLM_URL: text(originUrl),
+        CONFIG_CACHE_SECONDS: text("10"),
+        ADMIN_TOKEN: text("bench-admin"),
+        ...Object.fromEntries(objects.map((o) => [o.name, { type: "durable-object", worker: "gateway", exportName: o.className }])),
+      },
+      Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),
+    ),
   );
-  const url = (await mf.ready).origin;
-  await applyMigrations(await mf.getD1Database("DB"), migrationsDir);
-  return { mf, url };
+  const addresses = await urls(mf, "gateway");
+  await applyMigrations(await mf.getD1Database("DB"), join(root, "migrations"));
+  return { mf, ...addresses };
+}
+
+/**
+ * The Durable Object bindings in wrangler.toml: `[[durable_objects.bindings]]` name/class_name, and whether a
+ * `[[migrations]]` entry made the class SQLite-backed. Enough TOML for this file; no parser dependency.
+ */
+function durableObjects(toml) {
+  const bindings = [];
+  const sqlite = new Set();
+  for (const section of toml.split(/^(?=\[)/m)) {
+    const header = section.split("\n", 1)[0].trim();
+    // Values here are TOML basic strings and arrays of them, which read as JSON.
+    const value = (key) => {
+      const raw = section.match(new RegExp(`^\\s*${key}\\s*=\\s*(.+?)\\s*$`, "m"))?.[1];
+      return raw === undefined ? undefined : JSON.parse(raw);
+    };
+    if (header === "[[durable_objects.bindings]]") bindings.push({ name: value("name"), className: value("class_name") });
+    if (header === "[[migrations]]") for (const className of value("new_sqlite_classes") ?? []) sqlite.add(className);
+  }
+  return bindings.map((binding) => ({ ...binding, sqlite: sqlite.has(binding.className) }));
 }
 
 /**

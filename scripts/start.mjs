@@ -24,7 +24,8 @@ const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const vars = [`DEFAULT_VLLM_URL:${vllmUrl}`];
+// Keyless requests are allowed locally unless REQUIRE_VIRTUAL_KEY=true is set.
+const vars = [`DEFAULT_VLLM_URL:${vllmUrl}`, `REQUIRE_VIRTUAL_KEY:${process.env.REQUIRE_VIRTUAL_KEY ?? "false"}`];
 if (process.env.ADMIN_TOKEN) vars.push(`ADMIN_TOKEN:${process.env.ADMIN_TOKEN}`);
 else vars.push("LOCAL_ADMIN_WITHOUT_TOKEN:true");
 

@@ -5,8 +5,11 @@
 import { Hono } from "hono";
 import { configRoutes } from "./admin/config-import";
 import { requireAdmin } from "./admin/auth";
+import { pricingRoutes } from "./admin/pricing";
 import { providerRoutes } from "./admin/providers";
+import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
+import { handleQuota } from "./endpoints/quota";
 import { inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { requestIdFor } from "./http/context";
@@ -36,12 +39,16 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/vllm/v1", vllm);
   app.route("/vllm", vllm);
 
+  // Authenticated by the virtual key itself, so it sits before the admin guard.
+  app.get("/api/governance/virtual-keys/quota", (c) => handleQuota(c));
   app.use("/api/*", requireAdmin, async (c, next) => {
     await ensureDefaults(c.env);
     await next();
   });
   app.route("/api/providers", providerRoutes);
   app.route("/api/config", configRoutes);
+  app.route("/api/governance/virtual-keys", virtualKeyRoutes);
+  app.route("/api/governance/pricing-overrides", pricingRoutes);
 
   return app;
 }

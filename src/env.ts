@@ -10,6 +10,14 @@ export interface Env {
   MAX_REQUEST_BODY_MB?: string;
   MAX_UPLOAD_BODY_MB?: string;
   CONFIG_CACHE_SECONDS?: string;
+  /** One Durable Object per virtual key. */
+  VK_LIMITER: DurableObjectNamespace<import("./governance/limiter").VirtualKeyLimiter>;
+  /** "true": inference requests must carry a virtual key. */
+  REQUIRE_VIRTUAL_KEY?: string;
+  /** Completion tokens assumed for the worst case when a request sets no max_tokens. */
+  DEFAULT_MAX_TOKENS_ESTIMATE?: string;
+  /** How long an unsettled reservation holds budget before its Durable Object gives it up. */
+  RESERVATION_TTL_SECONDS?: string;
 }
 
 export interface AppVariables {

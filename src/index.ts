@@ -2,6 +2,8 @@
 import { buildApp } from "./app";
 import type { Env } from "./env";
 
+export { VirtualKeyLimiter } from "./governance/limiter";
+
 const app = buildApp();
 
 export default {

@@ -6,6 +6,7 @@
 import type { Env } from "../env";
 import { numberSetting } from "../env";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
+import type { PricingOverride } from "../governance/schema";
 import type { ProviderKey, ProviderRecord, ProviderSettings } from "./schema";
 
 const SNAPSHOT_KEY = "config/providers-snapshot";
@@ -13,6 +14,7 @@ const SNAPSHOT_KEY = "config/providers-snapshot";
 interface Snapshot {
   version: string;
   providers: ProviderRecord[];
+  pricing: PricingOverride[];
 }
 
 interface CachedTable {
@@ -45,7 +47,7 @@ async function refreshFromKv(env: Env): Promise<RoutingTable> {
 }
 
 function remember(snapshot: Snapshot): RoutingTable {
-  const table = cached && cached.table.version === snapshot.version ? cached.table : compileRoutingTable(snapshot.version, snapshot.providers);
+  const table = cached && cached.table.version === snapshot.version ? cached.table : compileRoutingTable(snapshot.version, snapshot.providers, snapshot.pricing ?? []);
   cached = { table, checkedAt: Date.now() };
   return table;
 }
@@ -53,7 +55,8 @@ function remember(snapshot: Snapshot): RoutingTable {
 /** Rebuilds the snapshot from D1, publishes it to KV and to this isolate. Called after every admin write. */
 export async function publishSnapshot(env: Env): Promise<Snapshot> {
   await ensureDefaults(env);
-  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers: await loadProviders(env) };
+  const [providers, pricing] = await Promise.all([loadProviders(env), loadPricing(env)]);
+  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing };
   await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
   remember(snapshot);
   return snapshot;
@@ -89,6 +92,11 @@ export async function loadProviders(env: Env, only?: string): Promise<ProviderRe
     settings: JSON.parse(row.config) as Omit<ProviderSettings, "keys">,
     keys: byProvider.get(row.name) ?? [],
   }));
+}
+
+export async function loadPricing(env: Env): Promise<PricingOverride[]> {
+  const { results } = await env.DB.prepare("SELECT config FROM pricing_overrides ORDER BY created_at, id").all<{ config: string }>();
+  return results.map((row) => JSON.parse(row.config) as PricingOverride);
 }
 
 export async function loadProvider(env: Env, name: string): Promise<ProviderRecord | null> {

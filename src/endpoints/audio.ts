@@ -2,16 +2,15 @@
  * Audio transcriptions and translations: multipart uploads routed by their `model` field and streamed to the
  * origin untouched apart from that field; `stream=true` answers come back as vLLM's SSE.
  */
-import { getRoutingTable } from "../config/store";
 import { numberSetting } from "../env";
 import { checkDeclaredLength, mebibytes } from "../http/body";
-import { waitUntilOf, type AppContext } from "../http/context";
+import type { AppContext } from "../http/context";
 import { GatewayError, badRequest } from "../http/errors";
 import { readMultipartHead } from "../http/multipart-head";
-import { checkRequestAllowed, resolveModel } from "../routing/resolve";
+import { checkRequestAllowed } from "../routing/resolve";
 import { callOrigin } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
-import { withRouteHeaders } from "./route-headers";
+import { route, serve } from "./governed";
 
 export async function handleAudio(c: AppContext, task: "transcriptions" | "translations", defaultProvider?: string): Promise<Response> {
   const request = c.req.raw;
@@ -24,26 +23,32 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
   if (!request.body) throw badRequest("the multipart body is empty", "invalid_request");
 
   const head = await readMultipartHead(request.body, boundary);
-  const table = await getRoutingTable(c.env, waitUntilOf(c));
-  const { publicModel, targets } = resolveModel(table, head.model, "transcription", defaultProvider);
-  // The upload streams once, so there is exactly one attempt: the weighted choice.
-  const target = targets[0] as (typeof targets)[number];
-  if (head.stream) checkRequestAllowed(target.provider, "transcription_stream");
-
-  const call = await callOrigin(
-    {
-      target,
-      path: `/v1/audio/${task}`,
-      pathKey: "transcription",
-      method: "POST",
-      body: head.body(target.upstreamModel, Number(lengthHeader)),
-      contentType,
-      stream: head.stream === true,
-      requestId: c.get("requestId"),
-      clientSignal: request.signal,
+  // Audio is billed by the origin's usage report; nothing to reserve in tokens up front.
+  const estimate = { promptTokens: 0, maxCompletionTokens: 0 };
+  const routed = await route(c, { model: head.model, requestType: "transcription", defaultProvider, estimate });
+  return serve(
+    c,
+    routed,
+    estimate,
+    async (target) => {
+      if (head.stream) checkRequestAllowed(target.provider, "transcription_stream");
+      const call = await callOrigin(
+        {
+          target,
+          path: `/v1/audio/${task}`,
+          pathKey: "transcription",
+          method: "POST",
+          body: head.body(target.upstreamModel, Number(lengthHeader)),
+          contentType,
+          stream: head.stream === true,
+          requestId: c.get("requestId"),
+          clientSignal: request.signal,
+        },
+        c.env,
+      );
+      return relayAnswer(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: false, promptEstimate: 0 });
     },
-    c.env,
+    // The upload streams once: exactly one attempt, at the weighted choice.
+    { once: true },
   );
-  const response = await relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false });
-  return withRouteHeaders({ response, target, attempts: 1 });
 }

@@ -3,18 +3,16 @@
  * acts on, route, and forward everything else untouched.
  */
 import { z } from "zod";
-import { getRoutingTable } from "../config/store";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { numberSetting } from "../env";
-import { mebibytes, readJsonObject, type JsonObject } from "../http/body";
-import { waitUntilOf, type AppContext } from "../http/context";
+import { mebibytes, readJsonRequest } from "../http/body";
+import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
-import { dispatch } from "../routing/dispatch";
-import { resolveModel } from "../routing/resolve";
+import type { TokenEstimate } from "../governance/admission";
 import { callOrigin, type PathKey } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
-import { withRouteHeaders } from "./route-headers";
+import { route, serve } from "./governed";
 
 export interface JsonEndpoint {
   requestType: RequestType;
@@ -22,6 +20,10 @@ export interface JsonEndpoint {
   streamRequestType?: RequestType;
   path: string;
   pathKey: PathKey;
+  /** Completion tokens the origin generates when the request sets no limit (vLLM's default for completions). */
+  defaultMaxTokens?: number;
+  /** The endpoint generates no tokens (embeddings). */
+  generates: boolean;
 }
 
 export const CHAT: JsonEndpoint = {
@@ -29,62 +31,78 @@ export const CHAT: JsonEndpoint = {
   streamRequestType: "chat_completion_stream",
   path: "/v1/chat/completions",
   pathKey: "chat_completion",
+  generates: true,
 };
 export const COMPLETIONS: JsonEndpoint = {
   requestType: "text_completion",
   streamRequestType: "text_completion_stream",
   path: "/v1/completions",
   pathKey: "text_completion",
+  defaultMaxTokens: 16,
+  generates: true,
 };
-export const EMBEDDINGS: JsonEndpoint = { requestType: "embedding", path: "/v1/embeddings", pathKey: "embedding" };
+export const EMBEDDINGS: JsonEndpoint = { requestType: "embedding", path: "/v1/embeddings", pathKey: "embedding", generates: false };
+
+const tokenCount = z.number().int().min(0).nullish();
 
 /** Only the fields the gateway acts on; every other field is the origin's business. */
 const gatewayFields = z.looseObject({
   model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  max_tokens: tokenCount,
+  max_completion_tokens: tokenCount,
+  n: z.number().int().min(1).nullish(),
+  best_of: z.number().int().min(1).nullish(),
 });
+
+type GatewayFields = z.infer<typeof gatewayFields>;
 
 export function requestBodyLimit(c: AppContext): number {
   return mebibytes(numberSetting(c.env.MAX_REQUEST_BODY_MB, 32));
 }
 
+/** About four bytes of JSON per prompt token: cheap, and only a reservation — settlement uses the origin's count. */
+export function promptTokensFromBytes(byteLength: number): number {
+  return Math.ceil(byteLength / 4);
+}
+
+function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFields, byteLength: number): TokenEstimate {
+  const promptTokens = promptTokensFromBytes(byteLength);
+  if (!endpoint.generates) return { promptTokens, maxCompletionTokens: 0 };
+  const perChoice = fields.max_completion_tokens ?? fields.max_tokens ?? endpoint.defaultMaxTokens ?? numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096);
+  return { promptTokens, maxCompletionTokens: perChoice * Math.max(fields.n ?? 1, fields.best_of ?? 1) };
+}
+
 export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint, defaultProvider?: string): Promise<Response> {
-  const body: JsonObject = await readJsonObject(c.req.raw, requestBodyLimit(c));
+  const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(gatewayFields, body, "request");
   const stream = fields.stream === true;
   if (stream && !endpoint.streamRequestType) throw badRequest(`stream is not supported on ${endpoint.path}`, "unsupported_parameter", "stream");
   const requestType = stream && endpoint.streamRequestType ? endpoint.streamRequestType : endpoint.requestType;
-
-  const table = await getRoutingTable(c.env, waitUntilOf(c));
-  const { publicModel, targets } = resolveModel(table, fields.model, requestType, defaultProvider);
+  const estimate = estimateTokens(c, endpoint, fields, byteLength);
+  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate });
 
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.
   const clientWantsUsage = fields.stream_options?.include_usage === true;
   if (stream && !clientWantsUsage) body.stream_options = { ...(fields.stream_options ?? {}), include_usage: true };
 
-  const clientSignal = c.req.raw.signal;
-  const dispatched = await dispatch(
-    targets,
-    async (target) => {
-      body.model = target.upstreamModel;
-      const call = await callOrigin(
-        {
-          target,
-          path: endpoint.path,
-          pathKey: endpoint.pathKey,
-          method: "POST",
-          body: JSON.stringify(body),
-          contentType: "application/json",
-          stream,
-          requestId: c.get("requestId"),
-          clientSignal,
-        },
-        c.env,
-      );
-      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage });
-    },
-    clientSignal,
-  );
-  return withRouteHeaders(dispatched);
+  return serve(c, routed, estimate, async (target) => {
+    body.model = target.upstreamModel;
+    const call = await callOrigin(
+      {
+        target,
+        path: endpoint.path,
+        pathKey: endpoint.pathKey,
+        method: "POST",
+        body: JSON.stringify(body),
+        contentType: "application/json",
+        stream,
+        requestId: c.get("requestId"),
+        clientSignal: c.req.raw.signal,
+      },
+      c.env,
+    );
+    return relayAnswer(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens });
+  });
 }

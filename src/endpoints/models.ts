@@ -9,7 +9,10 @@ import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { servedModelName, type CompiledKey, type RoutingTable } from "../routing/table";
+import { allowsModel } from "../governance/routing";
+import type { VirtualKeyRecord } from "../governance/schema";
 import { callOrigin, originLabel } from "../upstream/origin";
+import { authenticate } from "./governed";
 import { relayJson } from "../upstream/respond";
 
 const LIST_TIMEOUT_MS = 10_000;
@@ -42,7 +45,7 @@ function listTargets(table: RoutingTable): Target[] {
   return targets;
 }
 
-async function listFromOrigin(c: AppContext, target: Target): Promise<JsonObject[]> {
+async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
   const call = await callOrigin(
     {
       target,
@@ -61,16 +64,25 @@ async function listFromOrigin(c: AppContext, target: Target): Promise<JsonObject
   for (const card of cards) {
     if (typeof card.id !== "string") continue;
     for (const name of publicNamesFor(target.key, card.id)) {
+      if (!visibleTo(vk, target.provider.name, name)) continue;
       out.push({ ...card, id: `${target.provider.name}/${name}`, object: "model", owned_by: card.owned_by ?? target.provider.name });
     }
   }
   return out;
 }
 
+/** Under a virtual key, only what it may use (deny by default). */
+function visibleTo(vk: VirtualKeyRecord | null, provider: string, name: string): boolean {
+  if (!vk) return true;
+  const config = vk.provider_configs.find((c) => c.provider === provider);
+  return config !== undefined && allowsModel(config, name);
+}
+
 export async function listModels(c: AppContext): Promise<JsonObject[]> {
+  const vk = await authenticate(c);
   const table = await getRoutingTable(c.env, waitUntilOf(c));
-  const targets = listTargets(table);
-  const settled = await Promise.allSettled(targets.map((target) => listFromOrigin(c, target)));
+  const targets = listTargets(table).filter((target) => !vk || vk.provider_configs.some((config) => config.provider === target.provider.name));
+  const settled = await Promise.allSettled(targets.map((target) => listFromOrigin(c, target, vk)));
   const cards = new Map<string, JsonObject>();
   const failures: string[] = [];
   settled.forEach((result, index) => {

@@ -3,17 +3,15 @@
  * shape to `/v1/rerank` and falls back to `/rerank` on 404/405/501, and answers with results sorted by score.
  */
 import { z } from "zod";
-import { getRoutingTable } from "../config/store";
 import { parseOrThrow } from "../config/validation";
-import { isJsonObject, readJsonObject, type JsonObject } from "../http/body";
-import { waitUntilOf, type AppContext } from "../http/context";
+import { isJsonObject, readJsonRequest, type JsonObject } from "../http/body";
+import type { AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
-import { dispatch } from "../routing/dispatch";
-import { resolveModel, type Target } from "../routing/resolve";
+import type { Target } from "../routing/resolve";
 import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayJson } from "../upstream/respond";
-import { requestBodyLimit } from "./json-inference";
-import { withRouteHeaders } from "./route-headers";
+import { route, serve } from "./governed";
+import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
 
 const document = z.union([z.string(), z.looseObject({ text: z.string() }), z.looseObject({ content: z.array(z.unknown()) })], {
   error: "each document must be a string, an object with `text`, or an object with `content` parts",
@@ -58,7 +56,7 @@ function shapeResults(body: JsonObject, documents: RerankDocument[], returnDocum
 }
 
 export async function handleRerank(c: AppContext, defaultProvider?: string): Promise<Response> {
-  const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
+  const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(rerankFields, body, "rerank request");
   const { params: _params, return_documents: _returnDocuments, ...rest } = body;
   // Bifrost puts options under `params`; vLLM wants them at the top level. Fields already at the top level win.
@@ -70,25 +68,20 @@ export async function handleRerank(c: AppContext, defaultProvider?: string): Pro
     documents: fields.documents.map((doc) => (typeof doc === "object" && "text" in doc && typeof doc.text === "string" && !("content" in doc) ? doc.text : doc)),
   };
 
-  const table = await getRoutingTable(c.env, waitUntilOf(c));
-  const { publicModel, targets } = resolveModel(table, fields.model, "rerank", defaultProvider);
-  const dispatched = await dispatch(
-    targets,
-    async (target) => {
-      upstreamBody.model = target.upstreamModel;
-      const payload = JSON.stringify(upstreamBody);
-      const send = (path: string): Promise<OriginCall> =>
-        callOrigin({ target, path, pathKey: "rerank", method: "POST", body: payload, contentType: "application/json", requestId: c.get("requestId"), clientSignal: c.req.raw.signal }, c.env);
-      let call = await send("/v1/rerank");
-      // Older servers and some deployments serve only /rerank.
-      if ([404, 405, 501].includes(call.response.status) && target.provider.pathOverrides.rerank === undefined) {
-        call.abort("falling back to /rerank");
-        call = await send("/rerank");
-      }
-      const { body: answer } = await relayJson(call, target, publicModel);
-      return jsonResponse({ ...shapeResults(answer, fields.documents, returnDocuments, target), model: publicModel });
-    },
-    c.req.raw.signal,
-  );
-  return withRouteHeaders(dispatched);
+  const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: 0 };
+  const routed = await route(c, { model: fields.model, requestType: "rerank", defaultProvider, estimate });
+  return serve(c, routed, estimate, async (target) => {
+    upstreamBody.model = target.upstreamModel;
+    const payload = JSON.stringify(upstreamBody);
+    const send = (path: string): Promise<OriginCall> =>
+      callOrigin({ target, path, pathKey: "rerank", method: "POST", body: payload, contentType: "application/json", requestId: c.get("requestId"), clientSignal: c.req.raw.signal }, c.env);
+    let call = await send("/v1/rerank");
+    // Older servers and some deployments serve only /rerank.
+    if ([404, 405, 501].includes(call.response.status) && target.provider.pathOverrides.rerank === undefined) {
+      call.abort("falling back to /rerank");
+      call = await send("/rerank");
+    }
+    const { body: answer, usage } = await relayJson(call, target, routed.publicModel);
+    return { response: jsonResponse({ ...shapeResults(answer, fields.documents, returnDocuments, target), model: routed.publicModel }), usage };
+  });
 }

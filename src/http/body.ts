@@ -47,8 +47,18 @@ export async function readBodyBytes(request: Request, limitBytes: number): Promi
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+export interface JsonRequestBody {
+  body: JsonObject;
+  /** Size on the wire, for a cheap prompt-size estimate. */
+  byteLength: number;
+}
+
 /** Parses the request body as a JSON object — the one parse the request gets. */
 export async function readJsonObject(request: Request, limitBytes: number): Promise<JsonObject> {
+  return (await readJsonRequest(request, limitBytes)).body;
+}
+
+export async function readJsonRequest(request: Request, limitBytes: number): Promise<JsonRequestBody> {
   const bytes = await readBodyBytes(request, limitBytes);
   if (bytes.byteLength === 0) throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let text: string;
@@ -65,7 +75,7 @@ export async function readJsonObject(request: Request, limitBytes: number): Prom
     throw badRequest(`request body is not valid JSON: ${detail}`, "invalid_json");
   }
   if (!isJsonObject(parsed)) throw badRequest("request body must be a JSON object", "invalid_json");
-  return parsed;
+  return { body: parsed, byteLength: bytes.byteLength };
 }
 
 export function mebibytes(value: number): number {

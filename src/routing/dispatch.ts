@@ -6,8 +6,8 @@
 import { GatewayError } from "../http/errors";
 import type { Target } from "./resolve";
 
-export interface Dispatched {
-  response: Response;
+export interface Dispatched<T> {
+  answer: T;
   target: Target;
   attempts: number;
 }
@@ -31,19 +31,22 @@ function retryAfterMs(error: GatewayError, maxMs: number): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, maxMs) : undefined;
 }
 
-export async function dispatch(
+export async function dispatch<T>(
   targets: readonly Target[],
-  attempt: (target: Target) => Promise<Response>,
+  attempt: (target: Target) => Promise<T>,
   signal?: AbortSignal,
-): Promise<Dispatched> {
+  /** Caps retries below the provider's max_retries (0 for bodies that can be sent only once). */
+  retryCap = Number.POSITIVE_INFINITY,
+): Promise<Dispatched<T>> {
   const first = targets[0];
   if (!first) throw new GatewayError(503, "no origin is available for this request", "no_target");
-  const { maxRetries, backoffInitialMs, backoffMaxMs } = first.provider;
+  const { backoffInitialMs, backoffMaxMs } = first.provider;
+  const maxRetries = Math.min(first.provider.maxRetries, retryCap);
   let lastError: unknown;
   for (let attemptIndex = 0; attemptIndex <= maxRetries; attemptIndex += 1) {
     const target = targets[attemptIndex % targets.length] ?? first;
     try {
-      return { response: await attempt(target), target, attempts: attemptIndex + 1 };
+      return { answer: await attempt(target), target, attempts: attemptIndex + 1 };
     } catch (error) {
       lastError = error;
       if (attemptIndex === maxRetries || !isRetryable(error) || signal?.aborted) break;

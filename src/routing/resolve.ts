@@ -25,7 +25,8 @@ function configuredList(table: RoutingTable): string {
   return names.length ? names.join(", ") : "none (add one with POST /api/providers)";
 }
 
-function splitProvider(table: RoutingTable, model: string): { provider: CompiledProvider | undefined; name: string } {
+/** Splits `provider/model` when the prefix is a configured provider; a known but unconfigured type is a 400. */
+export function splitProvider(table: RoutingTable, model: string): { provider: CompiledProvider | undefined; name: string } {
   const slash = model.indexOf("/");
   if (slash <= 0) return { provider: undefined, name: model };
   const prefix = model.slice(0, slash);
@@ -46,7 +47,7 @@ export function checkRequestAllowed(provider: CompiledProvider, requestType: Req
   }
 }
 
-function targetsOf(provider: CompiledProvider, name: string): Target[] {
+export function targetsOf(provider: CompiledProvider, name: string): Target[] {
   const targets: Target[] = [];
   for (const key of provider.keys) {
     const upstreamModel = servedModelName(key, name);

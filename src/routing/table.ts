@@ -3,6 +3,7 @@
  */
 import { keyOriginUrl } from "../config/providers";
 import type { ProviderKey, ProviderRecord, RequestType } from "../config/schema";
+import type { PricingOverride } from "../governance/schema";
 
 export interface CompiledKey {
   id: string;
@@ -40,6 +41,7 @@ export interface CompiledProvider {
 export interface RoutingTable {
   version: string;
   providers: ReadonlyMap<string, CompiledProvider>;
+  pricing: readonly PricingOverride[];
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -105,8 +107,8 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
   };
 }
 
-export function compileRoutingTable(version: string, records: readonly ProviderRecord[]): RoutingTable {
-  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])) };
+export function compileRoutingTable(version: string, records: readonly ProviderRecord[], pricing: readonly PricingOverride[]): RoutingTable {
+  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])), pricing };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Target } from "../routing/resolve";
 import { errorPartsOf, originError } from "./errors";
 import { modelRewrite, rewriteModelInJson } from "./model-rewrite";
 import type { OriginCall } from "./origin";
-import { SseRelay, type RelaySummary } from "./sse-relay";
+import { SseRelay, type StreamUsage } from "./sse-relay";
 
 /** Origin response headers worth passing on (vLLM's bytes-embedding layout and load report). */
 const FORWARDED_HEADERS = ["metadata", "endpoint-load-metrics"];
@@ -59,10 +59,38 @@ export async function throwOriginError(call: OriginCall, target: Target): Promis
   throw originError(call.response.status, text, label(target), call.response.headers.get("retry-after"));
 }
 
-export interface JsonAnswer {
+/** Tokens a request used, as reported by the origin or — when the origin never said — estimated. */
+export interface UsageReport {
+  promptTokens: number;
+  completionTokens: number;
+  estimated: boolean;
+}
+
+export const NO_USAGE: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: false };
+
+/** The client's response, and the usage it turns out to carry (known once a stream has ended). */
+export interface Answer {
   response: Response;
-  /** The parsed body, for usage accounting. */
+  usage: Promise<UsageReport>;
+}
+
+export interface JsonAnswer extends Answer {
+  /** The parsed body. */
   body: Record<string, unknown>;
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** Reads an OpenAI `usage` object (prompt/completion tokens; input_tokens from some servers). */
+export function usageOf(usage: unknown): UsageReport | null {
+  if (typeof usage !== "object" || usage === null) return null;
+  const u = usage as StreamUsage & { input_tokens?: number; output_tokens?: number };
+  const prompt = count(u.prompt_tokens) || count(u.input_tokens);
+  const completion = count(u.completion_tokens) || count(u.output_tokens);
+  const total = count(u.total_tokens);
+  return { promptTokens: prompt || Math.max(0, total - completion), completionTokens: completion, estimated: false };
 }
 
 /** Reads a JSON answer, treats an embedded error as an error, and restores the client's model name. */
@@ -83,48 +111,69 @@ export async function relayJson(call: OriginCall, target: Target, publicModel: s
   }
   const rewrite = modelRewrite(target.upstreamModel, publicModel);
   const out = rewrite ? rewriteModelInJson(text, rewrite, () => parsed) : text;
-  return { response: new Response(out, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }), body: parsed };
+  return {
+    response: new Response(out, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }),
+    body: parsed,
+    usage: Promise.resolve(usageOf(parsed.usage) ?? NO_USAGE),
+  };
 }
 
 /** Streams a non-JSON success body (bytes embeddings, text transcripts) through untouched. */
-export function relayRaw(call: OriginCall): Response {
+export function relayRaw(call: OriginCall): Answer {
   call.stopTimer();
   const contentType = call.response.headers.get("content-type") ?? "application/octet-stream";
-  return new Response(call.response.body, { status: call.response.status, headers: forwardedHeaders(call.response.headers, contentType) });
+  // vLLM's bytes embeddings describe themselves, usage included, in a `metadata` header.
+  let usage: UsageReport | null = null;
+  try {
+    const metadata: unknown = JSON.parse(call.response.headers.get("metadata") ?? "null");
+    usage = isJsonObject(metadata) ? usageOf(metadata.usage) : null;
+  } catch {
+    usage = null;
+  }
+  return {
+    response: new Response(call.response.body, { status: call.response.status, headers: forwardedHeaders(call.response.headers, contentType) }),
+    usage: Promise.resolve(usage ?? NO_USAGE),
+  };
 }
 
 export interface StreamOptions {
   publicModel: string;
   dropUsageOnlyChunk: boolean;
-  onEnd?(summary: RelaySummary): void;
+  /** Prompt tokens to account when a stream ends before the origin reported usage. */
+  promptEstimate: number;
 }
 
 /** Relays an SSE answer; a stream that opens with an error frame becomes an HTTP error instead. */
-export async function relayStream(call: OriginCall, target: Target, options: StreamOptions): Promise<Response> {
+export async function relayStream(call: OriginCall, target: Target, options: StreamOptions): Promise<Answer> {
   if (!call.response.ok) return throwOriginError(call, target);
   const body = call.response.body;
   if (!body) throw new GatewayError(502, `origin for provider '${target.provider.name}' returned an empty stream`, "stream_truncated");
   // The request timer covers time to headers; from here the stream idle timeout applies.
   call.stopTimer();
+  let reportUsage: (usage: UsageReport) => void = () => undefined;
+  const usage = new Promise<UsageReport>((resolve) => (reportUsage = resolve));
   const relay = new SseRelay(body, {
     servedModel: target.upstreamModel,
     publicModel: options.publicModel,
     dropUsageOnlyChunk: options.dropUsageOnlyChunk,
     idleTimeoutMs: target.provider.streamIdleTimeoutMs,
     abortUpstream: (reason) => call.abort(reason),
-    onEnd: options.onEnd,
+    // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,
+    // counting one token per content event, so a disconnect never buys free tokens.
+    onEnd: (summary) =>
+      reportUsage(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
   });
   const firstError = await relay.open();
   if (firstError) {
     await relay.discard();
     throw originError(200, JSON.stringify({ error: firstError }), label(target));
   }
-  return new Response(relay.stream, { status: 200, headers: SSE_HEADERS });
+  return { response: new Response(relay.stream, { status: 200, headers: SSE_HEADERS }), usage };
 }
 
 /** Picks the relay that fits what the origin actually sent. */
-export async function relayAnswer(call: OriginCall, target: Target, options: StreamOptions): Promise<Response> {
+export async function relayAnswer(call: OriginCall, target: Target, options: StreamOptions): Promise<Answer> {
   if (call.response.ok && isEventStream(call.response)) return relayStream(call, target, options);
-  if (!call.response.ok || isJsonContent(call.response)) return (await relayJson(call, target, options.publicModel)).response;
+  if (!call.response.ok || isJsonContent(call.response)) return relayJson(call, target, options.publicModel);
   return relayRaw(call);
 }

@@ -1,0 +1,64 @@
+/** /api/governance/pricing-overrides — model prices (USD per 1M tokens) at global, provider, key or virtual-key scope. */
+import { Hono } from "hono";
+import { publishSnapshot } from "../config/store";
+import { parseOrThrow } from "../config/validation";
+import type { AppEnv } from "../env";
+import { readJsonObject } from "../http/body";
+import { GatewayError, jsonResponse } from "../http/errors";
+import { pricingOverrideSchema, type PricingOverride, type PricingOverrideInput } from "../governance/schema";
+
+const BODY_LIMIT = 64 * 1024;
+
+/** Per-token prices (Bifrost's pricing_patch) become per-1M prices; explicit per-1M prices win. */
+function normalise(id: string, input: PricingOverrideInput): PricingOverride {
+  const perMillion = (explicit: number | undefined, perToken: number | undefined) => explicit ?? (perToken === undefined ? 0 : perToken * 1_000_000);
+  return {
+    id,
+    name: input.name ?? input.pattern,
+    scope_kind: input.scope_kind,
+    provider: input.provider ?? null,
+    provider_key_name: input.provider_key_name ?? null,
+    virtual_key_id: input.virtual_key_id ?? null,
+    match_type: input.match_type,
+    pattern: input.pattern,
+    input_price_per_million: perMillion(input.input_price_per_million, input.pricing_patch?.input_cost_per_token),
+    output_price_per_million: perMillion(input.output_price_per_million, input.pricing_patch?.output_cost_per_token),
+  };
+}
+
+async function save(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
+  const now = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO pricing_overrides (id, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+  )
+    .bind(rule.id, JSON.stringify(rule), now)
+    .run();
+  await publishSnapshot(env);
+}
+
+export const pricingRoutes = new Hono<AppEnv>();
+
+pricingRoutes.get("/", async (c) => {
+  const { results } = await c.env.DB.prepare("SELECT config FROM pricing_overrides ORDER BY created_at, id").all<{ config: string }>();
+  const overrides = results.map((row) => JSON.parse(row.config) as PricingOverride);
+  return jsonResponse({ pricing_overrides: overrides, total: overrides.length });
+});
+
+pricingRoutes.post("/", async (c) => {
+  const rule = normalise(crypto.randomUUID(), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
+  await save(c.env, rule);
+  return jsonResponse({ message: "Pricing override created successfully", pricing_override: rule });
+});
+
+pricingRoutes.put("/:id", async (c) => {
+  const rule = normalise(c.req.param("id"), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
+  await save(c.env, rule);
+  return jsonResponse({ message: "Pricing override saved successfully", pricing_override: rule });
+});
+
+pricingRoutes.delete("/:id", async (c) => {
+  const { meta } = await c.env.DB.prepare("DELETE FROM pricing_overrides WHERE id = ?1").bind(c.req.param("id")).run();
+  if (meta.changes === 0) throw new GatewayError(404, `pricing override '${c.req.param("id")}' not found`, "not_found");
+  await publishSnapshot(c.env);
+  return jsonResponse({ message: "Pricing override deleted successfully" });
+});

@@ -1,0 +1,104 @@
+/**
+ * /api/governance/virtual-keys — Bifrost's virtual-key API. The key value is shown once, when the key is created;
+ * only its hash is stored. Every write also installs the key's limits in its Durable Object, so a change (a
+ * deactivation above all) applies to the very next request everywhere.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { parseOrThrow } from "../config/validation";
+import { getRoutingTable } from "../config/store";
+import type { AppEnv } from "../env";
+import { readJsonObject } from "../http/body";
+import { waitUntilOf } from "../http/context";
+import { GatewayError, badRequest, jsonResponse } from "../http/errors";
+import { limiterFor } from "../governance/admission";
+import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
+import { deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
+import { limiterConfigOf } from "../governance/limits";
+import { buildVirtualKeyRecord } from "../governance/records";
+import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
+
+const BODY_LIMIT = 1024 * 1024;
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+type AdminContext = Context<AppEnv>;
+
+export function presentVirtualKey(record: VirtualKeyRecord): Record<string, unknown> {
+  const { value_hash: _hash, value_prefix: prefix, ...rest } = record;
+  return { ...rest, value: `${prefix}…` };
+}
+
+async function newKeyValue(): Promise<{ value: string; valueHash: string; valuePrefix: string }> {
+  const value = `${VIRTUAL_KEY_PREFIX}${crypto.randomUUID()}`;
+  return { value, valueHash: await hashKeyValue(value), valuePrefix: value.slice(0, 10) };
+}
+
+/** Providers a key names that are not configured: allowed (they may be added later), but said out loud. */
+async function warningsFor(c: AdminContext, record: VirtualKeyRecord): Promise<string[]> {
+  const table = await getRoutingTable(c.env, waitUntilOf(c));
+  return record.provider_configs
+    .filter((config) => !table.providers.has(config.provider))
+    .map((config) => `provider '${config.provider}' is not configured yet: requests for it will fail until it is`);
+}
+
+async function store(c: AdminContext, record: VirtualKeyRecord, previous: VirtualKeyRecord | null): Promise<void> {
+  try {
+    await saveVirtualKey(c.env, record, previous?.value_hash);
+  } catch (error) {
+    if (error instanceof Error && /UNIQUE constraint failed: virtual_keys\.name/.test(error.message)) {
+      throw new GatewayError(409, `a virtual key named '${record.name}' already exists`, "virtual_key_exists");
+    }
+    throw error;
+  }
+  await limiterFor(c.env, record).configure(limiterConfigOf(record));
+}
+
+async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> {
+  const record = await loadVirtualKey(c.env, id);
+  if (!record) throw new GatewayError(404, `virtual key '${id}' not found`, "virtual_key_not_found");
+  return record;
+}
+
+export const virtualKeyRoutes = new Hono<AppEnv>();
+
+virtualKeyRoutes.get("/", async (c) => {
+  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 25) || 25, 1), 100);
+  const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
+  const page = await listVirtualKeys(c.env, { limit, offset, search: c.req.query("search") });
+  return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
+});
+
+virtualKeyRoutes.post("/", async (c) => {
+  const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
+  if (body.name === undefined) throw badRequest("name is required", "invalid_request", "name");
+  const { value, valueHash, valuePrefix } = await newKeyValue();
+  const record = buildVirtualKeyRecord({ id: crypto.randomUUID(), valueHash, valuePrefix }, body, null);
+  await store(c, record, null);
+  return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
+});
+
+virtualKeyRoutes.get("/:id", async (c) => jsonResponse({ virtual_key: presentVirtualKey(await existing(c, c.req.param("id"))) }));
+
+/** Create-or-update by id, as Bifrost users script it. A created key's value is in the answer, once. */
+virtualKeyRoutes.put("/:id", async (c) => {
+  const id = c.req.param("id");
+  if (!ID_PATTERN.test(id)) throw badRequest("a virtual key id is 1-128 letters, digits, '.', '_', ':' or '-'", "invalid_request", "id");
+  const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
+  const previous = await loadVirtualKey(c.env, id);
+  if (previous) {
+    const record = buildVirtualKeyRecord({ id, valueHash: previous.value_hash, valuePrefix: previous.value_prefix }, body, previous);
+    await store(c, record, previous);
+    return jsonResponse({ message: "Virtual key updated successfully", virtual_key: presentVirtualKey(record), warnings: await warningsFor(c, record) });
+  }
+  const { value, valueHash, valuePrefix } = await newKeyValue();
+  const record = buildVirtualKeyRecord({ id, valueHash, valuePrefix }, body, null);
+  await store(c, record, null);
+  return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
+});
+
+virtualKeyRoutes.delete("/:id", async (c) => {
+  const record = await existing(c, c.req.param("id"));
+  await limiterFor(c.env, record).configure(null);
+  await deleteVirtualKey(c.env, record);
+  return jsonResponse({ message: "Virtual key deleted successfully" });
+});

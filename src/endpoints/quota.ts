@@ -1,0 +1,19 @@
+/** GET /api/governance/virtual-keys/quota, called with the virtual key itself: usage, remaining and reset of every limit. */
+import type { AppContext } from "../http/context";
+import { GatewayError, jsonResponse } from "../http/errors";
+import { limiterFor } from "../governance/admission";
+import { presentedVirtualKey } from "../governance/credentials";
+import { authenticate } from "./governed";
+
+export async function handleQuota(c: AppContext): Promise<Response> {
+  if (presentedVirtualKey(c.req.raw.headers) === undefined) {
+    throw new GatewayError(401, "Missing virtual key. Provide it via x-bf-vk header, Authorization Bearer, x-api-key, or x-goog-api-key header.", "virtual_key_required", {
+      type: "virtual_key_required",
+    });
+  }
+  const vk = await authenticate(c);
+  if (!vk) throw new GatewayError(401, "virtual key not found", "virtual_key_not_found");
+  const quota = await limiterFor(c.env, vk).quota();
+  if (!quota) throw new GatewayError(401, "virtual key not found: it does not exist or has been deleted", "virtual_key_not_found");
+  return jsonResponse(quota);
+}

@@ -1,0 +1,97 @@
+/**
+ * Virtual keys: D1 is the system of record; KV holds each record under its value's hash for lookups from every
+ * location; isolate memory answers repeat lookups. Limits never depend on this copy being fresh — the key's
+ * Durable Object holds the authoritative limits and active flag.
+ */
+import type { Env } from "../env";
+import { numberSetting } from "../env";
+import type { VirtualKeyRecord } from "./schema";
+
+const KV_PREFIX = "vk/";
+const NEGATIVE_TTL_MS = 5_000;
+
+interface Cached {
+  record: VirtualKeyRecord | null;
+  checkedAt: number;
+}
+
+const byHash = new Map<string, Cached>();
+const MAX_CACHED = 10_000;
+
+const encoder = new TextEncoder();
+
+export async function hashKeyValue(value: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+function remember(hash: string, record: VirtualKeyRecord | null): void {
+  if (byHash.size >= MAX_CACHED) byHash.delete(byHash.keys().next().value as string);
+  byHash.set(hash, { record, checkedAt: Date.now() });
+}
+
+/** The record for a key value's hash: memory, then KV, then D1 (which also repairs a missing KV entry). */
+export async function findVirtualKey(env: Env, hash: string): Promise<VirtualKeyRecord | null> {
+  const cached = byHash.get(hash);
+  const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
+  if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
+  let record = await env.CONFIG_KV.get<VirtualKeyRecord>(KV_PREFIX + hash, "json");
+  if (!record) {
+    const row = await env.DB.prepare("SELECT config FROM virtual_keys WHERE value_hash = ?1").bind(hash).first<string>("config");
+    record = row ? (JSON.parse(row) as VirtualKeyRecord) : null;
+    if (record) await env.CONFIG_KV.put(KV_PREFIX + hash, JSON.stringify(record));
+  }
+  remember(hash, record);
+  return record;
+}
+
+export async function saveVirtualKey(env: Env, record: VirtualKeyRecord, previousHash?: string): Promise<void> {
+  const now = Date.now();
+  await env.DB.prepare(
+    "INSERT INTO virtual_keys (id, name, value_hash, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) " +
+      "ON CONFLICT(id) DO UPDATE SET name = excluded.name, value_hash = excluded.value_hash, config = excluded.config, updated_at = excluded.updated_at",
+  )
+    .bind(record.id, record.name, record.value_hash, JSON.stringify(record), now)
+    .run();
+  if (previousHash && previousHash !== record.value_hash) {
+    await env.CONFIG_KV.delete(KV_PREFIX + previousHash);
+    byHash.delete(previousHash);
+  }
+  await env.CONFIG_KV.put(KV_PREFIX + record.value_hash, JSON.stringify(record));
+  remember(record.value_hash, record);
+}
+
+export async function deleteVirtualKey(env: Env, record: VirtualKeyRecord): Promise<void> {
+  await env.DB.prepare("DELETE FROM virtual_keys WHERE id = ?1").bind(record.id).run();
+  await env.CONFIG_KV.delete(KV_PREFIX + record.value_hash);
+  remember(record.value_hash, null);
+}
+
+export async function loadVirtualKey(env: Env, id: string): Promise<VirtualKeyRecord | null> {
+  const row = await env.DB.prepare("SELECT config FROM virtual_keys WHERE id = ?1").bind(id).first<string>("config");
+  return row ? (JSON.parse(row) as VirtualKeyRecord) : null;
+}
+
+export interface VirtualKeyPage {
+  records: VirtualKeyRecord[];
+  total: number;
+}
+
+export async function listVirtualKeys(env: Env, options: { limit: number; offset: number; search?: string }): Promise<VirtualKeyPage> {
+  const pattern = `%${options.search ?? ""}%`;
+  const [rows, count] = await env.DB.batch<{ config: string } | { total: number }>([
+    env.DB.prepare("SELECT config FROM virtual_keys WHERE name LIKE ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3").bind(pattern, options.limit, options.offset),
+    env.DB.prepare("SELECT COUNT(*) AS total FROM virtual_keys WHERE name LIKE ?1").bind(pattern),
+  ]);
+  return {
+    records: ((rows?.results ?? []) as { config: string }[]).map((row) => JSON.parse(row.config) as VirtualKeyRecord),
+    total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
+  };
+}
+
+/** Test hook: forget this isolate's cached lookups. */
+export function forgetCachedVirtualKeys(): void {
+  byHash.clear();
+}

@@ -1,0 +1,72 @@
+/** What a virtual key's Durable Object enforces, and the messages it exchanges with the Worker. */
+import type { Budget, RateLimit, VirtualKeyRecord } from "./schema";
+
+/** The scope of limits that belong to the virtual key itself (others are provider-config ids). */
+export const KEY_SCOPE = "vk";
+
+export interface ScopedBudget extends Budget {
+  scope: string;
+}
+
+export interface ScopedRateLimit extends RateLimit {
+  scope: string;
+}
+
+export interface LimiterConfig {
+  name: string;
+  active: boolean;
+  maxConcurrent: number | null;
+  budgets: ScopedBudget[];
+  rateLimits: ScopedRateLimit[];
+}
+
+export interface AdmitRequest {
+  /** The provider config the request was routed through, whose own limits apply too. */
+  scope: string | null;
+  /** Worst-case tokens: prompt estimate plus the completion limit. */
+  tokens: number;
+  /** Worst-case cost in USD at those tokens. */
+  cost: number;
+  /** When an unsettled reservation is given up (a crashed request must not hold budget forever). */
+  ttlMs: number;
+}
+
+export type AdmitDecision =
+  | { ok: true; reservationId: string }
+  | { ok: false; status: 401 | 402 | 429; type: string; message: string; retryAfterSeconds: number | null; headers: Record<string, string> };
+
+export interface SettleRequest {
+  reservationId: string;
+  scope: string | null;
+  tokens: number;
+  cost: number;
+}
+
+export interface QuotaWindow {
+  max_limit: number;
+  current_usage: number;
+  reserved: number;
+  remaining: number;
+  reset_duration: string;
+  calendar_aligned: boolean;
+  last_reset: string;
+  resets_at: string;
+}
+
+export interface QuotaReport {
+  virtual_key_name: string;
+  is_active: boolean;
+  budgets: (QuotaWindow & { id: string; scope: string })[];
+  rate_limits: { scope: string; requests: QuotaWindow | null; tokens: QuotaWindow | null }[];
+  concurrency: { max_concurrent_requests: number | null; in_flight: number };
+}
+
+export function limiterConfigOf(record: VirtualKeyRecord): LimiterConfig {
+  const budgets: ScopedBudget[] = record.budgets.map((budget) => ({ ...budget, scope: KEY_SCOPE }));
+  const rateLimits: ScopedRateLimit[] = record.rate_limit ? [{ ...record.rate_limit, scope: KEY_SCOPE }] : [];
+  for (const config of record.provider_configs) {
+    budgets.push(...config.budgets.map((budget) => ({ ...budget, scope: config.id })));
+    if (config.rate_limit) rateLimits.push({ ...config.rate_limit, scope: config.id });
+  }
+  return { name: record.name, active: record.is_active, maxConcurrent: record.max_concurrent_requests, budgets, rateLimits };
+}

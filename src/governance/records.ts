@@ -1,0 +1,85 @@
+/** Turns admin input into stored virtual-key records: ids for budgets and provider configs, strict consistency rules. */
+import { badRequest } from "../http/errors";
+import type { Budget, BudgetInput, ProviderConfig, RateLimit, RateLimitInput, VirtualKeyBody, VirtualKeyRecord } from "./schema";
+
+function budgetsOf(
+  list: BudgetInput[] | undefined,
+  single: BudgetInput | undefined,
+  previous: readonly Budget[],
+  where: string,
+  calendarDefault = false,
+): Budget[] | undefined {
+  if (list !== undefined && single !== undefined) throw badRequest(`${where}: give either budgets or budget, not both`, "invalid_request", "budget");
+  const inputs = list ?? (single ? [single] : undefined);
+  if (inputs === undefined) return undefined;
+  const seen = new Set<string>();
+  return inputs.map((input) => {
+    if (seen.has(input.reset_duration)) throw badRequest(`${where}: two budgets with reset_duration ${input.reset_duration}`, "invalid_request", "budgets");
+    seen.add(input.reset_duration);
+    const same = previous.find((b) => (input.id !== undefined ? b.id === input.id : b.reset_duration === input.reset_duration));
+    return {
+      id: input.id ?? same?.id ?? crypto.randomUUID(),
+      max_limit: input.max_limit,
+      reset_duration: input.reset_duration,
+      calendar_aligned: input.calendar_aligned ?? calendarDefault,
+    };
+  });
+}
+
+function rateLimitOf(input: RateLimitInput | null | undefined): RateLimit | null | undefined {
+  if (input === undefined) return undefined;
+  if (input === null || (input.request_max_limit == null && input.token_max_limit == null)) return null;
+  return {
+    request_max_limit: input.request_max_limit ?? null,
+    request_reset_duration: input.request_reset_duration ?? null,
+    token_max_limit: input.token_max_limit ?? null,
+    token_reset_duration: input.token_reset_duration ?? null,
+    calendar_aligned: input.calendar_aligned ?? false,
+  };
+}
+
+function providerConfigsOf(body: VirtualKeyBody, previous: readonly ProviderConfig[]): ProviderConfig[] | undefined {
+  if (body.provider_configs === undefined) return undefined;
+  const seen = new Set<string>();
+  return body.provider_configs.map((input, index) => {
+    if (seen.has(input.provider)) throw badRequest(`provider_configs: provider '${input.provider}' is listed twice`, "invalid_request", "provider_configs");
+    seen.add(input.provider);
+    const same = previous.find((c) => (input.id !== undefined ? c.id === input.id : c.provider === input.provider));
+    const where = `provider_configs[${index}]`;
+    return {
+      id: input.id ?? same?.id ?? crypto.randomUUID(),
+      provider: input.provider,
+      weight: input.weight ?? null,
+      allowed_models: input.allowed_models ?? null,
+      key_ids: input.key_ids ?? null,
+      budgets: budgetsOf(input.budgets, input.budget, same?.budgets ?? [], where) ?? same?.budgets ?? [],
+      rate_limit: rateLimitOf(input.rate_limit) ?? (input.rate_limit === null ? null : (same?.rate_limit ?? null)),
+    };
+  });
+}
+
+export interface KeyIdentity {
+  id: string;
+  valueHash: string;
+  valuePrefix: string;
+}
+
+/** A new record, or `previous` with the fields present in `body` replaced (`budgets` replaces the whole set). */
+export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBody, previous: VirtualKeyRecord | null): VirtualKeyRecord {
+  const now = new Date().toISOString();
+  const rateLimit = rateLimitOf(body.rate_limit);
+  return {
+    id: identity.id,
+    name: body.name ?? previous?.name ?? identity.id,
+    description: body.description ?? previous?.description ?? "",
+    is_active: body.is_active ?? previous?.is_active ?? true,
+    value_hash: identity.valueHash,
+    value_prefix: identity.valuePrefix,
+    provider_configs: providerConfigsOf(body, previous?.provider_configs ?? []) ?? previous?.provider_configs ?? [],
+    budgets: budgetsOf(body.budgets, body.budget, previous?.budgets ?? [], "virtual key", body.calendar_aligned) ?? previous?.budgets ?? [],
+    rate_limit: rateLimit === undefined ? (previous?.rate_limit ?? null) : rateLimit,
+    max_concurrent_requests: body.max_concurrent_requests === undefined ? (previous?.max_concurrent_requests ?? null) : body.max_concurrent_requests,
+    created_at: previous?.created_at ?? now,
+    updated_at: now,
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Routing under a virtual key is deny-by-default: only the providers in its provider_configs, only their allowed
+ * models and keys. A model without a provider prefix is routed by the configs' weights.
+ */
+import type { RequestType } from "../config/schema";
+import { GatewayError } from "../http/errors";
+import { resolveModel, splitProvider, targetsOf, weightedOrder, type Resolution, type Target } from "../routing/resolve";
+import type { RoutingTable } from "../routing/table";
+import type { ProviderConfig, VirtualKeyRecord } from "./schema";
+
+export interface GovernedResolution extends Resolution {
+  /** The provider config the request goes through; its own budgets and limits apply. */
+  providerConfig: ProviderConfig;
+}
+
+function blocked(type: "provider_blocked" | "model_blocked", message: string): GatewayError {
+  return new GatewayError(403, message, type, { type, param: "model" });
+}
+
+export function allowsModel(config: ProviderConfig, name: string): boolean {
+  const allowed = config.allowed_models;
+  return allowed === null || allowed.includes("*") || allowed.includes(name) || allowed.includes(`${config.provider}/${name}`);
+}
+
+function allowedTargets(config: ProviderConfig, targets: Target[]): Target[] {
+  const keys = config.key_ids;
+  if (keys === null || keys.includes("*")) return targets;
+  return targets.filter((target) => keys.includes(target.key.id) || keys.includes(target.key.name));
+}
+
+function throughConfig(table: RoutingTable, vk: VirtualKeyRecord, config: ProviderConfig, name: string, publicModel: string, requestType: RequestType): GovernedResolution {
+  if (!allowsModel(config, name)) {
+    throw blocked("model_blocked", `virtual key '${vk.name}' may not use model '${name}' of provider '${config.provider}'`);
+  }
+  const { targets } = resolveModel(table, `${config.provider}/${name}`, requestType);
+  const permitted = allowedTargets(config, targets);
+  if (permitted.length === 0) {
+    throw blocked("provider_blocked", `virtual key '${vk.name}' may use none of provider '${config.provider}''s keys that serve '${name}'`);
+  }
+  return { publicModel, targets: permitted, providerConfig: config };
+}
+
+export function resolveForVirtualKey(
+  table: RoutingTable,
+  vk: VirtualKeyRecord,
+  model: string,
+  requestType: RequestType,
+  defaultProvider?: string,
+): GovernedResolution {
+  if (vk.provider_configs.length === 0) {
+    throw blocked("provider_blocked", `virtual key '${vk.name}' has no provider_configs, so it may use no provider`);
+  }
+  const { provider, name } = splitProvider(table, model);
+  const providerName = provider?.name ?? (defaultProvider && table.providers.has(defaultProvider) ? defaultProvider : undefined);
+  if (providerName) {
+    const config = vk.provider_configs.find((c) => c.provider === providerName);
+    if (!config) {
+      const allowed = vk.provider_configs.map((c) => c.provider).join(", ");
+      throw blocked("provider_blocked", `virtual key '${vk.name}' may not use provider '${providerName}'; allowed: ${allowed}`);
+    }
+    return throughConfig(table, vk, config, name, model, requestType);
+  }
+  // A bare model name: the weighted provider configs that allow it and whose provider serves it.
+  const candidates = vk.provider_configs.filter((config) => {
+    const compiled = table.providers.get(config.provider);
+    return (
+      config.weight !== null &&
+      compiled !== undefined &&
+      allowsModel(config, name) &&
+      (!compiled.allowedRequests || compiled.allowedRequests.has(requestType)) &&
+      allowedTargets(config, targetsOf(compiled, name)).length > 0
+    );
+  });
+  const [chosen] = weightedOrder(candidates.map((config) => ({ key: { weight: config.weight ?? 0 }, config })));
+  if (!chosen) {
+    throw new GatewayError(
+      400,
+      `no provider of virtual key '${vk.name}' serves model '${model}'; name one explicitly (format: provider/model); allowed providers: ${vk.provider_configs.map((c) => c.provider).join(", ")}`,
+      "provider_required",
+      { param: "model" },
+    );
+  }
+  return throughConfig(table, vk, chosen.config, name, model, requestType);
+}
