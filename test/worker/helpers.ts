@@ -64,3 +64,37 @@ export function vllmProvider(extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+/** Creates (or replaces) a virtual key by id and returns its value. */
+export async function virtualKey(id: string, body: Record<string, unknown>): Promise<string> {
+  await admin("DELETE", `/api/governance/virtual-keys/${id}`);
+  const response = await admin("PUT", `/api/governance/virtual-keys/${id}`, body);
+  expect(response.status, await response.clone().text()).toBe(200);
+  const { virtual_key } = (await response.json()) as { virtual_key: { value: string } };
+  expect(virtual_key.value).toMatch(/^sk-bf-[0-9a-f-]{36}$/);
+  return virtual_key.value;
+}
+
+export async function quota(key: string): Promise<QuotaBody> {
+  const response = await gateway("/api/governance/virtual-keys/quota", { headers: { "x-bf-vk": key } });
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json()) as QuotaBody;
+}
+
+export interface QuotaBody {
+  is_active: boolean;
+  budgets: { max_limit: number; current_usage: number; reserved: number; remaining: number; resets_at: string }[];
+  rate_limits: { scope: string; requests: { current_usage: number; max_limit: number } | null; tokens: { current_usage: number; reserved: number; max_limit: number } | null }[];
+  concurrency: { max_concurrent_requests: number | null; in_flight: number };
+}
+
+/** Waits until a condition over fresh state holds (settlement runs after the response, in waitUntil). */
+export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    value = await read();
+  }
+  return value;
+}

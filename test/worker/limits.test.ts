@@ -1,0 +1,190 @@
+/** Exactness of budgets, rate limits and concurrency under concurrency, window edges, settlement and expiry. */
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import { LLAMA, admin, configure, errorOf, eventually, origin, postJson, quota, received, virtualKey } from "./helpers";
+
+beforeAll(async () => {
+  await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+  // $1000 per 1M output tokens: a request with max_tokens 10 may cost at most $0.01.
+  const price = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "vllm", match_type: "wildcard", pattern: "*", input_price_per_million: 0, output_price_per_million: 1000 });
+  expect(price.status).toBe(200);
+});
+
+function chat(key: string, model: string, extra: Record<string, unknown> = {}, requestId?: string) {
+  return postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], ...extra }, { "x-bf-vk": key, ...(requestId ? { "x-request-id": requestId } : {}) });
+}
+
+describe("budgets", () => {
+  it("admits at most what the budget allows out of 200 concurrent requests, and never overspends", async () => {
+    const key = await virtualKey("budget-burst", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 0.5, reset_duration: "1d" }] });
+    // slow-headers holds every admitted request in flight, so none settles before all are decided.
+    const responses = await Promise.all(Array.from({ length: 200 }, () => chat(key, "vllm/slow-headers", { max_tokens: 10 })));
+    const admitted = responses.filter((r) => r.status === 200).length;
+    const refused = responses.filter((r) => r.status === 402);
+    expect(admitted).toBe(50);
+    expect(refused).toHaveLength(150);
+    expect((await errorOf(refused[0] as Response)).type).toBe("budget_exceeded");
+    await Promise.all(responses.filter((r) => !r.bodyUsed).map((r) => r.text()));
+    const report = await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0);
+    const [budget] = report.budgets;
+    expect(budget?.reserved).toBe(0);
+    expect(budget?.current_usage).toBeGreaterThan(0);
+    expect(budget?.current_usage).toBeLessThanOrEqual(0.5);
+  }, 30_000);
+
+  it("records the actual cost after the response, priced per 1M tokens", async () => {
+    const key = await virtualKey("budget-cost", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1M", calendar_aligned: true }] });
+    const response = await chat(key, `vllm/${LLAMA}`, { max_tokens: 10 });
+    const { usage } = (await response.json()) as { usage: { completion_tokens: number } };
+    const report = await eventually(() => quota(key), (q) => (q.budgets[0]?.current_usage ?? 0) > 0);
+    expect(report.budgets[0]?.current_usage).toBeCloseTo((usage.completion_tokens * 1000) / 1_000_000, 10);
+    expect(report.budgets[0]?.resets_at).toMatch(/-01T00:00:00.000Z$/);
+  });
+
+  it("applies a provider config's own budget", async () => {
+    const key = await virtualKey("pc-budget", { provider_configs: [{ provider: "vllm", budget: { max_limit: 0.012, reset_duration: "1h" } }] });
+    expect((await chat(key, `vllm/${LLAMA}`, { max_tokens: 10 })).status).toBe(200);
+    // The first request's few tokens are spent (or, until settled, $0.01 reserved); another $0.01 worst case would exceed $0.012.
+    const second = await chat(key, `vllm/${LLAMA}`, { max_tokens: 10 });
+    expect(second.status).toBe(402);
+    expect((await errorOf(second)).message).toContain("provider config");
+  });
+});
+
+describe("rate limits", () => {
+  it("admits exactly the request limit per window, refuses with Retry-After, and resets", async () => {
+    const key = await virtualKey("requests-edge", { provider_configs: [{ provider: "vllm" }], rate_limit: { request_max_limit: 5, request_reset_duration: "2s" } });
+    const statuses = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await chat(key, `vllm/${LLAMA}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const refused = await chat(key, `vllm/${LLAMA}`);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get("x-ratelimit-limit-requests")).toBe("5");
+    expect(refused.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    const error = await errorOf(refused);
+    expect(error.type).toBe("request_limited");
+    expect(error.message).toMatch(/request limit exceeded .* 5\/5 .*resets in \d+s/);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+  });
+
+  it("reserves prompt estimate plus max_tokens against the token window", async () => {
+    const body = { model: "vllm/slow-headers", messages: [{ role: "user", content: "hi" }], max_tokens: 30 };
+    const estimate = Math.ceil(JSON.stringify(body).length / 4) + 30;
+    const limit = estimate * 3 + 5; // room for exactly three in flight
+    const key = await virtualKey("tokens-edge", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: limit, token_reset_duration: "1h" } });
+    const responses = await Promise.all(Array.from({ length: 8 }, () => postJson("/v1/chat/completions", body, { "x-bf-vk": key })));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
+    const refused = responses.find((r) => r.status === 429) as Response;
+    expect((await errorOf(refused)).type).toBe("token_limited");
+    expect(refused.headers.get("x-ratelimit-limit-tokens")).toBe(String(limit));
+  });
+
+  it("caps requests in flight at max_concurrent_requests", async () => {
+    const key = await virtualKey("concurrency", { provider_configs: [{ provider: "vllm" }], max_concurrent_requests: 3 });
+    const responses = await Promise.all(Array.from({ length: 10 }, () => chat(key, "vllm/slow-headers")));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(7);
+    expect((await errorOf(refused[0] as Response)).type).toBe("concurrency_limited");
+    await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0);
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+  });
+});
+
+describe("settlement", () => {
+  it("charges a client that disconnects mid-stream for the tokens it received", async () => {
+    const key = await virtualKey("disconnect", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1h" } });
+    const requestId = crypto.randomUUID();
+    const response = await chat(key, "vllm/slow-stream", { stream: true }, requestId);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.read();
+    await reader.cancel();
+    const report = await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0 && (q.rate_limits[0]?.tokens?.current_usage ?? 0) > 0);
+    expect(report.concurrency.in_flight).toBe(0);
+    expect(report.rate_limits[0]?.tokens?.current_usage).toBeGreaterThan(0);
+    const seen = await eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
+    expect(seen[0]?.closedEarly).toBe(true);
+  });
+
+  it("releases the reservation of a failed request", async () => {
+    const key = await virtualKey("failure", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 0.011, reset_duration: "1d" }], max_concurrent_requests: 1 });
+    for (let i = 0; i < 3; i += 1) expect((await chat(key, "vllm/server-error", { max_tokens: 10 })).status).toBe(500);
+    const report = await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0);
+    expect(report.budgets[0]?.current_usage).toBe(0);
+    expect((await chat(key, `vllm/${LLAMA}`, { max_tokens: 10 })).status).toBe(200);
+  });
+
+  it("gives up a reservation that was never settled when its alarm fires", async () => {
+    await virtualKey("crashed", { provider_configs: [{ provider: "vllm" }], max_concurrent_requests: 1 });
+    const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName("crashed"));
+    const reservations = () => runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM reservations").one().n);
+    // A request admitted and never settled, as if its isolate had crashed.
+    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 300 })).ok).toBe(true);
+    expect(await reservations()).toBe(1);
+    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 300 })).ok).toBe(false);
+    // The object's own alarm releases it; nothing else has to happen.
+    expect(await eventually(reservations, (n) => n === 0)).toBe(0);
+    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 60_000 })).ok).toBe(true);
+  });
+});
+
+describe("deactivation and the hot path", () => {
+  it("refuses a deactivated key on its very next request, though its record is still cached", async () => {
+    const key = await virtualKey("deactivate", { provider_configs: [{ provider: "vllm" }] });
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+    // Make the cached copy look stale-but-active everywhere else: only the Durable Object is told.
+    await env.VK_LIMITER.get(env.VK_LIMITER.idFromName("deactivate")).configure({ name: "deactivate", active: false, maxConcurrent: null, budgets: [], rateLimits: [] });
+    const refused = await chat(key, `vllm/${LLAMA}`);
+    expect(refused.status).toBe(401);
+    expect((await errorOf(refused)).type).toBe("virtual_key_blocked");
+    expect((await admin("PUT", "/api/governance/virtual-keys/deactivate", { is_active: true })).status).toBe(200);
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+  });
+
+  it("makes exactly one Durable Object call before answering, and settles after", async () => {
+    const key = await virtualKey("one-call", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
+    const completed: string[] = [];
+    let releaseSettlement: () => void = () => undefined;
+    const settlementGate = new Promise<void>((resolve) => (releaseSettlement = resolve));
+    const countingStub = (stub: object) =>
+      new Proxy(stub, {
+        get(target, method) {
+          const value: unknown = Reflect.get(target, method);
+          if (typeof value !== "function" || typeof method !== "string") return value;
+          return async (...args: unknown[]) => {
+            // Settlement is held back: if the response waited for it, the request below would never finish.
+            if (method === "settle") await settlementGate;
+            const result: unknown = await Reflect.apply(value, target, args);
+            completed.push(method);
+            return result;
+          };
+        },
+      });
+    const namespace = new Proxy(env.VK_LIMITER, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        if (prop === "get") return (id: DurableObjectId) => countingStub(target.get(id));
+        return (...args: unknown[]) => Reflect.apply(value, target, args);
+      },
+    });
+    const ctx = createExecutionContext();
+    const response = await buildApp().fetch(
+      new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": key }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }),
+      { ...env, VK_LIMITER: namespace },
+      ctx,
+    );
+    expect(response.status).toBe(200);
+    await response.text();
+    expect(completed).toEqual(["admit"]);
+    releaseSettlement();
+    await waitOnExecutionContext(ctx);
+    expect(completed).toEqual(["admit", "settle"]);
+  });
+});

@@ -1,0 +1,143 @@
+/** Virtual keys: the admin API, client auth, deny-by-default routing, quota. */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import { LLAMA, admin, configure, errorOf, gateway, origin, postJson, quota, virtualKey } from "./helpers";
+
+beforeAll(async () => {
+  await configure({
+    vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] },
+    "vllm-local": { keys: [{ name: "vllm-key-1", value: "dummy", weight: 1.0 }], network_config: { base_url: origin("vllm-local") }, custom_provider_config: { base_provider_type: "openai" } },
+    "ollama-local": {
+      keys: [{ name: "ollama-key-1", value: "dummy", models: ["mistral"], aliases: { mistral: LLAMA } }],
+      network_config: { base_url: origin("ollama-local") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
+});
+
+const chat = (model: string, headers: Record<string, string> = {}) => postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }] }, headers);
+
+describe("virtual key admin API", () => {
+  it("creates a key whose value is shown once and stored only as a hash", async () => {
+    const created = await admin("POST", "/api/governance/virtual-keys", { name: "team-a", provider_configs: [{ provider: "vllm", weight: 1, allowed_models: ["*"] }] });
+    expect(created.status).toBe(200);
+    const { virtual_key } = (await created.json()) as { virtual_key: { id: string; value: string } };
+    expect(virtual_key.value).toMatch(/^sk-bf-/);
+    const fetched = (await (await admin("GET", `/api/governance/virtual-keys/${virtual_key.id}`)).json()) as { virtual_key: { value: string } };
+    expect(fetched.virtual_key.value).not.toBe(virtual_key.value);
+    expect(fetched.virtual_key.value.endsWith("…")).toBe(true);
+    const row = await env.DB.prepare("SELECT * FROM virtual_keys WHERE id = ?").bind(virtual_key.id).first();
+    expect(JSON.stringify(row)).not.toContain(virtual_key.value);
+    const list = (await (await admin("GET", "/api/governance/virtual-keys?limit=10")).json()) as { virtual_keys: unknown[]; total_count: number };
+    expect(list.total_count).toBeGreaterThan(0);
+    expect((await admin("POST", "/api/governance/virtual-keys", { name: "team-a" })).status).toBe(409);
+    expect((await chat(`vllm/${LLAMA}`, { authorization: `Bearer ${virtual_key.value}` })).status).toBe(200);
+    expect((await admin("DELETE", `/api/governance/virtual-keys/${virtual_key.id}`)).status).toBe(200);
+    expect((await chat(`vllm/${LLAMA}`, { authorization: `Bearer ${virtual_key.value}` })).status).toBe(401);
+  });
+
+  it("accepts the tutorial's PUT bodies, including the singular budget", async () => {
+    const response = await admin("PUT", "/api/governance/virtual-keys/vk-free", {
+      provider_configs: [{ provider: "vllm-local", weight: 1.0 }],
+      budget: { max_limit: 0, reset_duration: "1d" },
+    });
+    expect(response.status).toBe(200);
+    const { virtual_key } = (await response.json()) as { virtual_key: { id: string; name: string; budgets: unknown[]; value: string } };
+    expect(virtual_key).toMatchObject({ id: "vk-free", name: "vk-free" });
+    expect(virtual_key.budgets).toHaveLength(1);
+    // Unpriced self-hosted models cost nothing, so a $0 budget still serves them.
+    expect((await chat(`vllm-local/${LLAMA}`, { "x-bf-vk": virtual_key.value })).status).toBe(200);
+    const updated = await admin("PUT", "/api/governance/virtual-keys/vk-free", { rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
+    const body = (await updated.json()) as { virtual_key: { budgets: unknown[]; rate_limit: unknown; value: string } };
+    expect(body.virtual_key.budgets).toHaveLength(1);
+    expect(body.virtual_key.rate_limit).toMatchObject({ request_max_limit: 1000 });
+    expect(body.virtual_key.value.endsWith("…")).toBe(true);
+  });
+
+  it("rejects unknown fields and invalid durations by name", async () => {
+    let response = await admin("POST", "/api/governance/virtual-keys", { name: "x", budgets: [{ max_limit: 1, reset_duration: "1d", maxlimit: 2 }] });
+    expect((await errorOf(response)).message).toContain("budgets[0].maxlimit");
+    response = await admin("POST", "/api/governance/virtual-keys", { name: "x", budgets: [{ max_limit: 1, reset_duration: "1 day" }] });
+    expect((await errorOf(response)).message).toContain("budgets[0].reset_duration");
+    response = await admin("POST", "/api/governance/virtual-keys", { name: "x", budget: { max_limit: -1, reset_duration: "1d" } });
+    expect(response.status).toBe(400);
+  });
+});
+
+describe("client authentication", () => {
+  it("accepts x-bf-vk, Authorization: Bearer sk-bf-… and x-api-key", async () => {
+    const key = await virtualKey("auth-key", { provider_configs: [{ provider: "vllm" }] });
+    for (const headers of [{ "x-bf-vk": key }, { authorization: `Bearer ${key}` }, { "x-api-key": key }]) {
+      expect((await chat(`vllm/${LLAMA}`, headers)).status).toBe(200);
+    }
+  });
+
+  it("refuses unknown and malformed keys with 401", async () => {
+    for (const headers of [{ "x-bf-vk": "sk-bf-00000000-0000-0000-0000-000000000000" }, { authorization: "Bearer sk-bf-nope" }, { "x-bf-vk": "x".repeat(300) }]) {
+      const response = await chat(`vllm/${LLAMA}`, headers);
+      expect(response.status).toBe(401);
+      expect((await errorOf(response)).type).toBe("virtual_key_not_found");
+    }
+  });
+
+  it("requires a key when REQUIRE_VIRTUAL_KEY is true; a non-virtual bearer token is not one", async () => {
+    const app = buildApp();
+    const request = () => new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { authorization: "Bearer sk-openai-placeholder" }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) });
+    const required = await app.fetch(request(), { ...env, REQUIRE_VIRTUAL_KEY: "true" });
+    expect(required.status).toBe(401);
+    expect((await errorOf(required)).code).toBe("virtual_key_required");
+    expect((await app.fetch(request(), env)).status).toBe(200);
+  });
+});
+
+describe("routing under a virtual key", () => {
+  it("is deny-by-default: other providers and models are blocked", async () => {
+    const key = await virtualKey("scoped", { provider_configs: [{ provider: "ollama-local", allowed_models: ["mistral"], weight: 1 }] });
+    let response = await chat(`vllm/${LLAMA}`, { "x-bf-vk": key });
+    expect(response.status).toBe(403);
+    expect((await errorOf(response)).code).toBe("provider_blocked");
+    response = await chat("ollama-local/llama3", { "x-bf-vk": key });
+    expect(response.status).toBe(403);
+    expect((await errorOf(response)).code).toBe("model_blocked");
+    expect((await chat("ollama-local/mistral", { "x-bf-vk": key })).status).toBe(200);
+    const empty = await virtualKey("empty", {});
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": empty })).status).toBe(403);
+  });
+
+  it("routes a bare model name by the provider configs' weights and filters the model list", async () => {
+    const key = await virtualKey("unified", {
+      provider_configs: [
+        { provider: "vllm-local", allowed_models: [LLAMA], weight: 0.5 },
+        { provider: "ollama-local", allowed_models: ["mistral"], weight: 0.3 },
+      ],
+    });
+    const response = await chat("mistral", { "x-bf-vk": key });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-bf-provider")).toBe("ollama-local");
+    expect(((await response.json()) as { model: string }).model).toBe("mistral");
+    const models = (await (await gateway("/v1/models", { headers: { "x-bf-vk": key } })).json()) as { data: { id: string }[] };
+    const ids = models.data.map((m) => m.id).sort();
+    expect(ids).toEqual([`ollama-local/mistral`, `vllm-local/${LLAMA}`]);
+  });
+});
+
+describe("quota", () => {
+  it("reports every limit to the key itself and refuses callers without one", async () => {
+    const key = await virtualKey("quota-key", {
+      provider_configs: [{ provider: "vllm" }],
+      budgets: [{ max_limit: 10, reset_duration: "1M" }],
+      rate_limit: { request_max_limit: 100, request_reset_duration: "1h", token_max_limit: 100000, token_reset_duration: "1d" },
+      max_concurrent_requests: 4,
+    });
+    await chat(`vllm/${LLAMA}`, { "x-bf-vk": key });
+    const report = await quota(key);
+    expect(report.is_active).toBe(true);
+    expect(report.budgets[0]).toMatchObject({ max_limit: 10 });
+    expect(report.rate_limits[0]?.requests).toMatchObject({ current_usage: 1, max_limit: 100 });
+    expect(report.concurrency.max_concurrent_requests).toBe(4);
+    const missing = await gateway("/api/governance/virtual-keys/quota");
+    expect(missing.status).toBe(401);
+    expect((await errorOf(missing)).message).toContain("Missing virtual key");
+  });
+});
