@@ -68,13 +68,15 @@ describe("virtual key admin API", () => {
 describe("client authentication", () => {
   it("accepts x-bf-vk, Authorization: Bearer sk-bf-… and x-api-key", async () => {
     const key = await virtualKey("auth-key", { provider_configs: [{ provider: "vllm" }] });
-    for (const headers of [{ "x-bf-vk": key }, { authorization: `Bearer ${key}` }, { "x-api-key": key }]) {
+    const variants: Record<string, string>[] = [{ "x-bf-vk": key }, { authorization: `Bearer ${key}` }, { "x-api-key": key }];
+    for (const headers of variants) {
       expect((await chat(`vllm/${LLAMA}`, headers)).status).toBe(200);
     }
   });
 
   it("refuses unknown and malformed keys with 401", async () => {
-    for (const headers of [{ "x-bf-vk": "sk-bf-00000000-0000-0000-0000-000000000000" }, { authorization: "Bearer sk-bf-nope" }, { "x-bf-vk": "x".repeat(300) }]) {
+    const variants: Record<string, string>[] = [{ "x-bf-vk": "sk-bf-00000000-0000-0000-0000-000000000000" }, { authorization: "Bearer sk-bf-nope" }, { "x-bf-vk": "x".repeat(300) }];
+    for (const headers of variants) {
       const response = await chat(`vllm/${LLAMA}`, headers);
       expect(response.status).toBe(401);
       expect((await errorOf(response)).type).toBe("virtual_key_not_found");
