@@ -12,7 +12,15 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 
  * Sends one POST and reads the whole response. Resolves with the status, the time to the first body byte and the
  * total time, both in milliseconds from the moment the request was issued.
  */
-export function post(baseUrl, path, payload) {
+export function post(baseUrl, path, payload, headers = {}) {
+  return send("POST", baseUrl, path, payload, headers);
+}
+
+export function put(baseUrl, path, payload, headers = {}) {
+  return send("PUT", baseUrl, path, payload, headers);
+}
+
+function send(method, baseUrl, path, payload, headers) {
   const url = new URL(path, baseUrl);
   return new Promise((resolve, reject) => {
     const start = performance.now();
@@ -22,8 +30,8 @@ export function post(baseUrl, path, payload) {
         host: url.hostname,
         port: url.port,
         path: url.pathname,
-        method: "POST",
-        headers: { "content-type": "application/json", "content-length": payload.length },
+        method,
+        headers: { "content-type": "application/json", "content-length": payload.length, ...headers },
       },
       (res) => {
         let firstByte;
@@ -45,11 +53,11 @@ export function post(baseUrl, path, payload) {
 }
 
 /** Sends `count` requests one after another; returns their samples and how many did not answer 200. */
-export async function sequential(baseUrl, path, payload, count) {
+export async function sequential(baseUrl, path, payload, count, headers = {}) {
   const samples = [];
   let errors = 0;
   for (let i = 0; i < count; i++) {
-    const result = await post(baseUrl, path, payload);
+    const result = await post(baseUrl, path, payload, headers);
     if (result.status !== 200) errors++;
     samples.push(result);
   }
@@ -57,14 +65,14 @@ export async function sequential(baseUrl, path, payload, count) {
 }
 
 /** Keeps `concurrency` requests in flight for `durationMs`; returns completed requests per second. */
-export async function throughput(baseUrl, path, payload, concurrency, durationMs) {
+export async function throughput(baseUrl, path, payload, concurrency, durationMs, headers = {}) {
   let done = 0;
   let errors = 0;
   const start = performance.now();
   const deadline = start + durationMs;
   const loop = async () => {
     while (performance.now() < deadline) {
-      const result = await post(baseUrl, path, payload);
+      const result = await post(baseUrl, path, payload, headers);
       if (result.status === 200) done++;
       else errors++;
     }

@@ -44,7 +44,7 @@ function instance(name, source, env, exports) {
           env,
           exports,
         },
-        // A second workerd socket wired straight to this Worker, skipping miniflare's entry Worker (see urls()).
+        // A second workerd socket wired straight to this Worker, skipping miniflare's entry Worker (see started()).
         dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] },
       },
     ],
@@ -52,20 +52,27 @@ function instance(name, source, env, exports) {
 }
 
 /**
- * Both HTTP addresses workerd serves for an instance: `entry` (the `port` socket, which first runs miniflare's own
- * entry Worker: cf blob, header rewrites, pretty errors) and `direct` (the Worker alone, as in production).
+ * Waits for an instance and returns both HTTP addresses workerd serves for it: `entry` (the `port` socket, which
+ * first runs miniflare's own entry Worker: cf blob, header rewrites, pretty errors) and `direct` (the Worker alone,
+ * as in production). Disposes the instance if it or `setup` fails, since the caller never gets hold of it then.
  */
-async function urls(mf, name) {
-  const entry = (await mf.ready).origin;
-  const direct = (await mf.unsafeGetDirectURL(name)).origin;
-  return { entry, direct };
+async function started(mf, name, setup = async () => {}) {
+  try {
+    const entry = (await mf.ready).origin;
+    const direct = (await mf.unsafeGetDirectURL(name)).origin;
+    await setup(mf);
+    return { mf, entry, direct };
+  } catch (error) {
+    await mf.dispose();
+    throw error;
+  }
 }
 
 const text = (value) => ({ type: "text", value });
 
 export async function startPassthrough(originUrl) {
   const mf = new Miniflare(instance("passthrough", PASSTHROUGH, { ORIGIN: text(originUrl) }));
-  return { mf, ...(await urls(mf, "passthrough")) };
+  return started(mf, "passthrough");
 }
 
 /**
@@ -89,9 +96,7 @@ export async function startGateway(bundlePath, root, originUrl) {
       Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),
     ),
   );
-  const addresses = await urls(mf, "gateway");
-  await applyMigrations(await mf.getD1Database("DB"), join(root, "migrations"));
-  return { mf, ...addresses };
+  return started(mf, "gateway", async () => applyMigrations(await mf.getD1Database("DB"), join(root, "migrations")));
 }
 
 /**
