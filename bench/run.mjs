@@ -28,8 +28,8 @@ const PATH = "/v1/chat/completions";
 
 // Sizes chosen to keep the whole run (5 targets) around 70 s on 2 cores.
 const WARMUP = 200; // per target and request kind, before anything is measured
-const LATENCY_REQUESTS = 2000; // per target, concurrency 1
-const TTFB_REQUESTS = 1000; // per target, concurrency 1
+const LATENCY_REQUESTS = Number(process.env.BENCH_LATENCY_REQUESTS ?? 2000); // per target, concurrency 1
+const TTFB_REQUESTS = Number(process.env.BENCH_TTFB_REQUESTS ?? 1000); // per target, concurrency 1
 // Every measurement is split into rounds with a rotating target order, so that bursts of other load on the machine
 // and slow drift hit all targets alike instead of whichever happened to run at the time.
 const ROUNDS = 10;

@@ -1,8 +1,11 @@
 /**
  * One Durable Object per virtual key. `admit` checks every limit and reserves the request's worst case in one
- * synchronous SQLite transaction — no await between reading a counter and writing it — so concurrent requests
- * cannot overshoot. `settle` swaps the reservation for actual usage; an alarm gives up reservations whose request
- * never settled (a crashed isolate), so budget is never held forever.
+ * synchronous step over the object's in-memory state — no await between reading a counter and updating it, and the
+ * object handles one call at a time — so concurrent requests cannot overshoot. The reservation and counters are
+ * written to the object's SQLite-backed storage in the same step without holding the reply until the write is
+ * confirmed (`allowUnconfirmed`): admission costs one round trip, not a replicated commit. `settle` swaps the
+ * reservation for actual usage (confirmed writes, off the request path); an alarm gives up reservations whose
+ * request never settled (a crashed isolate), so budget is never held forever.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
@@ -23,6 +26,14 @@ interface Counter {
   start: number;
 }
 
+interface Reservation {
+  scope: string | null;
+  tokens: number;
+  /** Nano-dollars: money is counted in integers so sums are exact. */
+  cost: number;
+  expiresAt: number;
+}
+
 interface Pending {
   tokens: number;
   cost: number;
@@ -31,15 +42,19 @@ interface Pending {
 
 type Denial = Extract<AdmitDecision, { ok: false }>;
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS config (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, usage REAL NOT NULL, window_start INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT PRIMARY KEY, scope TEXT, tokens INTEGER NOT NULL, cost REAL NOT NULL,
-    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS reservations_by_expiry ON reservations (expires_at);
-`;
+const CONFIG_KEY = "config";
+const COUNTER_PREFIX = "c:";
+const RESERVATION_PREFIX = "r:";
+const UNCONFIRMED = { allowUnconfirmed: true } as const;
+
+/** USD → integer nano-dollars, the unit budgets are counted in. */
+function nanos(dollars: number): number {
+  return Math.round(dollars * 1e9);
+}
+
+function dollars(nanoDollars: number): number {
+  return nanoDollars / 1e9;
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -49,112 +64,129 @@ function secondsUntil(ms: number, now: number): number {
   return Math.max(1, Math.ceil((ms - now) / 1000));
 }
 
+function inScope(reservation: Reservation, scope: string): boolean {
+  return scope === KEY_SCOPE || reservation.scope === scope;
+}
+
 export class VirtualKeyLimiter extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-  private config: LimiterConfig | null;
+  private config: LimiterConfig | null = null;
+  private readonly counters = new Map<string, Counter>();
+  private readonly reservations = new Map<string, Reservation>();
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(SCHEMA);
-    const row = this.sql.exec<{ json: string }>("SELECT json FROM config WHERE id = 1").toArray()[0];
-    this.config = row ? (JSON.parse(row.json) as LimiterConfig) : null;
     void ctx.blockConcurrencyWhile(async () => {
-      this.alarmAt = await ctx.storage.getAlarm();
+      const [config, counters, reservations, alarmAt] = await Promise.all([
+        ctx.storage.get<LimiterConfig>(CONFIG_KEY),
+        ctx.storage.list<Counter>({ prefix: COUNTER_PREFIX }),
+        ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX }),
+        ctx.storage.getAlarm(),
+      ]);
+      this.config = config ?? null;
+      for (const [key, counter] of counters) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
+      for (const [key, reservation] of reservations) this.reservations.set(key.slice(RESERVATION_PREFIX.length), reservation);
+      this.alarmAt = alarmAt;
     });
   }
 
   /** Installs the key's limits (null when the key is deleted). Takes effect for the very next admission. */
-  configure(config: LimiterConfig | null): void {
-    this.ctx.storage.transactionSync(() => {
-      if (config) this.sql.exec("INSERT OR REPLACE INTO config (id, json) VALUES (1, ?)", JSON.stringify(config));
-      else this.sql.exec("DELETE FROM config");
-    });
+  async configure(config: LimiterConfig | null): Promise<void> {
     this.config = config;
+    if (config) await this.ctx.storage.put(CONFIG_KEY, config);
+    else await this.ctx.storage.delete(CONFIG_KEY);
   }
 
   admit(request: AdmitRequest): AdmitDecision {
     const now = Date.now();
-    return this.ctx.storage.transactionSync(() => {
-      const config = this.config;
-      if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
-      if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
-      const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
-      const refusal = this.checkConcurrency(config, now) ?? this.checkRateLimits(config, scopes, request, now) ?? this.checkBudgets(config, scopes, request, now);
-      if (refusal) return refusal;
+    const config = this.config;
+    if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
+    if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
+    this.dropExpired(now);
+    const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
+    const refusal = this.checkConcurrency(config) ?? this.checkRateLimits(config, scopes, request, now) ?? this.checkBudgets(config, scopes, request, now);
+    if (refusal) return refusal;
 
-      for (const limit of config.rateLimits) {
-        if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
-        const name = `requests:${limit.scope}`;
-        const counter = this.counter(name, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now);
-        this.writeCounter(name, counter.usage + 1, counter.start);
-      }
-      const reservationId = crypto.randomUUID();
-      const expiresAt = now + request.ttlMs;
-      this.sql.exec(
-        "INSERT INTO reservations (id, scope, tokens, cost, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-        reservationId,
-        request.scope,
-        request.tokens,
-        request.cost,
-        now,
-        expiresAt,
-      );
-      if (this.alarmAt === null || expiresAt < this.alarmAt) {
-        this.alarmAt = expiresAt;
-        void this.ctx.storage.setAlarm(expiresAt);
-      }
-      return { ok: true as const, reservationId };
-    });
+    const writes: Record<string, Counter | Reservation> = {};
+    for (const limit of config.rateLimits) {
+      if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
+      const name = `requests:${limit.scope}`;
+      const counter = this.counter(name, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now);
+      writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + 1, counter.start);
+    }
+    const reservationId = crypto.randomUUID();
+    const reservation: Reservation = { scope: request.scope, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
+    this.reservations.set(reservationId, reservation);
+    writes[RESERVATION_PREFIX + reservationId] = reservation;
+    void this.ctx.storage.put(writes, UNCONFIRMED);
+    if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
+      this.alarmAt = reservation.expiresAt;
+      void this.ctx.storage.setAlarm(reservation.expiresAt, UNCONFIRMED);
+    }
+    return { ok: true, reservationId };
   }
 
   /** Replaces a reservation with what the request actually used. Usage is charged even if the reservation expired. */
-  settle(request: SettleRequest): void {
+  async settle(request: SettleRequest): Promise<void> {
     const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
-      const row = this.sql.exec<{ scope: string | null }>("SELECT scope FROM reservations WHERE id = ?", request.reservationId).toArray()[0];
-      this.sql.exec("DELETE FROM reservations WHERE id = ?", request.reservationId);
-      const config = this.config;
-      if (!config) return;
-      const scope = row ? row.scope : request.scope;
+    const reservation = this.reservations.get(request.reservationId);
+    this.reservations.delete(request.reservationId);
+    const writes: Record<string, Counter> = {};
+    const config = this.config;
+    if (config) {
+      const scope = reservation ? reservation.scope : request.scope;
       const scopes = scope === null ? [KEY_SCOPE] : [scope, KEY_SCOPE];
       for (const limit of config.rateLimits) {
         if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
         const name = `tokens:${limit.scope}`;
         const counter = this.counter(name, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now);
-        this.writeCounter(name, counter.usage + request.tokens, counter.start);
+        writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + request.tokens, counter.start);
       }
       for (const budget of config.budgets) {
         if (!scopes.includes(budget.scope) || request.cost <= 0) continue;
         const name = `budget:${budget.id}`;
         const counter = this.counter(name, windowSpec(budget.reset_duration, budget.calendar_aligned), now);
-        this.writeCounter(name, counter.usage + request.cost, counter.start);
+        writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + nanos(request.cost), counter.start);
       }
-    });
+    }
+    await Promise.all([this.ctx.storage.put(writes), this.ctx.storage.delete(RESERVATION_PREFIX + request.reservationId)]);
   }
 
   /** Gives up reservations whose requests never settled. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    this.sql.exec("DELETE FROM reservations WHERE expires_at <= ?", now);
-    const next = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM reservations").one().next;
+    const expired = this.dropExpired(Date.now());
+    if (expired.length > 0) await this.ctx.storage.delete(expired.map((id) => RESERVATION_PREFIX + id));
+    let next: number | null = null;
+    for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
     this.alarmAt = next;
     if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Forgets expired reservations in memory; returns their ids so storage can follow. */
+  private dropExpired(now: number): string[] {
+    const expired: string[] = [];
+    for (const [id, reservation] of this.reservations) {
+      if (reservation.expiresAt <= now) {
+        this.reservations.delete(id);
+        expired.push(id);
+      }
+    }
+    return expired;
   }
 
   quota(): QuotaReport | null {
     const config = this.config;
     if (!config) return null;
     const now = Date.now();
-    const window = (name: string, max: number, duration: string, calendarAligned: boolean, reserved: number): QuotaWindow => {
+    const window = (name: string, max: number, duration: string, calendarAligned: boolean, reserved: number, unit = 1): QuotaWindow => {
       const spec = windowSpec(duration, calendarAligned);
       const counter = this.counter(name, spec, now);
+      const used = counter.usage / unit;
       return {
         max_limit: max,
-        current_usage: counter.usage,
-        reserved,
-        remaining: Math.max(0, max - counter.usage - reserved),
+        current_usage: used,
+        reserved: reserved / unit,
+        remaining: Math.max(0, max - used - reserved / unit),
         reset_duration: duration,
         calendar_aligned: calendarAligned,
         last_reset: iso(counter.start),
@@ -167,7 +199,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
       budgets: config.budgets.map((b) => ({
         id: b.id,
         scope: b.scope,
-        ...window(`budget:${b.id}`, b.max_limit, b.reset_duration, b.calendar_aligned, this.pending(b.scope, now).cost),
+        ...window(`budget:${b.id}`, b.max_limit, b.reset_duration, b.calendar_aligned, this.pending(b.scope, now).cost, 1e9),
       })),
       rate_limits: config.rateLimits.map((limit) => ({
         scope: limit.scope,
@@ -184,9 +216,9 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     };
   }
 
-  private checkConcurrency(config: LimiterConfig, now: number): Denial | null {
+  private checkConcurrency(config: LimiterConfig): Denial | null {
     if (config.maxConcurrent === null) return null;
-    const inFlight = this.pending(KEY_SCOPE, now).count;
+    const inFlight = this.reservations.size;
     if (inFlight < config.maxConcurrent) return null;
     return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, 1, {
       "x-ratelimit-limit-concurrency": String(config.maxConcurrent),
@@ -234,38 +266,41 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
     const counter = this.counter(`budget:${budget.id}`, spec, now);
     const committed = counter.usage + this.pending(budget.scope, now).cost;
-    if (request.cost <= 0 || committed + request.cost <= budget.max_limit) return null;
+    const cost = nanos(request.cost);
+    if (cost <= 0 || committed + cost <= nanos(budget.max_limit)) return null;
     const resetsAt = windowEnd(spec, counter.start);
     const owner = budget.scope === KEY_SCOPE ? "virtual key" : `provider config ${budget.scope}`;
     return denial(
       402,
       "budget_exceeded",
-      `budget exceeded: ${owner} budget ${committed.toFixed(4)} spent or reserved + ${request.cost.toFixed(4)} for this request > ${budget.max_limit.toFixed(4)} dollars (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
+      `budget exceeded: ${owner} budget ${dollars(committed).toFixed(4)} spent or reserved + ${request.cost.toFixed(4)} for this request > ${budget.max_limit.toFixed(4)} dollars (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
       secondsUntil(resetsAt, now),
     );
   }
 
   private pending(scope: string, now: number): Pending {
-    const filter = scope === KEY_SCOPE ? "" : " AND scope = ?";
-    const bindings: (string | number)[] = scope === KEY_SCOPE ? [now] : [now, scope];
-    const row = this.sql
-      .exec<{ tokens: number; cost: number; count: number }>(
-        `SELECT COALESCE(SUM(tokens), 0) AS tokens, COALESCE(SUM(cost), 0) AS cost, COUNT(*) AS count FROM reservations WHERE expires_at > ?${filter}`,
-        ...bindings,
-      )
-      .one();
-    return row;
+    const pending: Pending = { tokens: 0, cost: 0, count: 0 };
+    for (const reservation of this.reservations.values()) {
+      if (reservation.expiresAt <= now || !inScope(reservation, scope)) continue;
+      pending.tokens += reservation.tokens;
+      pending.cost += reservation.cost;
+      pending.count += 1;
+    }
+    return pending;
   }
 
+  /** The counter's value in the window containing `now` (zero once its window has rolled over). */
   private counter(name: string, spec: WindowSpec, now: number): Counter {
-    const row = this.sql.exec<{ usage: number; window_start: number }>("SELECT usage, window_start FROM counters WHERE name = ?", name).toArray()[0];
-    if (!row) return { usage: 0, start: spec.calendar ? currentWindowStart(spec, now, now) : now };
-    const start = currentWindowStart(spec, row.window_start, now);
-    return start === row.window_start ? { usage: row.usage, start } : { usage: 0, start };
+    const stored = this.counters.get(name);
+    if (!stored) return { usage: 0, start: spec.calendar ? currentWindowStart(spec, now, now) : now };
+    const start = currentWindowStart(spec, stored.start, now);
+    return start === stored.start ? stored : { usage: 0, start };
   }
 
-  private writeCounter(name: string, usage: number, start: number): void {
-    this.sql.exec("INSERT OR REPLACE INTO counters (name, usage, window_start) VALUES (?, ?, ?)", name, usage, start);
+  private setCounter(name: string, usage: number, start: number): Counter {
+    const counter = { usage, start };
+    this.counters.set(name, counter);
+    return counter;
   }
 }
 
