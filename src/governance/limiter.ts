@@ -1,10 +1,10 @@
 /**
  * One Durable Object per virtual key. `admit` checks every limit and reserves the request's worst case in one
  * synchronous step over the object's in-memory state — no await between reading a counter and updating it, and the
- * object handles one call at a time — so concurrent requests cannot overshoot. The reservation and counters are
- * written to the object's SQLite-backed storage in the same step without holding the reply until the write is
- * confirmed (`allowUnconfirmed`): admission costs one round trip, not a replicated commit. `settle` swaps the
- * reservation for actual usage (confirmed writes, off the request path); an alarm gives up reservations whose
+ * object handles one call at a time — so concurrent requests cannot overshoot. Changes are written behind to the
+ * object's SQLite-backed storage: coalesced every FLUSH_INTERVAL_MS into one unconfirmed write, so admission costs
+ * one round trip rather than a storage commit per request; if the object itself is lost, at most that interval of
+ * changes goes with it. `settle` swaps the reservation for actual usage; an alarm gives up reservations whose
  * request never settled (a crashed isolate), so budget is never held forever.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -46,6 +46,8 @@ const CONFIG_KEY = "config";
 const COUNTER_PREFIX = "c:";
 const RESERVATION_PREFIX = "r:";
 const UNCONFIRMED = { allowUnconfirmed: true } as const;
+/** How long changes may wait in memory before they are written to storage together. */
+const FLUSH_INTERVAL_MS = 20;
 
 /** USD → integer nano-dollars, the unit budgets are counted in. */
 function nanos(dollars: number): number {
@@ -73,6 +75,10 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly counters = new Map<string, Counter>();
   private readonly reservations = new Map<string, Reservation>();
   private alarmAt: number | null = null;
+  /** Storage keys changed (to write) or removed (to delete) since the last flush. */
+  private readonly changed = new Set<string>();
+  private readonly removed = new Set<string>();
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,23 +108,21 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const config = this.config;
     if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
     if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
-    this.dropExpired(now);
+    for (const id of this.dropExpired(now)) this.markRemoved(RESERVATION_PREFIX + id);
     const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
     const refusal = this.checkConcurrency(config) ?? this.checkRateLimits(config, scopes, request, now) ?? this.checkBudgets(config, scopes, request, now);
     if (refusal) return refusal;
 
-    const writes: Record<string, Counter | Reservation> = {};
     for (const limit of config.rateLimits) {
       if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
       const name = `requests:${limit.scope}`;
       const counter = this.counter(name, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now);
-      writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + 1, counter.start);
+      this.setCounter(name, counter.usage + 1, counter.start);
     }
     const reservationId = crypto.randomUUID();
     const reservation: Reservation = { scope: request.scope, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
     this.reservations.set(reservationId, reservation);
-    writes[RESERVATION_PREFIX + reservationId] = reservation;
-    void this.ctx.storage.put(writes, UNCONFIRMED);
+    this.markChanged(RESERVATION_PREFIX + reservationId);
     if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
       this.alarmAt = reservation.expiresAt;
       void this.ctx.storage.setAlarm(reservation.expiresAt, UNCONFIRMED);
@@ -126,12 +130,15 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     return { ok: true, reservationId };
   }
 
-  /** Replaces a reservation with what the request actually used. Usage is charged even if the reservation expired. */
-  async settle(request: SettleRequest): Promise<void> {
+  /**
+   * Replaces a reservation with what the request actually used. Usage is charged even if the reservation expired.
+   * Nothing here awaits storage: an awaited write would hold every other call (admissions) at the input gate.
+   */
+  settle(request: SettleRequest): void {
     const now = Date.now();
     const reservation = this.reservations.get(request.reservationId);
     this.reservations.delete(request.reservationId);
-    const writes: Record<string, Counter> = {};
+    this.markRemoved(RESERVATION_PREFIX + request.reservationId);
     const config = this.config;
     if (config) {
       const scope = reservation ? reservation.scope : request.scope;
@@ -140,22 +147,21 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
         if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
         const name = `tokens:${limit.scope}`;
         const counter = this.counter(name, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now);
-        writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + request.tokens, counter.start);
+        this.setCounter(name, counter.usage + request.tokens, counter.start);
       }
       for (const budget of config.budgets) {
         if (!scopes.includes(budget.scope) || request.cost <= 0) continue;
         const name = `budget:${budget.id}`;
         const counter = this.counter(name, windowSpec(budget.reset_duration, budget.calendar_aligned), now);
-        writes[COUNTER_PREFIX + name] = this.setCounter(name, counter.usage + nanos(request.cost), counter.start);
+        this.setCounter(name, counter.usage + nanos(request.cost), counter.start);
       }
     }
-    await Promise.all([this.ctx.storage.put(writes), this.ctx.storage.delete(RESERVATION_PREFIX + request.reservationId)]);
   }
 
   /** Gives up reservations whose requests never settled. */
   override async alarm(): Promise<void> {
-    const expired = this.dropExpired(Date.now());
-    if (expired.length > 0) await this.ctx.storage.delete(expired.map((id) => RESERVATION_PREFIX + id));
+    for (const id of this.dropExpired(Date.now())) this.markRemoved(RESERVATION_PREFIX + id);
+    await this.flush();
     let next: number | null = null;
     for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
     this.alarmAt = next;
@@ -297,10 +303,43 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     return start === stored.start ? stored : { usage: 0, start };
   }
 
-  private setCounter(name: string, usage: number, start: number): Counter {
-    const counter = { usage, start };
-    this.counters.set(name, counter);
-    return counter;
+  private setCounter(name: string, usage: number, start: number): void {
+    this.counters.set(name, { usage, start });
+    this.markChanged(COUNTER_PREFIX + name);
+  }
+
+  private markChanged(key: string): void {
+    this.removed.delete(key);
+    this.changed.add(key);
+    this.scheduleFlush();
+  }
+
+  private markRemoved(key: string): void {
+    // A reservation made and settled within one interval never needs to reach storage at all.
+    if (!this.changed.delete(key)) this.removed.add(key);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  /** Writes every change since the last flush in one batch. */
+  private async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const entries: Record<string, Counter | Reservation> = {};
+    for (const key of this.changed) {
+      const value = key.startsWith(COUNTER_PREFIX) ? this.counters.get(key.slice(COUNTER_PREFIX.length)) : this.reservations.get(key.slice(RESERVATION_PREFIX.length));
+      if (value) entries[key] = value;
+    }
+    const removed = [...this.removed];
+    this.changed.clear();
+    this.removed.clear();
+    await Promise.all([
+      Object.keys(entries).length > 0 ? this.ctx.storage.put(entries, UNCONFIRMED) : undefined,
+      removed.length > 0 ? this.ctx.storage.delete(removed, UNCONFIRMED) : undefined,
+    ]);
   }
 }
 
