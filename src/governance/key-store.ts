@@ -20,10 +20,17 @@ const MAX_CACHED = 10_000;
 
 const encoder = new TextEncoder();
 
+/** Recently presented key values → their hashes, so a busy key is not re-hashed on every request. */
+const hashOfValue = new Map<string, string>();
+
 export async function hashKeyValue(value: string): Promise<string> {
+  const known = hashOfValue.get(value);
+  if (known !== undefined) return known;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
   let hex = "";
   for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  if (hashOfValue.size >= MAX_CACHED) hashOfValue.delete(hashOfValue.keys().next().value as string);
+  hashOfValue.set(value, hex);
   return hex;
 }
 
