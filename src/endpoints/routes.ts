@@ -8,6 +8,7 @@ import { handleAudio } from "./audio";
 import { CHAT, COMPLETIONS, EMBEDDINGS, handleJsonInference } from "./json-inference";
 import { handleListModels, handleRetrieveModel } from "./models";
 import { handleRerank } from "./rerank";
+import { handleResponses } from "./responses";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
 
 export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
@@ -16,6 +17,7 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   routes.post("/completions", (c) => handleJsonInference(c, COMPLETIONS, defaultProvider));
   routes.post("/embeddings", (c) => handleJsonInference(c, EMBEDDINGS, defaultProvider));
   routes.post("/rerank", (c) => handleRerank(c, defaultProvider));
+  routes.post("/responses", (c) => handleResponses(c, defaultProvider));
   routes.post("/audio/transcriptions", (c) => handleAudio(c, "transcriptions", defaultProvider));
   routes.post("/audio/translations", (c) => handleAudio(c, "translations", defaultProvider));
   routes.get("/models", (c) => handleListModels(c));

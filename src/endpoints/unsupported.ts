@@ -8,8 +8,7 @@ export const UNSUPPORTED_ROUTES: ReadonlyArray<{ path: string; operation: string
   { path: "/files/*", operation: "files" },
   { path: "/batches", operation: "batches" },
   { path: "/batches/*", operation: "batches" },
-  { path: "/responses", operation: "the Responses API" },
-  { path: "/responses/*", operation: "the Responses API" },
+  { path: "/responses/*", operation: "stored responses (the gateway keeps no response store)" },
   { path: "/messages", operation: "the Anthropic Messages API" },
   { path: "/messages/*", operation: "the Anthropic Messages API" },
 ];

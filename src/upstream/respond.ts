@@ -9,6 +9,7 @@ import { errorPartsOf, originError } from "./errors";
 import { modelRewrite, rewriteModelInJson } from "./model-rewrite";
 import type { OriginCall } from "./origin";
 import { SseRelay, type StreamUsage } from "./sse-relay";
+import type { StreamConverter } from "./stream-converter";
 
 /** Origin response headers worth passing on (vLLM's bytes-embedding layout and load report). */
 const FORWARDED_HEADERS = ["metadata", "endpoint-load-metrics"];
@@ -141,6 +142,8 @@ export interface StreamOptions {
   dropUsageOnlyChunk: boolean;
   /** Prompt tokens to account when a stream ends before the origin reported usage. */
   promptEstimate: number;
+  /** Re-expresses the chat stream in another API's events (Responses, Anthropic Messages). */
+  converter?: StreamConverter;
 }
 
 /** Relays an SSE answer; a stream that opens with an error frame becomes an HTTP error instead. */
@@ -158,6 +161,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     dropUsageOnlyChunk: options.dropUsageOnlyChunk,
     idleTimeoutMs: target.provider.streamIdleTimeoutMs,
     abortUpstream: (reason) => call.abort(reason),
+    converter: options.converter,
     // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,
     // counting one token per content event, so a disconnect never buys free tokens.
     onEnd: (summary) =>

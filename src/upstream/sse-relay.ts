@@ -5,7 +5,9 @@
  * the connection ends the client's stream with an error event its SDK raises.
  */
 import { errorPartsOf } from "./errors";
+import type { ChatChunk } from "../convert/chat-types";
 import { modelRewrite, rewriteModelInJson, type ModelRewrite } from "./model-rewrite";
+import type { StreamConverter } from "./stream-converter";
 
 export interface StreamUsage {
   prompt_tokens?: number;
@@ -37,6 +39,8 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   abortUpstream(reason: string): void;
   onEnd?(summary: RelaySummary): void;
+  /** Re-expresses the chat stream in another API's events instead of relaying it. */
+  converter?: StreamConverter | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -54,6 +58,8 @@ export class SseRelay {
   private sawDone = false;
   private sawError = false;
   private finished = false;
+  /** The converter has emitted its terminal events; anything after is ignored. */
+  private converterClosed = false;
   private dataEvents = 0;
   private usage: StreamUsage | null = null;
   private firstError: FirstFrameError | null = null;
@@ -139,7 +145,8 @@ export class SseRelay {
     }
     if (data === "[DONE]") {
       this.sawDone = true;
-      this.pending.push("data: [DONE]\n\n");
+      if (this.options.converter) this.convertEnd(() => this.options.converter?.done() ?? []);
+      else this.pending.push("data: [DONE]\n\n");
       return;
     }
     let parsed: unknown;
@@ -151,7 +158,17 @@ export class SseRelay {
       if (parts) {
         this.sawError = true;
         if (isFirst) this.firstError = parts;
+        if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);
       }
+    }
+    if (this.options.converter) {
+      const chunk = parse();
+      if (typeof chunk === "object" && chunk !== null) {
+        const { usage } = chunk as { usage?: unknown };
+        if (typeof usage === "object" && usage !== null) this.usage = usage as StreamUsage;
+        if (!this.converterClosed) this.pending.push(...this.options.converter.chunk(chunk as ChatChunk));
+      }
+      return;
     }
     if (data.includes('"usage"')) {
       const chunk = parse() as { usage?: unknown; choices?: unknown } | undefined;
@@ -168,16 +185,28 @@ export class SseRelay {
     }
   }
 
+  /** Emits a converter's terminal events once. */
+  private convertEnd(events: () => string[]): void {
+    if (this.converterClosed) return;
+    this.converterClosed = true;
+    this.pending.push(...events());
+  }
+
   private finish(outcome: StreamOutcome, thrown?: unknown, idleSeconds?: number): void {
     if (this.finished) return;
     this.finished = true;
-    if (outcome === "truncated") {
-      this.pending.push(errorEvent("origin stream ended before completion (no [DONE])", "stream_truncated"));
-    } else if (outcome === "idle_timeout") {
-      this.pending.push(errorEvent(`origin sent nothing for ${idleSeconds} s (network_config.stream_idle_timeout_in_seconds)`, "stream_idle_timeout"));
-    } else if (outcome === "upstream_failed") {
-      const detail = thrown instanceof Error ? thrown.message : String(thrown);
-      this.pending.push(errorEvent(`origin stream failed: ${detail}`, "stream_interrupted"));
+    const failure =
+      outcome === "truncated"
+        ? { message: "origin stream ended before completion (no [DONE])", code: "stream_truncated" }
+        : outcome === "idle_timeout"
+          ? { message: `origin sent nothing for ${idleSeconds} s (network_config.stream_idle_timeout_in_seconds)`, code: "stream_idle_timeout" }
+          : outcome === "upstream_failed"
+            ? { message: `origin stream failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, code: "stream_interrupted" }
+            : null;
+    if (failure) {
+      const { converter } = this.options;
+      if (converter) this.convertEnd(() => converter.fail(failure.message));
+      else this.pending.push(errorEvent(failure.message, failure.code));
     }
     this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents });
   }

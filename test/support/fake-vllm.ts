@@ -24,6 +24,9 @@ export const SCENARIO_MODELS = [
   "slow-headers",
   "silent-stream",
   "spaced-json",
+  "tool-call",
+  "thinker",
+  "cut-short",
 ];
 export const AUTH_TOKEN = "origin-secret-token";
 
@@ -169,6 +172,7 @@ export class FakeVllm {
         await sleep(3000);
         break;
     }
+    if (chat && (model === "tool-call" || model === "thinker" || model === "cut-short")) return this.scripted(res, body, model);
     const reply = chatReply(body);
     const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));
     const words = (chat ? reply : ` ${reply}`).split(/(?= )/);
@@ -226,6 +230,41 @@ export class FakeVllm {
     chunk(chat ? {} : "", "stop");
     const options = body.stream_options as Json | undefined;
     if (options?.include_usage) frame({ id, object, created, model: served, choices: [], usage: usage(prompt, count) });
+    res.end("data: [DONE]\n\n");
+  }
+
+  /** Tool calls, reasoning and length cut-offs, as vLLM's chat endpoint emits them. */
+  private scripted(res: ServerResponse, body: Json, model: string) {
+    const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
+    const toolName = String((tools[0]?.function as Json | undefined)?.name ?? "get_weather");
+    const args = JSON.stringify({ city: "Paris", unit: "celsius" });
+    const reasoning = model === "thinker" ? "The user greets me. " : null;
+    const text = model === "tool-call" ? null : model === "cut-short" ? "This answer is cut" : "Hello there!";
+    const finish = model === "tool-call" ? "tool_calls" : model === "cut-short" ? "length" : "stop";
+    const base = { id: "chatcmpl-fake", created: 1, model };
+    const calls = model === "tool-call" ? [{ id: "chatcmpl-tool-1", type: "function", function: { name: toolName, arguments: args } }] : [];
+    const usageBlock = usage(12, 7);
+    if (!body.stream) {
+      return sendJson(res, 200, {
+        ...base,
+        object: "chat.completion",
+        choices: [{ index: 0, message: { role: "assistant", content: text, reasoning, tool_calls: calls }, logprobs: null, finish_reason: finish, stop_reason: null }],
+        usage: usageBlock,
+      });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    const frame = (choices: unknown[], extra: Json = {}) => res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices, ...extra })}\n\n`);
+    const delta = (d: Json, finishReason: string | null = null) => frame([{ index: 0, delta: d, logprobs: null, finish_reason: finishReason }]);
+    delta({ role: "assistant", content: "" });
+    if (reasoning) for (const part of reasoning.split(/(?= )/)) delta({ reasoning: part });
+    if (text) for (const part of text.split(/(?= )/)) delta({ content: part });
+    if (calls[0]) {
+      delta({ tool_calls: [{ index: 0, id: calls[0].id, type: "function", function: { name: toolName, arguments: "" } }] });
+      for (const part of [args.slice(0, 10), args.slice(10)]) delta({ tool_calls: [{ index: 0, function: { arguments: part } }] });
+    }
+    delta({}, finish);
+    const options = body.stream_options as Json | undefined;
+    if (options?.include_usage) frame([], { usage: usageBlock });
     res.end("data: [DONE]\n\n");
   }
 
