@@ -10,7 +10,7 @@ import { providerRoutes } from "./admin/providers";
 import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
 import { handleQuota } from "./endpoints/quota";
-import { inferenceRoutes } from "./endpoints/routes";
+import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { requestIdFor } from "./http/context";
 import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./http/errors";
@@ -38,6 +38,7 @@ export function buildApp(): Hono<AppEnv> {
   const vllm = inferenceRoutes("vllm");
   app.route("/vllm/v1", vllm);
   app.route("/vllm", vllm);
+  app.route("/anthropic", anthropicRoutes());
 
   // Authenticated by the virtual key itself, so it sits before the admin guard.
   app.get("/api/governance/virtual-keys/quota", (c) => handleQuota(c));

@@ -136,7 +136,7 @@ const allowedRequestsShape = Object.fromEntries(REQUEST_TYPES.map((type) => [typ
 >;
 
 /** Upstream paths this gateway lets a custom provider override (path or absolute URL). */
-export const OVERRIDABLE_PATHS = ["list_models", "text_completion", "chat_completion", "embedding", "rerank", "transcription"] as const;
+export const OVERRIDABLE_PATHS = ["list_models", "text_completion", "chat_completion", "embedding", "rerank", "transcription", "count_tokens"] as const;
 
 export const customProviderConfigSchema = z.strictObject({
   base_provider_type: z.literal("openai", {

@@ -7,6 +7,7 @@ import type { AppEnv } from "../env";
 import { handleAudio } from "./audio";
 import { CHAT, COMPLETIONS, EMBEDDINGS, handleJsonInference } from "./json-inference";
 import { handleListModels, handleRetrieveModel } from "./models";
+import { handleCountTokens, handleMessages } from "./messages";
 import { handleRerank } from "./rerank";
 import { handleResponses } from "./responses";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
@@ -18,6 +19,8 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   routes.post("/embeddings", (c) => handleJsonInference(c, EMBEDDINGS, defaultProvider));
   routes.post("/rerank", (c) => handleRerank(c, defaultProvider));
   routes.post("/responses", (c) => handleResponses(c, defaultProvider));
+  routes.post("/messages", (c) => handleMessages(c, defaultProvider));
+  routes.post("/messages/count_tokens", (c) => handleCountTokens(c, defaultProvider));
   routes.post("/audio/transcriptions", (c) => handleAudio(c, "transcriptions", defaultProvider));
   routes.post("/audio/translations", (c) => handleAudio(c, "translations", defaultProvider));
   routes.get("/models", (c) => handleListModels(c));
@@ -30,5 +33,13 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
       throw unsupportedOperation(operation);
     });
   }
+  return routes;
+}
+
+/** Anthropic's SDK appends /v1/messages to its base URL: http://gateway/anthropic. */
+export function anthropicRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.post("/v1/messages", (c) => handleMessages(c));
+  routes.post("/v1/messages/count_tokens", (c) => handleCountTokens(c));
   return routes;
 }

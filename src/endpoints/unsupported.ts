@@ -9,8 +9,6 @@ export const UNSUPPORTED_ROUTES: ReadonlyArray<{ path: string; operation: string
   { path: "/batches", operation: "batches" },
   { path: "/batches/*", operation: "batches" },
   { path: "/responses/*", operation: "stored responses (the gateway keeps no response store)" },
-  { path: "/messages", operation: "the Anthropic Messages API" },
-  { path: "/messages/*", operation: "the Anthropic Messages API" },
 ];
 
 export function unsupportedOperation(operation: string): GatewayError {

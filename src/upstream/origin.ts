@@ -7,7 +7,7 @@ import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { resolveSecret } from "./secrets";
 
-export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription";
+export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription" | "count_tokens";
 
 export interface OriginRequest {
   target: Target;

@@ -122,6 +122,11 @@ export class FakeVllm {
     if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
     if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
     if (path === "/v1/audio/transcriptions" || path === "/v1/audio/translations") return this.transcribe(req, res, raw);
+    if (path === "/tokenize") {
+      const body = JSON.parse(raw.toString("utf8")) as Json;
+      const count = Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4);
+      return sendJson(res, 200, { count, max_model_len: 8192, tokens: Array.from({ length: count }, (_, i) => i) });
+    }
     if (path !== "/v1/chat/completions" && path !== "/v1/completions" && path !== "/v1/embeddings") {
       return sendJson(res, 404, { detail: "Not Found" });
     }

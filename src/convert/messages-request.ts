@@ -1,0 +1,140 @@
+/**
+ * Anthropic Messages request → chat completions request. System text becomes a system message, tool results
+ * become tool messages placed before the rest of their user turn, tool_use blocks become tool_calls with their ids
+ * kept, thinking becomes `reasoning`. Unknown top-level fields pass through as for chat.
+ */
+import { z } from "zod";
+import { parseOrThrow } from "../config/validation";
+import { badRequest } from "../http/errors";
+import type { JsonObject } from "../http/body";
+import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
+
+const block = z.looseObject({ type: z.string() });
+const textBlocks = z.union([z.string(), z.array(block)]);
+
+export const messagesFields = z.looseObject({
+  model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
+  max_tokens: z.number({ error: "max_tokens is required and must be a number" }).int().min(1),
+  messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }), content: textBlocks }), { error: "messages is required and must be an array" }),
+  system: textBlocks.nullish(),
+  stop_sequences: z.array(z.string()).nullish(),
+  stream: z.boolean().nullish(),
+  tools: z.array(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.unknown().optional(), type: z.string().optional() })).nullish(),
+  tool_choice: z.looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).nullish(),
+  thinking: z.looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.number().int().optional() }).nullish(),
+  metadata: z.looseObject({ user_id: z.string().nullish() }).nullish(),
+});
+
+export type MessagesFields = z.infer<typeof messagesFields>;
+type Block = z.infer<typeof block>;
+
+/** Fields mapped to chat fields (or meaningless for vLLM) and so not forwarded as they are. */
+const MAPPED = ["messages", "system", "max_tokens", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers"];
+
+function text(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function joinText(content: string | Block[]): string {
+  if (typeof content === "string") return content;
+  return content.map((b) => (b.type === "text" ? text(b.text) : "")).join("\n");
+}
+
+function imagePart(image: Block): ChatContentPart {
+  const source = image.source as { type?: string; media_type?: string; data?: string; url?: string } | undefined;
+  if (source?.type === "base64" && source.data) return { type: "image_url", image_url: { url: `data:${source.media_type ?? "image/png"};base64,${source.data}` } };
+  if (source?.type === "url" && source.url) return { type: "image_url", image_url: { url: source.url } };
+  throw badRequest("image blocks need a base64 or url source", "invalid_request", "messages");
+}
+
+function userTurn(content: string | Block[]): ChatMessageIn[] {
+  if (typeof content === "string") return [{ role: "user", content }];
+  const tools: ChatMessageIn[] = [];
+  const parts: ChatContentPart[] = [];
+  for (const b of content) {
+    switch (b.type) {
+      case "text":
+        parts.push({ type: "text", text: text(b.text) });
+        break;
+      case "image":
+        parts.push(imagePart(b));
+        break;
+      case "tool_result": {
+        const body = typeof b.content === "string" ? b.content : Array.isArray(b.content) ? joinText(b.content as Block[]) : "";
+        tools.push({ role: "tool", tool_call_id: text(b.tool_use_id), content: b.is_error === true ? `Error: ${body}` : body });
+        break;
+      }
+      case "document": {
+        const source = b.source as { type?: string; data?: string } | undefined;
+        if (source?.type !== "text") throw badRequest("only text documents are supported (PDFs are not)", "unsupported_parameter", "messages");
+        parts.push({ type: "text", text: text(source.data) });
+        break;
+      }
+      default:
+        throw badRequest(`content block type '${b.type}' is not supported in user messages`, "unsupported_parameter", "messages");
+    }
+  }
+  // Tool results answer the previous assistant turn, so they come before the rest of this one.
+  return parts.length > 0 ? [...tools, { role: "user", content: parts.every((p) => p.type === "text") ? parts.map((p) => (p.type === "text" ? p.text : "")).join("\n") : parts }] : tools;
+}
+
+function assistantTurn(content: string | Block[]): ChatMessageIn {
+  if (typeof content === "string") return { role: "assistant", content };
+  let textOut = "";
+  let reasoning = "";
+  const calls: ChatToolCall[] = [];
+  for (const b of content) {
+    if (b.type === "text") textOut += text(b.text);
+    else if (b.type === "thinking") reasoning += text(b.thinking);
+    else if (b.type === "tool_use") calls.push({ id: text(b.id), type: "function", function: { name: text(b.name), arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type !== "redacted_thinking") throw badRequest(`content block type '${b.type}' is not supported in assistant messages`, "unsupported_parameter", "messages");
+  }
+  const message: ChatMessageIn = { role: "assistant", content: textOut === "" && calls.length > 0 ? null : textOut };
+  if (reasoning) message.reasoning = reasoning;
+  if (calls.length > 0) message.tool_calls = calls;
+  return message;
+}
+
+/** Chat messages for an Anthropic conversation; consecutive turns of one role are merged, as Anthropic does. */
+export function chatMessagesOf(fields: Pick<MessagesFields, "system" | "messages">): ChatMessageIn[] {
+  const out: ChatMessageIn[] = [];
+  if (fields.system) out.push({ role: "system", content: joinText(fields.system) });
+  for (const turn of fields.messages) {
+    const converted = turn.role === "user" ? userTurn(turn.content) : [assistantTurn(turn.content)];
+    for (const message of converted) {
+      const last = out[out.length - 1];
+      if (last && last.role === message.role && message.role !== "tool" && typeof last.content === "string" && typeof message.content === "string" && !last.tool_calls && !message.tool_calls) {
+        last.content = `${last.content}\n${message.content}`;
+      } else out.push(message);
+    }
+  }
+  return out;
+}
+
+export function messagesToChat(body: JsonObject): { chat: JsonObject; fields: MessagesFields } {
+  const fields = parseOrThrow(messagesFields, body, "request");
+  const chat: JsonObject = {};
+  for (const [key, value] of Object.entries(body)) if (!MAPPED.includes(key)) chat[key] = value;
+  chat.messages = chatMessagesOf(fields);
+  chat.max_completion_tokens = fields.max_tokens;
+  if (fields.stop_sequences?.length) chat.stop = fields.stop_sequences;
+  if (fields.tools?.length) {
+    chat.tools = fields.tools.map((tool) => {
+      if (tool.type !== undefined && tool.type !== "custom") throw badRequest(`server tool '${tool.type}' is not supported`, "unsupported_parameter", "tools");
+      return { type: "function", function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.input_schema ?? { type: "object", properties: {} } } };
+    });
+  }
+  const choice = fields.tool_choice;
+  if (choice) {
+    chat.tool_choice = choice.type === "any" ? "required" : choice.type === "tool" ? { type: "function", function: { name: choice.name } } : choice.type;
+    if (choice.disable_parallel_tool_use) chat.parallel_tool_calls = false;
+  }
+  if (fields.thinking) {
+    const enabled = fields.thinking.type !== "disabled";
+    chat.chat_template_kwargs = { ...((body.chat_template_kwargs as JsonObject | undefined) ?? {}), enable_thinking: enabled };
+    if (enabled && fields.thinking.budget_tokens) chat.thinking_token_budget = fields.thinking.budget_tokens;
+  }
+  if (fields.metadata?.user_id) chat.user = fields.metadata.user_id;
+  if (fields.stream) chat.stream_options = { include_usage: true, continuous_usage_stats: true };
+  return { chat, fields };
+}

@@ -1,0 +1,86 @@
+/**
+ * POST /anthropic/v1/messages (and /v1/messages): the Anthropic Messages API on any chat model, translated to chat
+ * completions and back, streaming included, with errors in Anthropic's shape. `x-api-key` carries a virtual key;
+ * `anthropic-version` and `anthropic-beta` are accepted and need nothing from the origin.
+ * POST …/messages/count_tokens is answered by the origin's /tokenize with the chat template applied.
+ */
+import { z } from "zod";
+import { parseOrThrow } from "../config/validation";
+import { isJsonObject, readJsonRequest } from "../http/body";
+import type { AppContext } from "../http/context";
+import { GatewayError, asGatewayError, jsonResponse } from "../http/errors";
+import type { ChatCompletion } from "../convert/chat-types";
+import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
+import { anthropicErrorResponse, chatToMessage } from "../convert/messages-response";
+import { MessagesStreamConverter } from "../convert/messages-stream";
+import { callOrigin } from "../upstream/origin";
+import { NO_USAGE, isEventStream, relayJson, relayStream } from "../upstream/respond";
+import { route, serve } from "./governed";
+import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
+
+/** Runs a handler and answers any failure in Anthropic's error shape, which its SDKs expect on these routes. */
+async function anthropicErrors(c: AppContext, handler: () => Promise<Response>): Promise<Response> {
+  try {
+    const response = await handler();
+    response.headers.set("request-id", c.get("requestId"));
+    return response;
+  } catch (thrown) {
+    return anthropicErrorResponse(asGatewayError(thrown), c.get("requestId"));
+  }
+}
+
+export function handleMessages(c: AppContext, defaultProvider?: string): Promise<Response> {
+  return anthropicErrors(c, async () => {
+    const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+    const { chat, fields } = messagesToChat(body);
+    const stream = fields.stream === true;
+    const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: fields.max_tokens };
+    const routed = await route(c, { model: fields.model, requestType: stream ? "chat_completion_stream" : "chat_completion", defaultProvider, estimate });
+    return serve(c, routed, estimate, async (target) => {
+      chat.model = target.upstreamModel;
+      const call = await callOrigin(
+        {
+          target,
+          path: "/v1/chat/completions",
+          pathKey: "chat_completion",
+          method: "POST",
+          body: JSON.stringify(chat),
+          contentType: "application/json",
+          stream,
+          requestId: c.get("requestId"),
+          clientSignal: c.req.raw.signal,
+        },
+        c.env,
+      );
+      if (stream && call.response.ok && isEventStream(call.response)) {
+        const converter = new MessagesStreamConverter(routed.publicModel, fields.stop_sequences);
+        return relayStream(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
+      }
+      const answer = await relayJson(call, target, routed.publicModel);
+      return { response: jsonResponse(chatToMessage(answer.body as ChatCompletion, routed.publicModel, fields.stop_sequences)), usage: answer.usage };
+    });
+  });
+}
+
+const countFields = messagesFields.omit({ max_tokens: true });
+
+export function handleCountTokens(c: AppContext, defaultProvider?: string): Promise<Response> {
+  return anthropicErrors(c, async () => {
+    const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+    const fields = parseOrThrow(countFields, body, "request");
+    const estimate = { promptTokens: 0, maxCompletionTokens: 0 };
+    const routed = await route(c, { model: fields.model, requestType: "count_tokens", defaultProvider, estimate });
+    const tokenizeBody = (model: string) => JSON.stringify({ model, messages: chatMessagesOf(fields), add_generation_prompt: true });
+    // Counting generates nothing, so it is not admitted against the key's limits; routing still checks permission.
+    return serve(c, { ...routed, vk: null, scope: null }, estimate, async (target) => {
+      const call = await callOrigin(
+        { target, path: "/tokenize", pathKey: "count_tokens", method: "POST", body: tokenizeBody(target.upstreamModel), contentType: "application/json", requestId: c.get("requestId"), clientSignal: c.req.raw.signal },
+        c.env,
+      );
+      const { body: answer } = await relayJson(call, target, routed.publicModel);
+      const count = isJsonObject(answer) ? z.number().int().safeParse(answer.count) : undefined;
+      if (!count?.success) throw new GatewayError(502, "the origin's /tokenize answer has no token count", "invalid_upstream_response");
+      return { response: jsonResponse({ input_tokens: count.data }), usage: Promise.resolve(NO_USAGE) };
+    });
+  });
+}
