@@ -1,0 +1,247 @@
+/** The pure Responses⇄chat and Messages⇄chat converters, on their own. */
+import { describe, expect, it } from "vitest";
+import type { ChatChunk } from "../../src/convert/chat-types";
+import { messagesToChat } from "../../src/convert/messages-request";
+import { chatToMessage } from "../../src/convert/messages-response";
+import { MessagesStreamConverter } from "../../src/convert/messages-stream";
+import { responsesToChat } from "../../src/convert/responses-request";
+import { chatToResponse } from "../../src/convert/responses-response";
+import { ResponsesStreamConverter } from "../../src/convert/responses-stream";
+import { GatewayError } from "../../src/http/errors";
+import { configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
+
+function events(frames: string[]): { event: string; data: Record<string, unknown> }[] {
+  return frames.map((frame) => {
+    const [eventLine, dataLine] = frame.trim().split("\n");
+    return { event: (eventLine ?? "").slice("event: ".length), data: JSON.parse((dataLine ?? "").slice("data: ".length)) as Record<string, unknown> };
+  });
+}
+
+const toolStream: ChatChunk[] = [
+  { choices: [{ delta: { role: "assistant", content: "" } }] },
+  { choices: [{ delta: { reasoning: "thinking " } }] },
+  { choices: [{ delta: { content: "Let me check." } }] },
+  { choices: [{ delta: { tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "lookup", arguments: "" } }] } }] },
+  { choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] } }] },
+  { choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] } }] },
+  { choices: [{ delta: {}, finish_reason: "tool_calls" }] },
+  { choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
+];
+
+describe("Responses request → chat", () => {
+  it("maps instructions, items, tools, tool_choice, text.format and reasoning, and passes unknown fields", () => {
+    const { chat } = responsesToChat({
+      model: "vllm/m",
+      instructions: "Be brief.",
+      input: [
+        { role: "developer", content: "Use metric units." },
+        { role: "user", content: [{ type: "input_text", text: "Weather?" }, { type: "input_image", image_url: "https://img/x.png", detail: "low" }] },
+        { type: "reasoning", content: [{ type: "reasoning_text", text: "I should call lookup." }], summary: [] },
+        { type: "function_call", call_id: "call_a", name: "lookup", arguments: '{"q":"x"}' },
+        { type: "function_call", call_id: "call_b", name: "lookup", arguments: '{"q":"y"}' },
+        { type: "function_call_output", call_id: "call_a", output: "sunny" },
+      ],
+      max_output_tokens: 50,
+      tools: [{ type: "function", name: "lookup", parameters: { type: "object" }, strict: true }],
+      tool_choice: { type: "function", name: "lookup" },
+      text: { format: { type: "json_schema", name: "w", schema: { type: "object" }, strict: true } },
+      reasoning: { effort: "low" },
+      metadata: { team: "a" },
+      store: true,
+      top_k: 5,
+    });
+    expect(chat.messages).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "system", content: "Use metric units." },
+      { role: "user", content: [{ type: "text", text: "Weather?" }, { type: "image_url", image_url: { url: "https://img/x.png", detail: "low" } }] },
+      {
+        role: "assistant",
+        content: null,
+        reasoning: "I should call lookup.",
+        tool_calls: [
+          { id: "call_a", type: "function", function: { name: "lookup", arguments: '{"q":"x"}' } },
+          { id: "call_b", type: "function", function: { name: "lookup", arguments: '{"q":"y"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_a", content: "sunny" },
+    ]);
+    expect(chat).toMatchObject({
+      max_completion_tokens: 50,
+      tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object" }, strict: true } }],
+      tool_choice: { type: "function", function: { name: "lookup" } },
+      response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object" }, strict: true } },
+      reasoning_effort: "low",
+      top_k: 5,
+    });
+    expect(chat).not.toHaveProperty("metadata");
+    expect(chat).not.toHaveProperty("store");
+    expect(chat).not.toHaveProperty("input");
+  });
+
+  it("refuses what needs a response store or hosted tools", () => {
+    for (const extra of [{ previous_response_id: "resp_1" }, { tools: [{ type: "web_search" }] }, { input: [{ type: "item_reference", id: "x" }] }]) {
+      expect(() => responsesToChat({ model: "m", input: "x", ...extra })).toThrow(GatewayError);
+    }
+  });
+});
+
+describe("chat → Response", () => {
+  it("orders reasoning, message and function calls, and maps usage and length cut-offs", () => {
+    const { fields } = responsesToChat({ model: "vllm/m", input: "x" });
+    const response = chatToResponse(
+      {
+        choices: [{ message: { content: "partial", reasoning: "hmm", tool_calls: [{ id: "call_a", type: "function", function: { name: "f", arguments: "{}" } }] }, finish_reason: "length" }],
+        usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+      },
+      "vllm/m",
+      fields,
+    );
+    expect((response.output as { type: string }[]).map((item) => item.type)).toEqual(["reasoning", "message", "function_call"]);
+    expect(response).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } });
+  });
+});
+
+describe("Responses stream converter", () => {
+  it("emits the canonical event sequence with gapless sequence numbers and matching ids", () => {
+    const { fields } = responsesToChat({ model: "vllm/m", input: "x", stream: true });
+    const converter = new ResponsesStreamConverter("vllm/m", fields);
+    const out = events([...toolStream.flatMap((chunk) => converter.chunk(chunk)), ...converter.done()]);
+    expect(out.map((e) => e.event)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.reasoning_text.delta",
+      "response.reasoning_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.delta",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(out.map((e) => e.data.sequence_number)).toEqual(out.map((_, i) => i));
+    expect(out.every((e) => e.data.type === e.event)).toBe(true);
+    const completed = out.at(-1)?.data.response as { output: { id: string; type: string; arguments?: string }[]; usage: { total_tokens: number } };
+    const added = out.filter((e) => e.event === "response.output_item.added").map((e) => (e.data.item as { id: string }).id);
+    expect(completed.output.map((item) => item.id)).toEqual(added);
+    expect(completed.output[2]?.arguments).toBe('{"q":"x"}');
+    expect(completed.usage.total_tokens).toBe(15);
+  });
+
+  it("fails with response.failed and the partial output after an origin error", () => {
+    const { fields } = responsesToChat({ model: "vllm/m", input: "x", stream: true });
+    const converter = new ResponsesStreamConverter("vllm/m", fields);
+    converter.chunk({ choices: [{ delta: { content: "par" } }] });
+    const [failed] = events(converter.fail("engine died"));
+    expect(failed?.event).toBe("response.failed");
+    expect(failed?.data.response).toMatchObject({ status: "failed", error: { code: "server_error", message: "engine died" } });
+  });
+});
+
+describe("Messages request → chat", () => {
+  it("maps system, images, tool_use and tool_result (before the rest of the turn), thinking and tool_choice", () => {
+    const { chat } = messagesToChat({
+      model: "vllm/m",
+      max_tokens: 100,
+      system: [{ type: "text", text: "Be brief." }],
+      stop_sequences: ["END"],
+      messages: [
+        { role: "user", content: [{ type: "text", text: "Look" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "AAA" } }] },
+        { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "s" }, { type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "sunny" }] }, { type: "text", text: "Thanks" }] },
+      ],
+      tools: [{ name: "lookup", input_schema: { type: "object" } }],
+      tool_choice: { type: "any", disable_parallel_tool_use: true },
+      thinking: { type: "enabled", budget_tokens: 2048 },
+      top_k: 4,
+    });
+    expect(chat.messages).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: [{ type: "text", text: "Look" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAA" } }] },
+      { role: "assistant", content: null, reasoning: "hmm", tool_calls: [{ id: "toolu_1", type: "function", function: { name: "lookup", arguments: '{"q":"x"}' } }] },
+      { role: "tool", tool_call_id: "toolu_1", content: "sunny" },
+      { role: "user", content: "Thanks" },
+    ]);
+    expect(chat).toMatchObject({
+      max_completion_tokens: 100,
+      stop: ["END"],
+      tool_choice: "required",
+      parallel_tool_calls: false,
+      chat_template_kwargs: { enable_thinking: true },
+      thinking_token_budget: 2048,
+      top_k: 4,
+    });
+  });
+
+  it("requires max_tokens", () => {
+    expect(() => messagesToChat({ model: "m", messages: [] })).toThrow(/max_tokens/);
+  });
+});
+
+describe("chat → Message", () => {
+  it("maps stop reasons, including a matched stop sequence, and usage", () => {
+    const base = { usage: { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 4 } } };
+    expect(chatToMessage({ ...base, choices: [{ message: { content: "x" }, finish_reason: "stop", stop_reason: "END" }] }, "m", ["END"])).toMatchObject({
+      stop_reason: "stop_sequence",
+      stop_sequence: "END",
+      usage: { input_tokens: 6, cache_read_input_tokens: 4, output_tokens: 2 },
+    });
+    expect(chatToMessage({ choices: [{ message: { content: "x" }, finish_reason: "length" }] }, "m", null).stop_reason).toBe("max_tokens");
+    expect(chatToMessage({ choices: [{ message: { content: "x" }, finish_reason: "stop" }] }, "m", null).stop_reason).toBe("end_turn");
+  });
+});
+
+describe("Messages stream converter", () => {
+  it("emits message_start, blocks in index order, message_delta with usage, message_stop", () => {
+    const converter = new MessagesStreamConverter("vllm/m", null);
+    const out = events([...toolStream.flatMap((chunk) => converter.chunk(chunk)), ...converter.done()]);
+    expect(out.map((e) => e.event)).toEqual([
+      "message_start",
+      "ping",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(out.filter((e) => e.event === "content_block_start").map((e) => e.data.index)).toEqual([0, 1, 2]);
+    expect(out.find((e) => e.event === "message_delta")?.data).toMatchObject({ delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } });
+  });
+});
+
+describe("conversions under governance", () => {
+  it("settles Responses and Messages usage against the key, and answers refusals in each API's shape", async () => {
+    await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+    const key = await virtualKey("converted", {
+      provider_configs: [{ provider: "vllm" }],
+      rate_limit: { request_max_limit: 2, request_reset_duration: "1h", token_max_limit: 1_000_000, token_reset_duration: "1h" },
+    });
+    const responses = await postJson("/v1/responses", { model: "vllm/thinker", input: "Hi", stream: true }, { "x-bf-vk": key });
+    expect(await responses.text()).toContain("response.completed");
+    const messages = await postJson("/anthropic/v1/messages", { model: "vllm/thinker", max_tokens: 50, messages: [{ role: "user", content: "Hi" }] }, { "x-api-key": key, "anthropic-version": "2023-06-01" });
+    expect(messages.status).toBe(200);
+    expect(messages.headers.get("request-id")).toBeTruthy();
+    const report = await eventually(() => quota(key), (q) => q.rate_limits[0]?.tokens?.current_usage === 38);
+    expect(report.rate_limits[0]?.tokens?.current_usage).toBe(38); // 19 tokens each, from the origin's usage
+    const limited = await postJson("/anthropic/v1/messages", { model: "vllm/thinker", max_tokens: 50, messages: [{ role: "user", content: "Hi" }] }, { "x-api-key": key });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBeTruthy();
+    expect(await limited.json()).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+  });
+});
