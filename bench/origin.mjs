@@ -26,6 +26,13 @@ export function startOrigin() {
 
 const CONTENT = ["Hello", " from", " the", " bench", " origin."];
 
+/** Long replies for the conversion benchmark: max_tokens ≥ 100 asks for that many content chunks. */
+function contentFor(body) {
+  const wanted = body.max_completion_tokens ?? body.max_tokens ?? 0;
+  if (wanted < 100) return CONTENT;
+  return Array.from({ length: wanted }, (_, i) => CONTENT[i % CONTENT.length]);
+}
+
 function completion(model) {
   return {
     id: "chatcmpl-bench",
@@ -38,10 +45,10 @@ function completion(model) {
 }
 
 /** The SSE frames vLLM sends for one streamed reply, ending with the usage-only chunk when asked for, then [DONE]. */
-function streamFrames(model, includeUsage) {
+function streamFrames(model, includeUsage, content) {
   const chunk = (choices, extra = {}) => ({ id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1700000000, model, choices, ...extra });
   const frames = [chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }])];
-  for (const text of CONTENT) frames.push(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
+  for (const text of content) frames.push(chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
   frames.push(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }]));
   if (includeUsage) frames.push(chunk([], { usage: completion(model).usage }));
   return [...frames.map((f) => `data: ${JSON.stringify(f)}\n\n`), "data: [DONE]\n\n"];
@@ -65,8 +72,8 @@ function handle(req, res) {
     const model = typeof body.model === "string" ? body.model : "unknown";
     if (body.stream === true) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-      for (const frame of streamFrames(model, body.stream_options?.include_usage === true)) res.write(frame);
-      res.end();
+      // One write: the bench measures the gateway's work per chunk, not the origin's pacing.
+      res.end(streamFrames(model, body.stream_options?.include_usage === true, contentFor(body)).join(""));
     } else {
       const json = JSON.stringify(completion(model));
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json) }).end(json);

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { closeAgent, percentile, post, put, sequential, throughput } from "./load.mjs";
 import { startOrigin } from "./origin.mjs";
+import { measureConversion, reportConversion } from "./conversion.mjs";
 import { startGateway, startPassthrough } from "./workers.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -268,10 +269,13 @@ async function main() {
     const results = await measure(targets);
     const derived = { port: derive(results, "port"), directSocket: derive(results, "directSocket"), admission: deriveAdmission(results) };
     report(targets, results, derived);
+    process.stdout.write("\nconversion: 200-chunk streams as chat, Responses and Messages…\n");
+    const conversion = await measureConversion(gateway.direct);
+    reportConversion(conversion);
 
     const file = join(OUT_DIR, "results.json");
     await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, targets: TARGETS_NOTE, results, derived }, null, 2)}\n`);
+    await writeFile(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, targets: TARGETS_NOTE, results, derived, conversion }, null, 2)}\n`);
     console.log(`\nresults written to ${file} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (error) {
     console.error(`\nbench failed: ${error.message}`);
