@@ -104,6 +104,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   }
 
   admit(request: AdmitRequest): AdmitDecision {
+    for (const settlement of request.settlements ?? []) this.settleOne(settlement);
     const now = Date.now();
     const config = this.config;
     if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
@@ -134,7 +135,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
    * Replaces a reservation with what the request actually used. Usage is charged even if the reservation expired.
    * Nothing here awaits storage: an awaited write would hold every other call (admissions) at the input gate.
    */
-  settle(request: SettleRequest): void {
+  settle(requests: SettleRequest[]): void {
+    for (const request of requests) this.settleOne(request);
+  }
+
+  private settleOne(request: SettleRequest): void {
     const now = Date.now();
     const reservation = this.reservations.get(request.reservationId);
     this.reservations.delete(request.reservationId);

@@ -29,6 +29,8 @@ export interface AdmitRequest {
   cost: number;
   /** When an unsettled reservation is given up (a crashed request must not hold budget forever). */
   ttlMs: number;
+  /** Earlier requests' settlements, carried along and applied before this admission is decided. */
+  settlements?: SettleRequest[];
 }
 
 export type AdmitDecision =
