@@ -39,8 +39,17 @@ interface QueuedSettlement {
 /** Settlements waiting to ride along with the key's next admission from this isolate, per virtual key id. */
 const queues = new Map<string, QueuedSettlement[]>();
 
+/** Object ids by virtual key id: deriving one hashes the name, and an id is plain data any request may reuse. */
+const objectIds = new Map<string, DurableObjectId>();
+
 export function limiterFor(env: Env, vk: VirtualKeyRecord) {
-  return env.VK_LIMITER.get(env.VK_LIMITER.idFromName(vk.id));
+  let id = objectIds.get(vk.id);
+  if (!id) {
+    id = env.VK_LIMITER.idFromName(vk.id);
+    if (objectIds.size >= 10_000) objectIds.clear();
+    objectIds.set(vk.id, id);
+  }
+  return env.VK_LIMITER.get(id);
 }
 
 function refusal(decision: Extract<AdmitDecision, { ok: false }>): GatewayError {
