@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
+import { fallbackModels } from "../http/request-fields";
 import type { JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
@@ -23,13 +24,14 @@ export const messagesFields = z.looseObject({
   tool_choice: z.looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).nullish(),
   thinking: z.looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.number().int().optional() }).nullish(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).nullish(),
+  fallbacks: fallbackModels,
 });
 
 export type MessagesFields = z.infer<typeof messagesFields>;
 type Block = z.infer<typeof block>;
 
 /** Fields mapped to chat fields (or meaningless for vLLM) and so not forwarded as they are. */
-const MAPPED = ["messages", "system", "max_tokens", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers"];
+const MAPPED = ["messages", "system", "max_tokens", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers", "fallbacks"];
 
 function text(value: unknown): string {
   return typeof value === "string" ? value : "";

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
+import { fallbackModels } from "../http/request-fields";
 import type { JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
@@ -38,12 +39,13 @@ export const responsesFields = z.looseObject({
   background: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
   include: z.array(z.string()).nullish(),
+  fallbacks: fallbackModels,
 });
 
 export type ResponsesFields = z.infer<typeof responsesFields>;
 
 /** Responses fields that have no chat counterpart and are not forwarded (echoed where the Response object has them). */
-const NOT_FORWARDED = ["input", "instructions", "max_output_tokens", "text", "tools", "tool_choice", "reasoning", "metadata", "store", "truncation", "include", "max_tool_calls", "service_tier", "prompt_cache_key", "safety_identifier", "previous_response_id", "conversation", "background", "top_logprobs", "stream_options"];
+const NOT_FORWARDED = ["input", "instructions", "max_output_tokens", "text", "tools", "tool_choice", "reasoning", "metadata", "store", "truncation", "include", "max_tool_calls", "service_tier", "prompt_cache_key", "safety_identifier", "previous_response_id", "conversation", "background", "top_logprobs", "stream_options", "fallbacks"];
 
 function textOfParts(parts: string | z.infer<typeof contentPart>[] | undefined): string {
   if (parts === undefined) return "";

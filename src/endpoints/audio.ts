@@ -30,7 +30,7 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
     c,
     routed,
     estimate,
-    async (target) => {
+    async (target, publicModel) => {
       if (head.stream) checkRequestAllowed(target.provider, "transcription_stream");
       const call = await callOrigin(
         {

@@ -7,12 +7,12 @@
 import type { RequestType } from "../config/schema";
 import { getRoutingTable } from "../config/store";
 import { waitUntilOf, type AppContext } from "../http/context";
-import { GatewayError } from "../http/errors";
+import { GatewayError, asGatewayError } from "../http/errors";
 import { admitRequest, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
 import { presentedVirtualKey } from "../governance/credentials";
 import { findVirtualKey, hashKeyValue } from "../governance/key-store";
 import { FREE, priceFor, type Price } from "../governance/pricing";
-import { resolveForVirtualKey } from "../governance/routing";
+import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { dispatch } from "../routing/dispatch";
 import { resolveModel, type Resolution, type Target } from "../routing/resolve";
@@ -46,20 +46,37 @@ export interface RouteRequest {
   requestType: RequestType;
   defaultProvider?: string | undefined;
   estimate: TokenEstimate;
+  /** `fallbacks` from the request body: models to try, in order, when the primary fails. */
+  fallbacks?: readonly string[] | undefined;
 }
 
 export interface Routed extends Resolution {
   table: RoutingTable;
   vk: VirtualKeyRecord | null;
   scope: string | null;
+  /** Further models to try, in order, when every attempt at the primary failed. */
+  fallbacks: Resolution[];
 }
 
 export async function route(c: AppContext, request: RouteRequest): Promise<Routed> {
   const vk = await authenticate(c);
   const table = await getRoutingTable(c.env, waitUntilOf(c));
-  if (!vk) return { ...resolveModel(table, request.model, request.requestType, request.defaultProvider), table, vk, scope: null };
-  const governed = resolveForVirtualKey(table, vk, request.model, request.requestType, request.defaultProvider);
-  return { ...governed, table, vk, scope: governed.providerConfig.id };
+  const resolve = (model: string): Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">> =>
+    vk ? resolveForVirtualKey(table, vk, model, request.requestType, request.defaultProvider) : resolveModel(table, model, request.requestType, request.defaultProvider);
+  const primary = resolve(request.model);
+  const fallbacks: Resolution[] = [];
+  for (const model of request.fallbacks ?? []) {
+    try {
+      fallbacks.push(resolve(model));
+    } catch (error) {
+      // A fallback that cannot be routed is a failed attempt, not a failed request.
+      console.log(JSON.stringify({ event: "fallback_unroutable", request_id: c.get("requestId"), model, error: asGatewayError(error).message }));
+    }
+  }
+  // Under a virtual key, a bare model's other weighted provider configs are its fallbacks unless the request names some.
+  if (request.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates);
+  const scope = primary.providerConfig?.id ?? null;
+  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, scope, fallbacks };
 }
 
 function priceOf(routed: Routed, target: Target): Price {
@@ -82,23 +99,39 @@ export interface ServeOptions {
   once?: boolean;
 }
 
-/** Admits, dispatches over the candidates (with retries) and arranges settlement. */
-export async function serve(
-  c: AppContext,
-  routed: Routed,
-  estimate: TokenEstimate,
-  attempt: (target: Target) => Promise<Answer>,
-  options: ServeOptions = {},
-): Promise<Response> {
+/** Origin failures worth another model: the origin broke, was busy or lacks the model — not the client's own mistakes. */
+function worthFallback(error: unknown): boolean {
+  const failure = asGatewayError(error);
+  return failure.code !== "client_closed_request" && (failure.status >= 500 || failure.status === 429 || failure.status === 404);
+}
+
+/** One attempt at the origin: the target to call and the model name the client should see. */
+export type Attempt = (target: Target, publicModel: string) => Promise<Answer>;
+
+/**
+ * Admits, dispatches over the primary's candidates (with retries), then over each fallback in turn, and arranges
+ * settlement. When everything fails the client gets the primary's error; every failed attempt is logged.
+ */
+export async function serve(c: AppContext, routed: Routed, estimate: TokenEstimate, attempt: Attempt, options: ServeOptions = {}): Promise<Response> {
   const first = routed.targets[0];
   let ticket: AdmissionTicket | null = null;
   if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first));
-  try {
-    const dispatched = await dispatch(routed.targets, attempt, c.req.raw.signal, options.once ? 0 : undefined);
-    if (ticket) settleLater(c, ticket, dispatched.answer.usage, priceOf(routed, dispatched.target));
-    return withRouteHeaders(dispatched.answer.response, dispatched.target, dispatched.attempts);
-  } catch (error) {
-    if (ticket) settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
-    throw error;
+  const chains: Resolution[] = options.once ? [routed] : [routed, ...routed.fallbacks];
+  let primaryError: unknown;
+  for (const [index, chain] of chains.entries()) {
+    try {
+      const dispatched = await dispatch(chain.targets, (target) => attempt(target, chain.publicModel), c.req.raw.signal, options.once ? 0 : undefined);
+      if (ticket) settleLater(c, ticket, dispatched.answer.usage, priceOf({ ...routed, publicModel: chain.publicModel }, dispatched.target));
+      const response = withRouteHeaders(dispatched.answer.response, dispatched.target, dispatched.attempts);
+      if (index > 0) response.headers.set("x-bf-fallback-index", String(index));
+      return response;
+    } catch (error) {
+      if (index === 0) primaryError = error;
+      const failure = asGatewayError(error);
+      console.log(JSON.stringify({ event: "attempt_failed", request_id: c.get("requestId"), fallback_index: index, model: chain.publicModel, status: failure.status, code: failure.code, message: failure.message }));
+      if (!worthFallback(error)) break;
+    }
   }
+  if (ticket) settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
+  throw primaryError;
 }

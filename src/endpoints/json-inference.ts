@@ -9,6 +9,7 @@ import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest } from "../http/body";
 import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
+import { fallbackModels } from "../http/request-fields";
 import type { TokenEstimate } from "../governance/admission";
 import { callOrigin, type PathKey } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
@@ -54,6 +55,7 @@ const gatewayFields = z.looseObject({
   max_completion_tokens: tokenCount,
   n: z.number().int().min(1).nullish(),
   best_of: z.number().int().min(1).nullish(),
+  fallbacks: fallbackModels,
 });
 
 type GatewayFields = z.infer<typeof gatewayFields>;
@@ -81,13 +83,14 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   if (stream && !endpoint.streamRequestType) throw badRequest(`stream is not supported on ${endpoint.path}`, "unsupported_parameter", "stream");
   const requestType = stream && endpoint.streamRequestType ? endpoint.streamRequestType : endpoint.requestType;
   const estimate = estimateTokens(c, endpoint, fields, byteLength);
-  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate });
+  delete body.fallbacks;
+  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
 
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.
   const clientWantsUsage = fields.stream_options?.include_usage === true;
   if (stream && !clientWantsUsage) body.stream_options = { ...(fields.stream_options ?? {}), include_usage: true };
 
-  return serve(c, routed, estimate, async (target) => {
+  return serve(c, routed, estimate, async (target, publicModel) => {
     body.model = target.upstreamModel;
     const call = await callOrigin(
       {
@@ -103,6 +106,6 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
       },
       c.env,
     );
-    return relayAnswer(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens });
+    return relayAnswer(call, target, { publicModel: publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens });
   });
 }

@@ -35,8 +35,8 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
     const { chat, fields } = messagesToChat(body);
     const stream = fields.stream === true;
     const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: fields.max_tokens };
-    const routed = await route(c, { model: fields.model, requestType: stream ? "chat_completion_stream" : "chat_completion", defaultProvider, estimate });
-    return serve(c, routed, estimate, async (target) => {
+    const routed = await route(c, { model: fields.model, requestType: stream ? "chat_completion_stream" : "chat_completion", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
+    return serve(c, routed, estimate, async (target, publicModel) => {
       chat.model = target.upstreamModel;
       const call = await callOrigin(
         {
@@ -53,11 +53,11 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
         c.env,
       );
       if (stream && call.response.ok && isEventStream(call.response)) {
-        const converter = new MessagesStreamConverter(routed.publicModel, fields.stop_sequences);
-        return relayStream(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
+        const converter = new MessagesStreamConverter(publicModel, fields.stop_sequences);
+        return relayStream(call, target, { publicModel: publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
       }
-      const answer = await relayJson(call, target, routed.publicModel);
-      return { response: jsonResponse(chatToMessage(answer.body as ChatCompletion, routed.publicModel, fields.stop_sequences)), usage: answer.usage };
+      const answer = await relayJson(call, target, publicModel);
+      return { response: jsonResponse(chatToMessage(answer.body as ChatCompletion, publicModel, fields.stop_sequences)), usage: answer.usage };
     });
   });
 }
@@ -72,12 +72,12 @@ export function handleCountTokens(c: AppContext, defaultProvider?: string): Prom
     const routed = await route(c, { model: fields.model, requestType: "count_tokens", defaultProvider, estimate });
     const tokenizeBody = (model: string) => JSON.stringify({ model, messages: chatMessagesOf(fields), add_generation_prompt: true });
     // Counting generates nothing, so it is not admitted against the key's limits; routing still checks permission.
-    return serve(c, { ...routed, vk: null, scope: null }, estimate, async (target) => {
+    return serve(c, { ...routed, vk: null, scope: null }, estimate, async (target, publicModel) => {
       const call = await callOrigin(
         { target, path: "/tokenize", pathKey: "count_tokens", method: "POST", body: tokenizeBody(target.upstreamModel), contentType: "application/json", requestId: c.get("requestId"), clientSignal: c.req.raw.signal },
         c.env,
       );
-      const { body: answer } = await relayJson(call, target, routed.publicModel);
+      const { body: answer } = await relayJson(call, target, publicModel);
       const count = isJsonObject(answer) ? z.number().int().safeParse(answer.count) : undefined;
       if (!count?.success) throw new GatewayError(502, "the origin's /tokenize answer has no token count", "invalid_upstream_response");
       return { response: jsonResponse({ input_tokens: count.data }), usage: Promise.resolve(NO_USAGE) };

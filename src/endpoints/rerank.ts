@@ -70,7 +70,7 @@ export async function handleRerank(c: AppContext, defaultProvider?: string): Pro
 
   const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: 0 };
   const routed = await route(c, { model: fields.model, requestType: "rerank", defaultProvider, estimate });
-  return serve(c, routed, estimate, async (target) => {
+  return serve(c, routed, estimate, async (target, publicModel) => {
     upstreamBody.model = target.upstreamModel;
     const payload = JSON.stringify(upstreamBody);
     const send = (path: string): Promise<OriginCall> =>
@@ -81,7 +81,7 @@ export async function handleRerank(c: AppContext, defaultProvider?: string): Pro
       call.abort("falling back to /rerank");
       call = await send("/rerank");
     }
-    const { body: answer, usage } = await relayJson(call, target, routed.publicModel);
-    return { response: jsonResponse({ ...shapeResults(answer, fields.documents, returnDocuments, target), model: routed.publicModel }), usage };
+    const { body: answer, usage } = await relayJson(call, target, publicModel);
+    return { response: jsonResponse({ ...shapeResults(answer, fields.documents, returnDocuments, target), model: publicModel }), usage };
   });
 }

@@ -23,8 +23,8 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
     promptTokens: promptTokensFromBytes(byteLength),
     maxCompletionTokens: fields.max_output_tokens ?? numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096),
   };
-  const routed = await route(c, { model: fields.model, requestType: stream ? "responses_stream" : "responses", defaultProvider, estimate });
-  return serve(c, routed, estimate, async (target) => {
+  const routed = await route(c, { model: fields.model, requestType: stream ? "responses_stream" : "responses", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
+  return serve(c, routed, estimate, async (target, publicModel) => {
     chat.model = target.upstreamModel;
     const call = await callOrigin(
       {
@@ -41,10 +41,10 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
       c.env,
     );
     if (stream && call.response.ok && isEventStream(call.response)) {
-      const converter = new ResponsesStreamConverter(routed.publicModel, fields);
-      return relayStream(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
+      const converter = new ResponsesStreamConverter(publicModel, fields);
+      return relayStream(call, target, { publicModel: publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
     }
-    const answer = await relayJson(call, target, routed.publicModel);
-    return { response: jsonResponse(chatToResponse(answer.body as ChatCompletion, routed.publicModel, fields)), usage: answer.usage };
+    const answer = await relayJson(call, target, publicModel);
+    return { response: jsonResponse(chatToResponse(answer.body as ChatCompletion, publicModel, fields)), usage: answer.usage };
   });
 }

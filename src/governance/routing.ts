@@ -11,6 +11,8 @@ import type { ProviderConfig, VirtualKeyRecord } from "./schema";
 export interface GovernedResolution extends Resolution {
   /** The provider config the request goes through; its own budgets and limits apply. */
   providerConfig: ProviderConfig;
+  /** For a bare model name: the other weighted provider configs that serve it, heaviest first — its fallbacks. */
+  alternates: Resolution[];
 }
 
 function blocked(type: "provider_blocked" | "model_blocked", message: string): GatewayError {
@@ -37,7 +39,7 @@ function throughConfig(table: RoutingTable, vk: VirtualKeyRecord, config: Provid
   if (permitted.length === 0) {
     throw blocked("provider_blocked", `virtual key '${vk.name}' may use none of provider '${config.provider}''s keys that serve '${name}'`);
   }
-  return { publicModel, targets: permitted, providerConfig: config };
+  return { publicModel, targets: permitted, providerConfig: config, alternates: [] };
 }
 
 export function resolveForVirtualKey(
@@ -71,7 +73,7 @@ export function resolveForVirtualKey(
       allowedTargets(config, targetsOf(compiled, name)).length > 0
     );
   });
-  const [chosen] = weightedOrder(candidates.map((config) => ({ key: { weight: config.weight ?? 0 }, config })));
+  const [chosen, ...others] = weightedOrder(candidates.map((config) => ({ key: { weight: config.weight ?? 0 }, config })));
   if (!chosen) {
     throw new GatewayError(
       400,
@@ -80,5 +82,9 @@ export function resolveForVirtualKey(
       { param: "model" },
     );
   }
-  return throughConfig(table, vk, chosen.config, name, model, requestType);
+  const primary = throughConfig(table, vk, chosen.config, name, model, requestType);
+  const alternates = others
+    .sort((a, b) => b.key.weight - a.key.weight)
+    .map(({ config }) => throughConfig(table, vk, config, name, model, requestType));
+  return { ...primary, alternates };
 }
