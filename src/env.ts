@@ -18,6 +18,10 @@ export interface Env {
   DEFAULT_MAX_TOKENS_ESTIMATE?: string;
   /** How long an unsettled reservation holds budget before its Durable Object gives it up. */
   RESERVATION_TTL_SECONDS?: string;
+  /** Consecutive failures that open an origin's circuit. */
+  CIRCUIT_FAILURE_THRESHOLD?: string;
+  /** How long an open circuit keeps traffic away from its origin. */
+  CIRCUIT_COOLDOWN_SECONDS?: string;
 }
 
 export interface AppVariables {

@@ -73,6 +73,8 @@ export const networkConfigSchema = z.strictObject({
   max_retries: z.number().int().min(0).max(10).optional(),
   retry_backoff_initial: backoffDuration.optional(),
   retry_backoff_max: backoffDuration.optional(),
+  /** Which replica a request prefers: by the x-session-id header (default), also by a hash of the prompt prefix, or neither. */
+  session_affinity: z.enum(["header", "prompt_prefix", "none"]).optional(),
   // Accepted for Bifrost compatibility; see compat.ts.
   max_conns_per_host: z.number().int().min(1).max(10000).optional(),
   insecure_skip_verify: z.boolean().optional(),

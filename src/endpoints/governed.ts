@@ -15,6 +15,7 @@ import { FREE, priceFor, type Price } from "../governance/pricing";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { dispatch } from "../routing/dispatch";
+import { beginAttempt, endAttempt, healthSettings, orderTargets, recordFailure, recordSuccess, syncHealth } from "../routing/health";
 import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
 import { NO_USAGE, type Answer, type UsageReport } from "../upstream/respond";
@@ -48,6 +49,8 @@ export interface RouteRequest {
   estimate: TokenEstimate;
   /** `fallbacks` from the request body: models to try, in order, when the primary fails. */
   fallbacks?: readonly string[] | undefined;
+  /** The start of the prompt, for providers that keep conversations on the replica caching their prefix. */
+  promptPrefix?: (() => string | undefined) | undefined;
 }
 
 export interface Routed extends Resolution {
@@ -56,6 +59,8 @@ export interface Routed extends Resolution {
   scope: string | null;
   /** Further models to try, in order, when every attempt at the primary failed. */
   fallbacks: Resolution[];
+  sessionId: string | undefined;
+  promptPrefix: (() => string | undefined) | undefined;
 }
 
 export async function route(c: AppContext, request: RouteRequest): Promise<Routed> {
@@ -76,7 +81,8 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   // Under a virtual key, a bare model's other weighted provider configs are its fallbacks unless the request names some.
   if (request.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates);
   const scope = primary.providerConfig?.id ?? null;
-  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, scope, fallbacks };
+  const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id") ?? undefined;
+  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, scope, fallbacks, sessionId, promptPrefix: request.promptPrefix };
 }
 
 function priceOf(routed: Routed, target: Target): Price {
@@ -105,6 +111,19 @@ function worthFallback(error: unknown): boolean {
   return failure.code !== "client_closed_request" && (failure.status >= 500 || failure.status === 429 || failure.status === 404);
 }
 
+/** Failures that say something about the origin's health (not configuration, not the client leaving). */
+function isOriginFailure(error: unknown): boolean {
+  const failure = asGatewayError(error);
+  return failure.status >= 500 && !["provider_config_unresolved", "client_closed_request", "internal_error"].includes(failure.code ?? "");
+}
+
+/** What keeps a request on one replica: the session header, or — where the provider asks for it — the prompt prefix. */
+function affinityKey(routed: Routed, first: Target | undefined): string | undefined {
+  const mode = first?.provider.sessionAffinity ?? "header";
+  if (mode === "none") return undefined;
+  return routed.sessionId ?? (mode === "prompt_prefix" ? routed.promptPrefix?.() : undefined);
+}
+
 /** One attempt at the origin: the target to call and the model name the client should see. */
 export type Attempt = (target: Target, publicModel: string) => Promise<Answer>;
 
@@ -117,10 +136,31 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   let ticket: AdmissionTicket | null = null;
   if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first));
   const chains: Resolution[] = options.once ? [routed] : [routed, ...routed.fallbacks];
+  const waitUntil = waitUntilOf(c);
+  const settings = healthSettings(c.env);
+  // Health bookkeeping around every attempt: in-flight counts, and failures that are the origin's fault.
+  const tracked = (chain: Resolution) => async (target: Target): Promise<Answer> => {
+    beginAttempt(target);
+    try {
+      const answer = await attempt(target, chain.publicModel);
+      recordSuccess(target);
+      void answer.usage.then((usage) => {
+        endAttempt(target);
+        if (usage.originFailed) recordFailure(target, settings, waitUntil);
+      });
+      return answer;
+    } catch (error) {
+      endAttempt(target);
+      if (isOriginFailure(error)) recordFailure(target, settings, waitUntil);
+      throw error;
+    }
+  };
   let primaryError: unknown;
   for (const [index, chain] of chains.entries()) {
     try {
-      const dispatched = await dispatch(chain.targets, (target) => attempt(target, chain.publicModel), c.req.raw.signal, options.once ? 0 : undefined);
+      syncHealth(chain.targets, waitUntil);
+      const ordered = orderTargets(chain.targets, affinityKey(routed, chain.targets[0]));
+      const dispatched = await dispatch(ordered, tracked(chain), c.req.raw.signal, options.once ? 0 : undefined);
       if (ticket) settleLater(c, ticket, dispatched.answer.usage, priceOf({ ...routed, publicModel: chain.publicModel }, dispatched.target));
       const response = withRouteHeaders(dispatched.answer.response, dispatched.target, dispatched.attempts);
       if (index > 0) response.headers.set("x-bf-fallback-index", String(index));

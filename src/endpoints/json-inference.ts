@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { numberSetting } from "../env";
-import { mebibytes, readJsonRequest } from "../http/body";
+import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
 import { fallbackModels } from "../http/request-fields";
@@ -76,6 +76,21 @@ function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFi
   return { promptTokens, maxCompletionTokens: perChoice * Math.max(fields.n ?? 1, fields.best_of ?? 1) };
 }
 
+const PREFIX_CHARS = 1024;
+
+/** The first KiB of the prompt (messages or prompt), for prefix-cache affinity. Computed only when asked for. */
+function promptPrefixOf(body: JsonObject): string | undefined {
+  const source = body.messages ?? body.prompt;
+  if (typeof source === "string") return source.slice(0, PREFIX_CHARS);
+  if (!Array.isArray(source)) return undefined;
+  let prefix = "";
+  for (const part of source) {
+    prefix += JSON.stringify(part);
+    if (prefix.length >= PREFIX_CHARS) break;
+  }
+  return prefix.slice(0, PREFIX_CHARS);
+}
+
 export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint, defaultProvider?: string): Promise<Response> {
   const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(gatewayFields, body, "request");
@@ -84,7 +99,7 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   const requestType = stream && endpoint.streamRequestType ? endpoint.streamRequestType : endpoint.requestType;
   const estimate = estimateTokens(c, endpoint, fields, byteLength);
   delete body.fallbacks;
-  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
+  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined, promptPrefix: () => promptPrefixOf(body) });
 
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.
   const clientWantsUsage = fields.stream_options?.include_usage === true;

@@ -36,6 +36,7 @@ export interface CompiledProvider {
   backoffInitialMs: number;
   backoffMaxMs: number;
   extraHeaders: ReadonlyArray<readonly [string, string]>;
+  sessionAffinity: "header" | "prompt_prefix" | "none";
 }
 
 export interface RoutingTable {
@@ -104,6 +105,7 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
     backoffInitialMs: durationToMs(network.retry_backoff_initial, DEFAULT_BACKOFF_INITIAL_MS),
     backoffMaxMs: durationToMs(network.retry_backoff_max, DEFAULT_BACKOFF_MAX_MS),
     extraHeaders: Object.entries(network.extra_headers ?? {}),
+    sessionAffinity: network.session_affinity ?? "header",
   };
 }
 

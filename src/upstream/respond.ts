@@ -65,6 +65,8 @@ export interface UsageReport {
   promptTokens: number;
   completionTokens: number;
   estimated: boolean;
+  /** The origin broke the stream (error frame, cut, idle) — a failure for its health, whatever was delivered. */
+  originFailed?: boolean;
 }
 
 export const NO_USAGE: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: false };
@@ -165,7 +167,10 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,
     // counting one token per content event, so a disconnect never buys free tokens.
     onEnd: (summary) =>
-      reportUsage(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
+      reportUsage({
+        ...(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
+        originFailed: summary.outcome !== "completed" && summary.outcome !== "client_cancelled",
+      }),
   });
   const firstError = await relay.open();
   if (firstError) {

@@ -1,0 +1,154 @@
+/**
+ * Origin health and load, as each isolate sees it, shared within a Cloudflare location through the Cache API.
+ *
+ * A passive circuit breaker per origin (provider key): CIRCUIT_FAILURE_THRESHOLD consecutive failures open it for
+ * CIRCUIT_COOLDOWN_SECONDS; after that one request is let through as a probe — success closes it, failure opens it
+ * again. The isolate that opens a circuit publishes it to the location's cache; other isolates read it back at most
+ * every SYNC_INTERVAL_MS per origin, in the background. The Cache API is the right reach: free, local, fast, and
+ * health is a property of a location's path to the origin (a tunnel can be down from one colo and up from another);
+ * entries expire with the cool-down, so a stale "open" heals itself. KV would spread a fact that is local, slowly,
+ * with write limits; a Durable Object would put a second call on every request.
+ *
+ * In-flight counts are per isolate and drive least-outstanding-requests choice between healthy origins.
+ */
+import type { Env } from "../env";
+import { numberSetting } from "../env";
+import type { Target } from "./resolve";
+
+interface OriginHealth {
+  failures: number;
+  openUntil: number;
+  /** A half-open probe is on its way; others keep away until it reports. */
+  probing: boolean;
+  inFlight: number;
+  syncedAt: number;
+}
+
+const SYNC_INTERVAL_MS = 2_000;
+const CACHE_ORIGIN = "https://origin-health.gateway.internal/";
+const origins = new Map<string, OriginHealth>();
+
+function keyOf(target: Target): string {
+  return `${target.provider.name}/${target.key.id}`;
+}
+
+function stateOf(target: Target): OriginHealth {
+  const key = keyOf(target);
+  let state = origins.get(key);
+  if (!state) {
+    state = { failures: 0, openUntil: 0, probing: false, inFlight: 0, syncedAt: 0 };
+    origins.set(key, state);
+  }
+  return state;
+}
+
+function cacheUrl(target: Target): string {
+  return CACHE_ORIGIN + encodeURIComponent(keyOf(target));
+}
+
+function locationCache(): Cache | undefined {
+  return typeof caches === "undefined" ? undefined : caches.default;
+}
+
+export interface HealthSettings {
+  threshold: number;
+  cooldownMs: number;
+}
+
+export function healthSettings(env: Env): HealthSettings {
+  return { threshold: numberSetting(env.CIRCUIT_FAILURE_THRESHOLD, 3), cooldownMs: numberSetting(env.CIRCUIT_COOLDOWN_SECONDS, 10) * 1000 };
+}
+
+/** Whether a request may go to this origin now: closed, or cooled down and no probe already out. */
+export function isAvailable(target: Target, now = Date.now()): boolean {
+  const state = stateOf(target);
+  if (state.openUntil <= now) return !state.probing || state.failures === 0;
+  return false;
+}
+
+/** Learns, in the background, what other isolates of this location found out about these origins. */
+export function syncHealth(targets: readonly Target[], waitUntil: (promise: Promise<unknown>) => void, now = Date.now()): void {
+  const cache = locationCache();
+  if (!cache) return;
+  for (const target of targets) {
+    const state = stateOf(target);
+    if (now - state.syncedAt < SYNC_INTERVAL_MS) continue;
+    state.syncedAt = now;
+    waitUntil(
+      cache
+        .match(cacheUrl(target))
+        .then(async (hit) => {
+          if (!hit) return;
+          const { openUntil } = (await hit.json()) as { openUntil: number };
+          if (openUntil > state.openUntil) state.openUntil = openUntil;
+        })
+        .catch(() => undefined),
+    );
+  }
+}
+
+export function beginAttempt(target: Target): void {
+  const state = stateOf(target);
+  state.inFlight += 1;
+  if (state.failures > 0 && state.openUntil <= Date.now()) state.probing = true;
+}
+
+export function endAttempt(target: Target): void {
+  const state = stateOf(target);
+  state.inFlight = Math.max(0, state.inFlight - 1);
+}
+
+export function recordSuccess(target: Target): void {
+  const state = stateOf(target);
+  state.failures = 0;
+  state.openUntil = 0;
+  state.probing = false;
+}
+
+/** Counts a failure; at the threshold the circuit opens here and is published to the location. */
+export function recordFailure(target: Target, settings: HealthSettings, waitUntil: (promise: Promise<unknown>) => void): void {
+  const state = stateOf(target);
+  state.failures += 1;
+  state.probing = false;
+  if (state.failures < settings.threshold) return;
+  state.openUntil = Date.now() + settings.cooldownMs;
+  console.log(JSON.stringify({ event: "circuit_open", origin: keyOf(target), failures: state.failures, open_until: new Date(state.openUntil).toISOString() }));
+  const cache = locationCache();
+  if (!cache) return;
+  const seconds = Math.max(1, Math.ceil(settings.cooldownMs / 1000));
+  const entry = new Response(JSON.stringify({ openUntil: state.openUntil }), { headers: { "content-type": "application/json", "cache-control": `max-age=${seconds}` } });
+  waitUntil(cache.put(cacheUrl(target), entry).catch(() => undefined));
+}
+
+/** FNV-1a: a small, stable hash for rendezvous ordering. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * The order to try candidates in. Healthy origins first. With an affinity key (a session header or a prompt-prefix
+ * hash) the order is a weighted rendezvous hash, so a conversation keeps landing on the replica holding its prefix
+ * cache; otherwise the fewest in-flight requests per unit of weight wins, the weighted random order breaking ties.
+ * Standby keys (weight 0) and open circuits go last; when nothing is healthy everything is tried anyway.
+ */
+export function orderTargets(targets: readonly Target[], affinityKey: string | undefined, now = Date.now()): Target[] {
+  const score = (target: Target): number => {
+    if (target.key.weight <= 0) return Number.POSITIVE_INFINITY;
+    // Weighted rendezvous hashing: −ln(u)/w, smallest wins; a replica's share follows its weight.
+    if (affinityKey !== undefined) return -Math.log((hash(`${affinityKey}|${target.key.id}`) + 1) / 0x100000001) / target.key.weight;
+    return stateOf(target).inFlight / target.key.weight;
+  };
+  const ranked = targets.map((target, index) => ({ target, index, score: score(target), healthy: isAvailable(target, now) }));
+  ranked.sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.score - b.score || a.index - b.index);
+  return ranked.map((entry) => entry.target);
+}
+
+/** Test hook: forget everything this isolate knows about origins. */
+export function forgetOriginHealth(): void {
+  origins.clear();
+}
