@@ -16,6 +16,7 @@ export default defineConfig({
                 ADMIN_TOKEN: "test-admin-token",
                 DEFAULT_VLLM_URL: "",
                 REQUIRE_VIRTUAL_KEY: "false",
+                CIRCUIT_COOLDOWN_SECONDS: "1",
                 ORIGIN_TOKEN: "origin-secret-token",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },

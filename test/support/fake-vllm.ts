@@ -27,6 +27,7 @@ export const SCENARIO_MODELS = [
   "tool-call",
   "thinker",
   "cut-short",
+  "drop-connection",
 ];
 export const AUTH_TOKEN = "origin-secret-token";
 
@@ -56,6 +57,8 @@ function usage(prompt: number, completion: number) {
 
 export class FakeVllm {
   readonly requests: RecordedRequest[] = [];
+  /** Origins answering 503 until the given time (set through POST /__down?origin=…&ms=…). */
+  private readonly downUntil = new Map<string, number>();
   private server: Server | undefined;
   url = "";
 
@@ -82,6 +85,10 @@ export class FakeVllm {
     if (url.pathname === "/__log") {
       const id = url.searchParams.get("request_id");
       return sendJson(res, 200, id ? this.requests.filter((r) => r.headers["x-request-id"] === id) : this.requests);
+    }
+    if (url.pathname === "/__down") {
+      this.downUntil.set(url.searchParams.get("origin") ?? "", Date.now() + Number(url.searchParams.get("ms") ?? 0));
+      return sendJson(res, 200, { ok: true });
     }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -112,6 +119,7 @@ export class FakeVllm {
       res.writeHead(302, { location: "https://team.cloudflareaccess.com/cdn-cgi/access/login" });
       return void res.end();
     }
+    if ((this.downUntil.get(origin) ?? 0) > Date.now()) return sendJson(res, 503, nestedError(503, "replica is down", "ServiceUnavailableError"));
     if (origin === "scaling") return sendJson(res, 503, { error: "The model is currently scaling. Please try again later." });
     if (origin === "html") {
       res.writeHead(502, { "content-type": "text/html" });
@@ -143,6 +151,7 @@ export class FakeVllm {
     if (!SERVED_MODELS.includes(model) && !SCENARIO_MODELS.includes(model)) {
       return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
     }
+    if (model === "drop-connection" && origin !== "healthy") return void req.socket.destroy();
     if (body.stream_options && !body.stream) {
       return sendJson(res, 400, nestedError(400, "Stream options can only be defined when `stream=True`.", "BadRequestError", "stream_options"));
     }

@@ -1,0 +1,135 @@
+/** Fault injection: dead replicas, circuits, fallbacks, failures before and after the first byte, affinity. */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { LLAMA, configure, errorOf, eventually, origin, postJson, quota, received, sseData, virtualKey } from "./helpers";
+
+const replica = (name: string, url: string) => ({ name, models: ["*"], vllm_key_config: { url } });
+
+beforeAll(async () => {
+  await configure({
+    vllm: { keys: [replica("local", origin("default"))] },
+    // Three replicas, one of them refusing connections.
+    trio: {
+      keys: [replica("a", origin("trio-a")), replica("b", origin("trio-b")), replica("dead", env.REFUSED_URL)],
+      network_config: { base_url: origin("trio-a"), max_retries: 2, retry_backoff_initial: 100, retry_backoff_max: 100 },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    // Two replicas; "flappy" goes down and comes back during a test.
+    pair: {
+      keys: [replica("flappy", origin("flappy")), replica("steady", origin("steady"))],
+      network_config: { base_url: origin("flappy"), max_retries: 1, retry_backoff_initial: 100, retry_backoff_max: 100 },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    // Every connection attempt to "cutter" is dropped before the answer starts; "healthy" answers.
+    cut: {
+      keys: [{ ...replica("cutter", origin("cutter")), weight: 1 }, { ...replica("healthy", origin("healthy")), weight: 0 }],
+      network_config: { base_url: origin("cutter"), max_retries: 1, retry_backoff_initial: 100, retry_backoff_max: 100 },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    down: { keys: [replica("gone", env.REFUSED_URL)], network_config: { base_url: env.REFUSED_URL }, custom_provider_config: { base_provider_type: "openai" } },
+  });
+});
+
+const chat = (model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], ...extra }, headers);
+
+describe("dead and failing replicas", () => {
+  it("stops sending traffic to a dead replica within a bounded number of requests", async () => {
+    let failedAttempts = 0;
+    const started = Date.now();
+    for (let i = 0; i < 40; i += 1) {
+      const response = await chat(`trio/${LLAMA}`);
+      expect(response.status).toBe(200);
+      failedAttempts += Number(response.headers.get("x-bf-attempts")) - 1;
+    }
+    // The circuit opens after three consecutive failures; afterwards only one probe per cool-down (1 s here) reaches it.
+    const cooldowns = Math.ceil((Date.now() - started) / 1000);
+    expect(failedAttempts).toBeLessThanOrEqual(3 + cooldowns);
+    expect(failedAttempts).toBeLessThan(40 / 3);
+  });
+
+  it("moves traffic off a replica that fails, and back once it recovers", async () => {
+    await fetch(`${env.FAKE_VLLM_URL}/__down?origin=flappy&ms=1500`, { method: "POST" });
+    const served: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      const id = `flappy-${i}`;
+      expect((await chat(`pair/${LLAMA}`, {}, { "x-request-id": id })).status).toBe(200);
+      served.push((await received(id)).at(-1)?.origin ?? "?");
+    }
+    expect(served.slice(-10).every((name) => name === "steady")).toBe(true);
+    // After the cool-down (1 s in this test setup) a probe finds the replica healthy again.
+    const back = await eventually(
+      async () => {
+        const id = crypto.randomUUID();
+        await chat(`pair/${LLAMA}`, {}, { "x-request-id": id });
+        return (await received(id)).map((r) => r.origin);
+      },
+      (origins) => origins.at(-1) === "flappy",
+      8000,
+    );
+    expect(back.at(-1)).toBe("flappy");
+  }, 15_000);
+
+  it("fails over when the connection drops before the first byte", async () => {
+    const response = await chat("cut/drop-connection", { stream: true });
+    expect(response.status).toBe(200);
+    expect(Number(response.headers.get("x-bf-attempts"))).toBe(2);
+    expect(sseData(await response.text()).at(-1)).toBe("[DONE]");
+  });
+
+  it("does not retry once the client has received bytes: a mid-stream failure is an error event", async () => {
+    const response = await chat("trio/mid-stream-error", { stream: true });
+    expect(response.headers.get("x-bf-attempts")).toBe("1");
+    const frames = sseData(await response.text());
+    expect(frames.some((frame) => frame.includes('"error"'))).toBe(true);
+  });
+});
+
+describe("fallbacks", () => {
+  it("tries the request's fallbacks in order and says which one answered", async () => {
+    const response = await chat("down/anything", { fallbacks: ["nope/missing", `vllm/${LLAMA}`] }, { "x-request-id": "fallback-1" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-bf-fallback-index")).toBe("1");
+    expect(response.headers.get("x-bf-provider")).toBe("vllm");
+    const [sent] = await received("fallback-1");
+    expect(JSON.parse(sent?.body ?? "{}").fallbacks).toBeUndefined();
+  });
+
+  it("returns the primary's error when every fallback fails too, and releases the reservation", async () => {
+    const key = await virtualKey("fallback-key", { provider_configs: [{ provider: "down" }, { provider: "vllm" }], max_concurrent_requests: 1 });
+    const response = await chat("down/anything", { fallbacks: ["vllm/not-served"] }, { "x-bf-vk": key });
+    expect(response.status).toBe(502);
+    expect((await errorOf(response)).code).toBe("upstream_unreachable");
+    expect((await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0)).concurrency.in_flight).toBe(0);
+  });
+
+  it("does not fall back on the client's own mistakes", async () => {
+    const response = await chat("vllm/flat-error", { fallbacks: [`vllm/${LLAMA}`] });
+    expect(response.status).toBe(400);
+  });
+});
+
+describe("session affinity", () => {
+  it("keeps a session on one replica and spreads sessions across replicas", async () => {
+    await configure({
+      spread: {
+        keys: [replica("r1", origin("r1")), replica("r2", origin("r2")), replica("r3", origin("r3"))],
+        network_config: { base_url: origin("r1") },
+        custom_provider_config: { base_provider_type: "openai" },
+      },
+    });
+    const replicaFor = async (session: string, i: number) => {
+      const id = `${session}-${i}`;
+      await chat(`spread/${LLAMA}`, {}, { "x-session-id": session, "x-request-id": id });
+      return (await received(id))[0]?.origin;
+    };
+    for (const session of ["alice", "bob", "carol"]) {
+      const seen = new Set<string | undefined>();
+      for (let i = 0; i < 5; i += 1) seen.add(await replicaFor(session, i));
+      expect(seen.size).toBe(1);
+    }
+    const spread = new Set<string | undefined>();
+    for (let s = 0; s < 20; s += 1) spread.add(await replicaFor(`user-${s}`, 0));
+    expect(spread.size).toBe(3);
+  });
+});
