@@ -17,6 +17,7 @@ export default defineConfig({
                 DEFAULT_VLLM_URL: "",
                 REQUIRE_VIRTUAL_KEY: "false",
                 CIRCUIT_COOLDOWN_SECONDS: "1",
+                SSE_KEEPALIVE_SECONDS: "1",
                 ORIGIN_TOKEN: "origin-secret-token",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },

@@ -22,6 +22,8 @@ export interface Env {
   CIRCUIT_FAILURE_THRESHOLD?: string;
   /** How long an open circuit keeps traffic away from its origin. */
   CIRCUIT_COOLDOWN_SECONDS?: string;
+  /** Silence toward a streaming client before a `: keep-alive` comment is sent. */
+  SSE_KEEPALIVE_SECONDS?: string;
 }
 
 export interface AppVariables {

@@ -4,7 +4,7 @@
  */
 import { numberSetting } from "../env";
 import { checkDeclaredLength, mebibytes } from "../http/body";
-import type { AppContext } from "../http/context";
+import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { GatewayError, badRequest } from "../http/errors";
 import { readMultipartHead } from "../http/multipart-head";
 import { checkRequestAllowed } from "../routing/resolve";
@@ -46,7 +46,7 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
         },
         c.env,
       );
-      return relayAnswer(call, target, { publicModel: routed.publicModel, dropUsageOnlyChunk: false, promptEstimate: 0 });
+      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: 0, keepAliveMs: sseKeepAliveMs(c) });
     },
     // The upload streams once: exactly one attempt, at the weighted choice.
     { once: true },

@@ -7,7 +7,7 @@ import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
-import type { AppContext } from "../http/context";
+import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
 import { fallbackModels } from "../http/request-fields";
 import type { TokenEstimate } from "../governance/admission";
@@ -121,6 +121,6 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
       },
       c.env,
     );
-    return relayAnswer(call, target, { publicModel: publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens });
+    return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens, keepAliveMs: sseKeepAliveMs(c) });
   });
 }

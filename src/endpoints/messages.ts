@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { isJsonObject, readJsonRequest } from "../http/body";
-import type { AppContext } from "../http/context";
+import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { GatewayError, asGatewayError, jsonResponse } from "../http/errors";
 import type { ChatCompletion } from "../convert/chat-types";
 import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
@@ -54,7 +54,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
       );
       if (stream && call.response.ok && isEventStream(call.response)) {
         const converter = new MessagesStreamConverter(publicModel, fields.stop_sequences);
-        return relayStream(call, target, { publicModel: publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
+        return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, keepAliveMs: sseKeepAliveMs(c), converter });
       }
       const answer = await relayJson(call, target, publicModel);
       return { response: jsonResponse(chatToMessage(answer.body as ChatCompletion, publicModel, fields.stop_sequences)), usage: answer.usage };

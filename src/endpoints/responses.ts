@@ -4,7 +4,7 @@
  */
 import { numberSetting } from "../env";
 import { readJsonRequest } from "../http/body";
-import type { AppContext } from "../http/context";
+import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { jsonResponse } from "../http/errors";
 import { responsesToChat } from "../convert/responses-request";
 import { chatToResponse } from "../convert/responses-response";
@@ -42,7 +42,7 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
     );
     if (stream && call.response.ok && isEventStream(call.response)) {
       const converter = new ResponsesStreamConverter(publicModel, fields);
-      return relayStream(call, target, { publicModel: publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, converter });
+      return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, keepAliveMs: sseKeepAliveMs(c), converter });
     }
     const answer = await relayJson(call, target, publicModel);
     return { response: jsonResponse(chatToResponse(answer.body as ChatCompletion, publicModel, fields)), usage: answer.usage };

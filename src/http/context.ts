@@ -1,6 +1,7 @@
 /** Small accessors over Hono's context that every endpoint needs. */
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
+import { numberSetting } from "../env";
 
 export type AppContext = Context<AppEnv>;
 
@@ -20,4 +21,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestIdFor(request: Request): string {
   const incoming = request.headers.get("x-request-id");
   return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+/** How long a stream may be silent toward the client before it gets a `: keep-alive` comment (SSE_KEEPALIVE_SECONDS). */
+export function sseKeepAliveMs(c: AppContext): number {
+  return numberSetting(c.env.SSE_KEEPALIVE_SECONDS, 15) * 1000;
 }

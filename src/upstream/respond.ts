@@ -146,6 +146,8 @@ export interface StreamOptions {
   promptEstimate: number;
   /** Re-expresses the chat stream in another API's events (Responses, Anthropic Messages). */
   converter?: StreamConverter;
+  /** Silence toward the client before a `: keep-alive` comment (SSE_KEEPALIVE_SECONDS). */
+  keepAliveMs: number;
 }
 
 /** Relays an SSE answer; a stream that opens with an error frame becomes an HTTP error instead. */
@@ -162,6 +164,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     publicModel: options.publicModel,
     dropUsageOnlyChunk: options.dropUsageOnlyChunk,
     idleTimeoutMs: target.provider.streamIdleTimeoutMs,
+    keepAliveMs: options.keepAliveMs,
     abortUpstream: (reason) => call.abort(reason),
     converter: options.converter,
     // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,

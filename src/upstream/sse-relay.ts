@@ -41,9 +41,16 @@ export interface RelayOptions {
   onEnd?(summary: RelaySummary): void;
   /** Re-expresses the chat stream in another API's events instead of relaying it. */
   converter?: StreamConverter | undefined;
+  /**
+   * While the origin is silent this long, the client gets a `: keep-alive` comment (every SSE client ignores them),
+   * so proxies with idle cut-offs (about 120 s through Cloudflare Tunnel) never end a long prefill. It is also how
+   * long the response waits for the origin's first event before it starts anyway.
+   */
+  keepAliveMs: number;
 }
 
 const encoder = new TextEncoder();
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
 
 function errorEvent(message: string, code: string): string {
   return `data: ${JSON.stringify({ error: { message, type: "upstream_error", param: null, code } })}\n\n`;
@@ -60,6 +67,7 @@ export class SseRelay {
   private finished = false;
   /** The converter has emitted its terminal events; anything after is ignored. */
   private converterClosed = false;
+  private reading: Promise<void> | null = null;
   private dataEvents = 0;
   private usage: StreamUsage | null = null;
   private firstError: FirstFrameError | null = null;
@@ -85,17 +93,35 @@ export class SseRelay {
    * gateway can answer with a proper HTTP error instead of a 200 stream.
    */
   async open(): Promise<FirstFrameError | null> {
-    while (this.pending.length === 0 && !this.finished) await this.readOnce();
+    // A long prefill must not hold the response back: after keepAliveMs it starts, and a later error is in-band.
+    while (this.pending.length === 0 && !this.finished) if ((await this.readOrKeepAlive()) === "quiet") break;
     return this.firstError;
   }
 
   private async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    while (this.pending.length === 0 && !this.finished) await this.readOnce();
+    while (this.pending.length === 0 && !this.finished) {
+      if ((await this.readOrKeepAlive()) === "quiet") {
+        controller.enqueue(KEEP_ALIVE);
+        return;
+      }
+    }
     if (this.pending.length > 0) {
       controller.enqueue(encoder.encode(this.pending.join("")));
       this.pending = [];
     }
     if (this.finished && this.pending.length === 0) controller.close();
+  }
+
+  /** The next upstream read, or "quiet" when keepAliveMs pass first (the read stays pending for the next call). */
+  private async readOrKeepAlive(): Promise<"read" | "quiet"> {
+    this.reading ??= this.readOnce().finally(() => (this.reading = null));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quiet = new Promise<"quiet">((resolve) => (timer = setTimeout(() => resolve("quiet"), this.options.keepAliveMs)));
+    try {
+      return await Promise.race([this.reading.then(() => "read" as const), quiet]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
   }
 
   private async readOnce(): Promise<void> {

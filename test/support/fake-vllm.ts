@@ -28,6 +28,7 @@ export const SCENARIO_MODELS = [
   "thinker",
   "cut-short",
   "drop-connection",
+  "slow-first-token",
 ];
 export const AUTH_TOKEN = "origin-secret-token";
 
@@ -205,6 +206,7 @@ export class FakeVllm {
     }
 
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    res.flushHeaders(); // like Starlette's StreamingResponse: headers go out before the first token
     const frame = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
     const chunk = (delta: Json | string, finish: string | null = null) =>
       frame({
@@ -223,6 +225,7 @@ export class FakeVllm {
       await sleep(10_000);
       return void res.end();
     }
+    if (model === "slow-first-token") await sleep(2500); // a long prefill: headers out, then silence
     if (chat) chunk({ role: "assistant", content: "" });
     const delay = model === "slow-stream" ? 150 : 0;
     const count = model === "slow-stream" ? 40 : words.length;

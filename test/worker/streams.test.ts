@@ -48,6 +48,15 @@ describe("stream faults", () => {
     expect(last.error?.code).toBe("stream_idle_timeout");
   }, 15_000);
 
+  it("starts the response and sends keep-alive comments while the origin is silent before its first token", async () => {
+    const started = Date.now();
+    const response = await stream("vllm/slow-first-token");
+    expect(Date.now() - started).toBeLessThan(2000); // the response began before the first token
+    const text = await response.text();
+    expect(text.startsWith(": keep-alive\n\n")).toBe(true);
+    expect(sseData(text).at(-1)).toBe("[DONE]");
+  });
+
   it("aborts the origin request when the client disconnects mid-stream", async () => {
     const requestId = crypto.randomUUID();
     const response = await stream("vllm/slow-stream", requestId);

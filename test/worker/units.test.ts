@@ -24,6 +24,7 @@ async function relay(parts: string[], options: { served?: string; public?: strin
     publicModel: options.public ?? "m",
     dropUsageOnlyChunk: options.dropUsage ?? false,
     idleTimeoutMs: 1000,
+    keepAliveMs: 60_000,
     abortUpstream: () => undefined,
     onEnd: (s) => (summary = s),
   });
