@@ -10,6 +10,13 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             remoteBindings: false,
             miniflare: {
+              // A local stand-in for a Workers VPC service binding: requests reach the fake vLLM's "vpc" origin.
+              serviceBindings: {
+                TEST_VPC: async (request: Request) => {
+                  const url = new URL(request.url);
+                  return fetch(`${inject("fakeVllmUrl")}/o/vpc${url.pathname}`, { method: request.method, headers: request.headers, body: request.body, duplex: "half" } as RequestInit);
+                },
+              },
               bindings: {
                 FAKE_VLLM_URL: inject("fakeVllmUrl"),
                 REFUSED_URL: inject("refusedUrl"),

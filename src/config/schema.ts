@@ -59,6 +59,8 @@ export const providerKeySchema = z.strictObject({
   vllm_key_config: vllmKeyConfigSchema.optional(),
   /** Cloudflare Access service token sent as CF-Access-Client-Id / CF-Access-Client-Secret. */
   cloudflare_access: accessServiceTokenSchema.optional(),
+  /** Name of a Workers VPC service binding (or any Fetcher binding) that carries this key's requests to its origin. */
+  vpc_binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name").optional(),
   // Accepted for Bifrost compatibility; see compat.ts.
   use_for_batch_api: z.boolean().optional(),
   status: z.unknown().optional(),

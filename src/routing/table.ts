@@ -22,6 +22,8 @@ export interface CompiledKey {
   weight: number;
   enabled: boolean;
   access: { clientId: string; clientSecret: string } | undefined;
+  /** A Fetcher binding (Workers VPC service) that reaches the origin instead of the public internet. */
+  vpcBinding: string | undefined;
 }
 
 export interface CompiledProvider {
@@ -77,6 +79,7 @@ function compileKey(record: ProviderRecord, key: ProviderKey): CompiledKey {
     weight: key.weight,
     enabled: key.enabled,
     access: key.cloudflare_access ? { clientId: key.cloudflare_access.client_id, clientSecret: key.cloudflare_access.client_secret } : undefined,
+    vpcBinding: key.vpc_binding,
   };
 }
 

@@ -66,10 +66,25 @@ function originHeaders(request: OriginRequest, env: object): Headers {
   return headers;
 }
 
+/**
+ * How this key reaches its origin: the global fetch, or a Workers VPC service binding (private network through a
+ * tunnel; the URL's host then only names the service, the route comes from the binding).
+ */
+function fetcherFor(target: Target, env: object): (url: string, init: RequestInit) => Promise<Response> {
+  const name = target.key.vpcBinding;
+  if (name === undefined) return (url, init) => fetch(url, init);
+  const binding: unknown = (env as Record<string, unknown>)[name];
+  if (typeof binding !== "object" || binding === null || typeof (binding as Fetcher).fetch !== "function") {
+    throw new GatewayError(502, `${originLabel(target)} uses the binding ${name}, which the gateway does not have`, "provider_config_unresolved");
+  }
+  return (url, init) => (binding as Fetcher).fetch(url, init);
+}
+
 export async function callOrigin(request: OriginRequest, env: object): Promise<OriginCall> {
   const { target } = request;
   const url = originUrl(target, env, request.path, request.pathKey);
   const headers = originHeaders(request, env);
+  const send = fetcherFor(target, env);
   const timeoutMs = request.timeoutMs ?? target.provider.timeoutMs;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new OriginTimeout()), timeoutMs);
@@ -91,7 +106,7 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
 
   let response: Response;
   try {
-    response = await fetch(url, { method: request.method, headers, body: request.body ?? null, redirect: "manual", signal });
+    response = await send(url, { method: request.method, headers, body: request.body ?? null, redirect: "manual", signal });
   } catch (thrown) {
     clearTimeout(timer);
     throw failure(thrown);

@@ -31,6 +31,18 @@ beforeAll(async () => {
       network_config: { base_url: origin("access") },
       custom_provider_config: { base_provider_type: "openai" },
     },
+    private: {
+      keys: [
+        { name: "via-vpc", models: ["*"], vllm_key_config: { url: "http://vllm-gpu-a.internal:8000" }, vpc_binding: "TEST_VPC" },
+      ],
+      network_config: { base_url: "http://vllm-gpu-a.internal:8000" },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    missing: {
+      keys: [{ name: "no-binding", models: ["*"], vllm_key_config: { url: "http://x.internal" }, vpc_binding: "NOT_BOUND" }],
+      network_config: { base_url: "http://x.internal" },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
   });
 });
 
@@ -74,6 +86,21 @@ describe("routing", () => {
     const error = await errorOf(refused);
     expect(error.code).toBe("upstream_redirect");
     expect(error.message).toContain("service token");
+  });
+});
+
+describe("Workers VPC bindings", () => {
+  it("reaches a key's origin through its service binding", async () => {
+    const response = await chat(`private/${LLAMA}`, "vpc-1");
+    expect(response.status).toBe(200);
+    const [seen] = await received("vpc-1");
+    expect(seen).toMatchObject({ origin: "vpc", path: "/v1/chat/completions" });
+  });
+
+  it("says which binding is missing", async () => {
+    const response = await chat(`missing/${LLAMA}`);
+    expect(response.status).toBe(502);
+    expect((await errorOf(response)).message).toContain("NOT_BOUND");
   });
 });
 
