@@ -25,6 +25,7 @@ export default defineConfig({
                 REQUIRE_VIRTUAL_KEY: "false",
                 CIRCUIT_COOLDOWN_SECONDS: "1",
                 SSE_KEEPALIVE_SECONDS: "1",
+                EPHEMERAL_TOKEN_SECRET: "test-ephemeral-secret-0123456789abcdef",
                 ORIGIN_TOKEN: "origin-secret-token",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },

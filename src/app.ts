@@ -9,7 +9,10 @@ import { pricingRoutes } from "./admin/pricing";
 import { providerRoutes } from "./admin/providers";
 import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
+import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./endpoints/ephemeral-tokens";
+import { browserChatPage } from "./endpoints/example-page";
 import { handleQuota } from "./endpoints/quota";
+import { cors } from "./http/cors";
 import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { requestIdFor } from "./http/context";
@@ -30,6 +33,9 @@ export function buildApp(): Hono<AppEnv> {
 
   app.get("/health", () => jsonResponse({ status: "ok" }));
 
+  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors);
+  app.get("/examples/browser-chat", () => browserChatPage());
+
   const inference = inferenceRoutes();
   app.route("/v1", inference);
   app.route("/openai/v1", inference);
@@ -42,6 +48,9 @@ export function buildApp(): Hono<AppEnv> {
 
   // Authenticated by the virtual key itself, so it sits before the admin guard.
   app.get("/api/governance/virtual-keys/quota", (c) => handleQuota(c));
+  app.post("/api/governance/virtual-keys/ephemeral-tokens", (c) => handleMintToken(c));
+  app.delete("/api/governance/virtual-keys/ephemeral-tokens", (c) => handleRevokeAllTokens(c));
+  app.delete("/api/governance/virtual-keys/ephemeral-tokens/:id", (c) => handleRevokeToken(c, c.req.param("id")));
   app.use("/api/*", requireAdmin, async (c, next) => {
     await ensureDefaults(c.env);
     await next();

@@ -10,7 +10,8 @@ import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, asGatewayError } from "../http/errors";
 import { admitRequest, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
 import { presentedVirtualKey } from "../governance/credentials";
-import { findVirtualKey, hashKeyValue } from "../governance/key-store";
+import { EPHEMERAL_PREFIX, requireSecret, tokenAllowsModel, verifyToken, type TokenClaims } from "../governance/ephemeral";
+import { findVirtualKey, findVirtualKeyById, hashKeyValue } from "../governance/key-store";
 import { FREE, priceFor, type Price } from "../governance/pricing";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
@@ -27,19 +28,59 @@ function unauthorized(type: string, message: string): GatewayError {
   return new GatewayError(401, message, type, { type });
 }
 
-/** The caller's virtual key, or null for a keyless request where those are allowed. */
-export async function authenticate(c: AppContext): Promise<VirtualKeyRecord | null> {
-  const presented = presentedVirtualKey(c.req.raw.headers);
-  if (presented === undefined) {
-    if (c.env.REQUIRE_VIRTUAL_KEY === "true") {
-      throw unauthorized("virtual_key_required", "virtual key is required: send it as x-bf-vk, Authorization: Bearer sk-bf-…, or x-api-key");
+/** Who is calling: a virtual key, possibly through one of its ephemeral tokens. */
+export interface Principal {
+  vk: VirtualKeyRecord;
+  token: TokenClaims | null;
+}
+
+function originList(raw: string | undefined): string[] {
+  return (raw ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+}
+
+/**
+ * Browser requests (they carry Origin) are accepted only from the origins the credential allows: an ephemeral token's
+ * one origin, a virtual key's allowed_origins, or KEYLESS_ALLOWED_ORIGINS for keyless requests. Refused before any
+ * origin is contacted.
+ */
+function checkOrigin(c: AppContext, principal: Principal | null): void {
+  const origin = c.req.header("origin");
+  if (principal?.token) {
+    if (origin !== principal.token.origin) {
+      throw new GatewayError(403, `this ephemeral token may only be used from ${principal.token.origin}`, "origin_not_allowed", { type: "origin_not_allowed" });
     }
-    return null;
+    return;
+  }
+  if (origin === undefined) return;
+  const allowed = principal ? principal.vk.allowed_origins : originList(c.env.KEYLESS_ALLOWED_ORIGINS);
+  if (!allowed.includes("*") && !allowed.includes(origin)) {
+    const holder = principal ? `virtual key '${principal.vk.name}'` : "keyless requests";
+    throw new GatewayError(403, `origin ${origin} is not allowed for ${holder}`, "origin_not_allowed", { type: "origin_not_allowed" });
+  }
+}
+
+async function principalFor(c: AppContext, presented: string): Promise<Principal> {
+  if (presented.startsWith(EPHEMERAL_PREFIX)) {
+    const claims = await verifyToken(presented, requireSecret(c.env.EPHEMERAL_TOKEN_SECRET));
+    const parent = await findVirtualKeyById(c.env, claims.vk);
+    if (!parent) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
+    return { vk: parent, token: claims };
   }
   if (presented.length > MAX_KEY_LENGTH || /\s/.test(presented)) throw unauthorized("virtual_key_not_found", "malformed virtual key");
   const record = await findVirtualKey(c.env, await hashKeyValue(presented));
   if (!record) throw unauthorized("virtual_key_not_found", "virtual key not found: it does not exist or has been deleted");
-  return record;
+  return { vk: record, token: null };
+}
+
+/** The caller (checked against the request's Origin), or null for a keyless request where those are allowed. */
+export async function authenticate(c: AppContext): Promise<Principal | null> {
+  const presented = presentedVirtualKey(c.req.raw.headers);
+  if (presented === undefined && c.env.REQUIRE_VIRTUAL_KEY === "true") {
+    throw unauthorized("virtual_key_required", "virtual key is required: send it as x-bf-vk, Authorization: Bearer sk-bf-…, or x-api-key");
+  }
+  const principal = presented === undefined ? null : await principalFor(c, presented);
+  checkOrigin(c, principal);
+  return principal;
 }
 
 export interface RouteRequest {
@@ -56,6 +97,8 @@ export interface RouteRequest {
 export interface Routed extends Resolution {
   table: RoutingTable;
   vk: VirtualKeyRecord | null;
+  /** The ephemeral token the request came with, whose own limits apply on top of its key's. */
+  token: TokenClaims | null;
   scope: string | null;
   /** Further models to try, in order, when every attempt at the primary failed. */
   fallbacks: Resolution[];
@@ -64,7 +107,12 @@ export interface Routed extends Resolution {
 }
 
 export async function route(c: AppContext, request: RouteRequest): Promise<Routed> {
-  const vk = await authenticate(c);
+  const principal = await authenticate(c);
+  const vk = principal?.vk ?? null;
+  const token = principal?.token ?? null;
+  if (token && !tokenAllowsModel(token, request.model)) {
+    throw new GatewayError(403, `this ephemeral token may not use model '${request.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
+  }
   const table = await getRoutingTable(c.env, waitUntilOf(c));
   const resolve = (model: string): Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">> =>
     vk ? resolveForVirtualKey(table, vk, model, request.requestType, request.defaultProvider) : resolveModel(table, model, request.requestType, request.defaultProvider);
@@ -82,7 +130,9 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   if (request.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates);
   const scope = primary.providerConfig?.id ?? null;
   const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id") ?? undefined;
-  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, scope, fallbacks, sessionId, promptPrefix: request.promptPrefix };
+  // A token's model scope covers fallbacks too.
+  const permitted = token ? fallbacks.filter((fallback) => tokenAllowsModel(token, fallback.publicModel)) : fallbacks;
+  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, token, scope, fallbacks: permitted, sessionId, promptPrefix: request.promptPrefix };
 }
 
 function priceOf(routed: Routed, target: Target): Price {
@@ -134,7 +184,7 @@ export type Attempt = (target: Target, publicModel: string) => Promise<Answer>;
 export async function serve(c: AppContext, routed: Routed, estimate: TokenEstimate, attempt: Attempt, options: ServeOptions = {}): Promise<Response> {
   const first = routed.targets[0];
   let ticket: AdmissionTicket | null = null;
-  if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first));
+  if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first), routed.token);
   const chains: Resolution[] = options.once ? [routed] : [routed, ...routed.fallbacks];
   const waitUntil = waitUntilOf(c);
   const settings = healthSettings(c.env);

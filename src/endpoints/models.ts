@@ -79,7 +79,7 @@ function visibleTo(vk: VirtualKeyRecord | null, provider: string, name: string):
 }
 
 export async function listModels(c: AppContext): Promise<JsonObject[]> {
-  const vk = await authenticate(c);
+  const vk = (await authenticate(c))?.vk ?? null;
   const table = await getRoutingTable(c.env, waitUntilOf(c));
   const targets = listTargets(table).filter((target) => !vk || vk.provider_configs.some((config) => config.provider === target.provider.name));
   const settled = await Promise.allSettled(targets.map((target) => listFromOrigin(c, target, vk)));

@@ -11,9 +11,10 @@ export async function handleQuota(c: AppContext): Promise<Response> {
       type: "virtual_key_required",
     });
   }
-  const vk = await authenticate(c);
-  if (!vk) throw new GatewayError(401, "virtual key not found", "virtual_key_not_found");
-  const quota = await limiterFor(c.env, vk).quota();
+  const principal = await authenticate(c);
+  if (!principal) throw new GatewayError(401, "virtual key not found", "virtual_key_not_found");
+  if (principal.token) throw new GatewayError(403, "an ephemeral token cannot read its key's quota", "permission_denied");
+  const quota = await limiterFor(c.env, principal.vk).quota();
   if (!quota) throw new GatewayError(401, "virtual key not found: it does not exist or has been deleted", "virtual_key_not_found");
   return jsonResponse(quota);
 }

@@ -11,6 +11,7 @@ import { GatewayError } from "../http/errors";
 import type { UsageReport } from "../upstream/respond";
 import type { AdmitDecision, SettleRequest } from "./limits";
 import { costOf, type Price } from "./pricing";
+import type { TokenClaims } from "./ephemeral";
 import type { VirtualKeyRecord } from "./schema";
 
 export interface TokenEstimate {
@@ -22,6 +23,7 @@ export interface TokenEstimate {
 export interface AdmissionTicket {
   reservationId: string;
   scope: string;
+  tokenId: string | undefined;
   vk: VirtualKeyRecord;
   env: Env;
 }
@@ -66,7 +68,14 @@ function takeQueued(vkId: string): SettleRequest[] {
 }
 
 /** Reserves the request's worst case (every token it may use, at the price of the first-choice origin). */
-export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string, estimate: TokenEstimate, price: Price): Promise<AdmissionTicket> {
+export async function admitRequest(
+  env: Env,
+  vk: VirtualKeyRecord,
+  scope: string,
+  estimate: TokenEstimate,
+  price: Price,
+  token: TokenClaims | null = null,
+): Promise<AdmissionTicket> {
   const settlements = takeQueued(vk.id);
   let decision: AdmitDecision;
   try {
@@ -76,6 +85,7 @@ export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string
       cost: costOf(price, estimate.promptTokens, estimate.maxCompletionTokens),
       ttlMs: numberSetting(env.RESERVATION_TTL_SECONDS, DEFAULT_TTL_SECONDS) * 1000,
       settlements,
+      token: token ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
     });
   } catch (error) {
     // The carried settlements did not arrive; they go out on their own.
@@ -83,7 +93,7 @@ export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string
     throw error;
   }
   if (!decision.ok) throw refusal(decision);
-  return { reservationId: decision.reservationId, scope, vk, env };
+  return { reservationId: decision.reservationId, scope, tokenId: token?.id, vk, env };
 }
 
 /**
@@ -98,6 +108,7 @@ export async function settleUsage(ticket: AdmissionTicket, usage: UsageReport, p
       scope: ticket.scope,
       tokens: usage.promptTokens + usage.completionTokens,
       cost: costOf(price, usage.promptTokens, usage.completionTokens),
+      tokenId: ticket.tokenId,
     },
     taken: false,
   };

@@ -8,6 +8,8 @@ import { numberSetting } from "../env";
 import type { VirtualKeyRecord } from "./schema";
 
 const KV_PREFIX = "vk/";
+/** The same record under its id, for ephemeral tokens, which name their parent key by id. */
+const KV_ID_PREFIX = "vk-id/";
 const NEGATIVE_TTL_MS = 5_000;
 
 interface Cached {
@@ -16,6 +18,7 @@ interface Cached {
 }
 
 const byHash = new Map<string, Cached>();
+const byId = new Map<string, Cached>();
 const MAX_CACHED = 10_000;
 
 const encoder = new TextEncoder();
@@ -37,6 +40,26 @@ export async function hashKeyValue(value: string): Promise<string> {
 function remember(hash: string, record: VirtualKeyRecord | null): void {
   if (byHash.size >= MAX_CACHED) byHash.delete(byHash.keys().next().value as string);
   byHash.set(hash, { record, checkedAt: Date.now() });
+  if (record) rememberById(record.id, record);
+}
+
+function rememberById(id: string, record: VirtualKeyRecord | null): void {
+  if (byId.size >= MAX_CACHED) byId.delete(byId.keys().next().value as string);
+  byId.set(id, { record, checkedAt: Date.now() });
+}
+
+/** The record with this id (an ephemeral token's parent): memory, then KV, then D1. */
+export async function findVirtualKeyById(env: Env, id: string): Promise<VirtualKeyRecord | null> {
+  const cached = byId.get(id);
+  const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
+  if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
+  let record = await env.CONFIG_KV.get<VirtualKeyRecord>(KV_ID_PREFIX + id, "json");
+  if (!record) {
+    record = await loadVirtualKey(env, id);
+    if (record) await env.CONFIG_KV.put(KV_ID_PREFIX + id, JSON.stringify(record));
+  }
+  rememberById(id, record);
+  return record;
 }
 
 /** The record for a key value's hash: memory, then KV, then D1 (which also repairs a missing KV entry). */
@@ -66,14 +89,15 @@ export async function saveVirtualKey(env: Env, record: VirtualKeyRecord, previou
     await env.CONFIG_KV.delete(KV_PREFIX + previousHash);
     byHash.delete(previousHash);
   }
-  await env.CONFIG_KV.put(KV_PREFIX + record.value_hash, JSON.stringify(record));
+  await Promise.all([env.CONFIG_KV.put(KV_PREFIX + record.value_hash, JSON.stringify(record)), env.CONFIG_KV.put(KV_ID_PREFIX + record.id, JSON.stringify(record))]);
   remember(record.value_hash, record);
 }
 
 export async function deleteVirtualKey(env: Env, record: VirtualKeyRecord): Promise<void> {
   await env.DB.prepare("DELETE FROM virtual_keys WHERE id = ?1").bind(record.id).run();
-  await env.CONFIG_KV.delete(KV_PREFIX + record.value_hash);
+  await Promise.all([env.CONFIG_KV.delete(KV_PREFIX + record.value_hash), env.CONFIG_KV.delete(KV_ID_PREFIX + record.id)]);
   remember(record.value_hash, null);
+  rememberById(record.id, null);
 }
 
 export async function loadVirtualKey(env: Env, id: string): Promise<VirtualKeyRecord | null> {
@@ -101,4 +125,5 @@ export async function listVirtualKeys(env: Env, options: { limit: number; offset
 /** Test hook: forget this isolate's cached lookups. */
 export function forgetCachedVirtualKeys(): void {
   byHash.clear();
+  byId.clear();
 }

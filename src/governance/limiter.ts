@@ -19,7 +19,9 @@ import {
   type QuotaWindow,
   type ScopedBudget,
   type SettleRequest,
+  type TokenScope,
 } from "./limits";
+import { denial, dollars, iso, nanos, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
 
 interface Counter {
   usage: number;
@@ -28,6 +30,7 @@ interface Counter {
 
 interface Reservation {
   scope: string | null;
+  tokenId?: string | undefined;
   tokens: number;
   /** Nano-dollars: money is counted in integers so sums are exact. */
   cost: number;
@@ -40,31 +43,18 @@ interface Pending {
   count: number;
 }
 
-type Denial = Extract<AdmitDecision, { ok: false }>;
 
 const CONFIG_KEY = "config";
 const COUNTER_PREFIX = "c:";
 const RESERVATION_PREFIX = "r:";
+/** Revoked ephemeral tokens (id → expiry, seconds), and "every token issued up to" (milliseconds). */
+const REVOKED_PREFIX = "t:revoked:";
+const REVOKED_BEFORE_KEY = "t:revoked-before";
+/** An ephemeral token's sub-budget covers its whole life: a window that never rolls over. */
+const LIFETIME: WindowSpec = { durationMs: Number.MAX_SAFE_INTEGER, calendar: undefined };
 const UNCONFIRMED = { allowUnconfirmed: true } as const;
 /** How long changes may wait in memory before they are written to storage together. */
 const FLUSH_INTERVAL_MS = 20;
-
-/** USD → integer nano-dollars, the unit budgets are counted in. */
-function nanos(dollars: number): number {
-  return Math.round(dollars * 1e9);
-}
-
-function dollars(nanoDollars: number): number {
-  return nanoDollars / 1e9;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function secondsUntil(ms: number, now: number): number {
-  return Math.max(1, Math.ceil((ms - now) / 1000));
-}
 
 function inScope(reservation: Reservation, scope: string): boolean {
   return scope === KEY_SCOPE || reservation.scope === scope;
@@ -74,6 +64,8 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   private config: LimiterConfig | null = null;
   private readonly counters = new Map<string, Counter>();
   private readonly reservations = new Map<string, Reservation>();
+  private readonly revokedTokens = new Map<string, number>();
+  private revokedBefore = 0;
   private alarmAt: number | null = null;
   /** Storage keys changed (to write) or removed (to delete) since the last flush. */
   private readonly changed = new Set<string>();
@@ -83,12 +75,16 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      const [config, counters, reservations, alarmAt] = await Promise.all([
+      const [config, counters, reservations, alarmAt, revoked, revokedBefore] = await Promise.all([
         ctx.storage.get<LimiterConfig>(CONFIG_KEY),
         ctx.storage.list<Counter>({ prefix: COUNTER_PREFIX }),
         ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX }),
         ctx.storage.getAlarm(),
+        ctx.storage.list<number>({ prefix: REVOKED_PREFIX }),
+        ctx.storage.get<number>(REVOKED_BEFORE_KEY),
       ]);
+      for (const [key, exp] of revoked) this.revokedTokens.set(key.slice(REVOKED_PREFIX.length), exp);
+      this.revokedBefore = revokedBefore ?? 0;
       this.config = config ?? null;
       for (const [key, counter] of counters) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
       for (const [key, reservation] of reservations) this.reservations.set(key.slice(RESERVATION_PREFIX.length), reservation);
@@ -111,7 +107,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
     for (const id of this.dropExpired(now)) this.markRemoved(RESERVATION_PREFIX + id);
     const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
-    const refusal = this.checkConcurrency(config) ?? this.checkRateLimits(config, scopes, request, now) ?? this.checkBudgets(config, scopes, request, now);
+    const refusal =
+      (request.token ? this.checkToken(request.token, request, now) : null) ??
+      this.checkConcurrency(config) ??
+      this.checkRateLimits(config, scopes, request, now) ??
+      this.checkBudgets(config, scopes, request, now);
     if (refusal) return refusal;
 
     for (const limit of config.rateLimits) {
@@ -120,8 +120,14 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
       const counter = this.counter(name, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now);
       this.setCounter(name, counter.usage + 1, counter.start);
     }
+    const token = request.token;
+    if (token?.rate) {
+      const name = `token-requests:${token.id}`;
+      const counter = this.counter(name, windowSpec(token.rate.window, false), now);
+      this.setCounter(name, counter.usage + 1, counter.start);
+    }
     const reservationId = crypto.randomUUID();
-    const reservation: Reservation = { scope: request.scope, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
+    const reservation: Reservation = { scope: request.scope, tokenId: token?.id, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
     this.reservations.set(reservationId, reservation);
     this.markChanged(RESERVATION_PREFIX + reservationId);
     if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
@@ -142,6 +148,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   private settleOne(request: SettleRequest): void {
     const now = Date.now();
     const reservation = this.reservations.get(request.reservationId);
+    const tokenId = reservation?.tokenId ?? request.tokenId;
+    if (tokenId && request.cost > 0) {
+      const name = `token-budget:${tokenId}`;
+      this.setCounter(name, this.counter(name, LIFETIME, now).usage + nanos(request.cost), 0);
+    }
     this.reservations.delete(request.reservationId);
     this.markRemoved(RESERVATION_PREFIX + request.reservationId);
     const config = this.config;
@@ -163,9 +174,50 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     }
   }
 
+  /** Revokes one of the key's ephemeral tokens (kept until it would have expired anyway). */
+  revokeToken(id: string, exp: number): void {
+    this.revokedTokens.set(id, exp);
+    void this.ctx.storage.put(REVOKED_PREFIX + id, exp, UNCONFIRMED);
+  }
+
+  /** Revokes every ephemeral token of the key issued up to now. */
+  revokeAllTokens(): void {
+    this.revokedBefore = Date.now();
+    void this.ctx.storage.put(REVOKED_BEFORE_KEY, this.revokedBefore, UNCONFIRMED);
+  }
+
+  private checkToken(token: TokenScope, request: AdmitRequest, now: number): Denial | null {
+    if (this.revokedTokens.has(token.id) || token.iat <= this.revokedBefore) {
+      return denial(401, "ephemeral_token_revoked", "ephemeral token has been revoked", null);
+    }
+    if (token.rate) {
+      const spec = windowSpec(token.rate.window, false);
+      const counter = this.counter(`token-requests:${token.id}`, spec, now);
+      if (counter.usage + 1 > token.rate.max) {
+        return windowDenial("request_limited", "request", "ephemeral token", counter.usage, token.rate.max, token.rate.window, windowEnd(spec, counter.start), now, "requests");
+      }
+    }
+    if (token.budget !== undefined) {
+      let pending = 0;
+      for (const reservation of this.reservations.values()) if (reservation.tokenId === token.id && reservation.expiresAt > now) pending += reservation.cost;
+      const committed = this.counter(`token-budget:${token.id}`, LIFETIME, now).usage + pending;
+      const cost = nanos(request.cost);
+      if (cost > 0 && committed + cost > nanos(token.budget)) {
+        return denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${dollars(committed).toFixed(4)} spent or reserved + ${request.cost.toFixed(4)} for this request > ${token.budget.toFixed(4)} dollars`, null);
+      }
+    }
+    return null;
+  }
+
   /** Gives up reservations whose requests never settled. */
   override async alarm(): Promise<void> {
     for (const id of this.dropExpired(Date.now())) this.markRemoved(RESERVATION_PREFIX + id);
+    const nowSeconds = Date.now() / 1000;
+    for (const [id, exp] of this.revokedTokens) {
+      if (exp > nowSeconds) continue;
+      this.revokedTokens.delete(id);
+      void this.ctx.storage.delete(REVOKED_PREFIX + id, UNCONFIRMED);
+    }
     await this.flush();
     let next: number | null = null;
     for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
@@ -348,33 +400,3 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   }
 }
 
-function denial(status: Denial["status"], type: string, message: string, retryAfterSeconds: number | null, headers: Record<string, string> = {}): Denial {
-  return { ok: false, status, type, message, retryAfterSeconds, headers };
-}
-
-function windowDenial(
-  type: string,
-  kind: "request" | "token",
-  where: string,
-  used: number,
-  max: number,
-  duration: string,
-  resetsAt: number,
-  now: number,
-  header: "requests" | "tokens",
-  asked?: number,
-): Denial {
-  const retryAfter = secondsUntil(resetsAt, now);
-  const extra = asked === undefined ? "" : `, this request may use up to ${asked}`;
-  return denial(
-    429,
-    type,
-    `${kind} limit exceeded for ${where}: ${used}/${max}${extra} (window ${duration}, resets in ${retryAfter}s at ${iso(resetsAt)})`,
-    retryAfter,
-    {
-      [`x-ratelimit-limit-${header}`]: String(max),
-      [`x-ratelimit-remaining-${header}`]: String(Math.max(0, max - used)),
-      [`x-ratelimit-reset-${header}`]: `${retryAfter}s`,
-    },
-  );
-}

@@ -31,6 +31,18 @@ export interface AdmitRequest {
   ttlMs: number;
   /** Earlier requests' settlements, carried along and applied before this admission is decided. */
   settlements?: SettleRequest[];
+  /** The ephemeral token the request came with: its revocation, sub-budget and request window apply too. */
+  token?: TokenScope | undefined;
+}
+
+export interface TokenScope {
+  id: string;
+  /** Issued-at, milliseconds. */
+  iat: number;
+  /** Expiry, seconds. */
+  exp: number;
+  budget?: number | undefined;
+  rate?: { max: number; window: string } | undefined;
 }
 
 export type AdmitDecision =
@@ -42,6 +54,8 @@ export interface SettleRequest {
   scope: string | null;
   tokens: number;
   cost: number;
+  /** The ephemeral token whose sub-budget is charged too. */
+  tokenId?: string | undefined;
 }
 
 export interface QuotaWindow {

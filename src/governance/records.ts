@@ -79,6 +79,7 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
     budgets: budgetsOf(body.budgets, body.budget, previous?.budgets ?? [], "virtual key", body.calendar_aligned) ?? previous?.budgets ?? [],
     rate_limit: rateLimit === undefined ? (previous?.rate_limit ?? null) : rateLimit,
     max_concurrent_requests: body.max_concurrent_requests === undefined ? (previous?.max_concurrent_requests ?? null) : body.max_concurrent_requests,
+    allowed_origins: body.allowed_origins ?? previous?.allowed_origins ?? [],
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

@@ -65,6 +65,8 @@ export const virtualKeyBodySchema = z.strictObject({
   budget: budgetSchema.optional(),
   rate_limit: rateLimitSchema.nullish(),
   max_concurrent_requests: z.number().int().min(1).nullish(),
+  /** Browser origins allowed to use the key (CORS); "*" for any. Browser requests from other origins are refused. */
+  allowed_origins: z.array(z.string().refine((v) => v === "*" || (URL.canParse(v) && new URL(v).origin === v), "must be an origin such as https://app.example.com, or *")).max(100).optional(),
   /** Deprecated in Bifrost: applies calendar alignment to every budget that does not say otherwise. */
   calendar_aligned: z.boolean().optional(),
 });
@@ -114,6 +116,7 @@ export interface VirtualKeyRecord {
   budgets: Budget[];
   rate_limit: RateLimit | null;
   max_concurrent_requests: number | null;
+  allowed_origins: string[];
   created_at: string;
   updated_at: string;
 }

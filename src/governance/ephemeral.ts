@@ -1,0 +1,128 @@
+/**
+ * Ephemeral tokens: short-lived, scoped credentials a backend mints from its virtual key for a browser. A token is
+ * `sk-bf-eph.<claims>.<signature>`: base64url JSON claims signed with HMAC-SHA256 under the Worker secret
+ * EPHEMERAL_TOKEN_SECRET, so any location verifies it without a database read. Its scope — models, one origin, an
+ * expiry of at most 24 h, a sub-budget and its own request window — is enforced with the parent key's limits in
+ * the parent's Durable Object, which also holds revocations.
+ */
+import { z } from "zod";
+import { GatewayError } from "../http/errors";
+import { parseDuration } from "./duration";
+
+export const EPHEMERAL_PREFIX = "sk-bf-eph.";
+const MAX_LIFETIME_SECONDS = 86_400;
+
+export const tokenClaimsSchema = z.strictObject({
+  v: z.literal(1),
+  id: z.string().min(1),
+  /** The parent virtual key's id. */
+  vk: z.string().min(1),
+  /** Issued at, milliseconds (fine enough for "revoke everything issued so far"). */
+  iat: z.number().int(),
+  /** Expiry, seconds. */
+  exp: z.number().int(),
+  origin: z.string().min(1),
+  models: z.array(z.string()).optional(),
+  /** Sub-budget over the token's lifetime, USD. */
+  budget: z.number().min(0).optional(),
+  /** Own request window: at most `max` requests per `window`. */
+  rate: z.strictObject({ max: z.number().int().min(1), window: z.string() }).optional(),
+});
+
+export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
+
+/** Body of POST /api/governance/virtual-keys/ephemeral-tokens. */
+export const mintRequestSchema = z.strictObject({
+  allowed_origin: z.string().refine((value) => URL.canParse(value) && new URL(value).origin === value, "must be an origin such as https://app.example.com (scheme, host and port only)"),
+  expires_in_seconds: z.number().int().min(1).max(MAX_LIFETIME_SECONDS, "tokens live at most 24 hours (86400 s)").default(900),
+  models: z.array(z.string().min(1)).min(1).max(100).optional(),
+  budget: z.strictObject({ max_limit: z.number().min(0) }).optional(),
+  rate_limit: z
+    .strictObject({
+      request_max_limit: z.number().int().min(1),
+      request_reset_duration: z.string().refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m or 1h"),
+    })
+    .optional(),
+});
+
+export type MintRequest = z.infer<typeof mintRequestSchema>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+let cachedKey: { secret: string; key: Promise<CryptoKey> } | null = null;
+
+function signingKey(secret: string): Promise<CryptoKey> {
+  if (cachedKey?.secret !== secret) {
+    cachedKey = { secret, key: crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]) };
+  }
+  return cachedKey.key;
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+export function requireSecret(secret: string | undefined): string {
+  if (!secret || secret.length < 32) {
+    throw new GatewayError(503, "ephemeral tokens are disabled: set the EPHEMERAL_TOKEN_SECRET secret (at least 32 characters)", "ephemeral_tokens_disabled");
+  }
+  return secret;
+}
+
+export async function signToken(claims: TokenClaims, secret: string): Promise<string> {
+  const payload = base64url(encoder.encode(JSON.stringify(claims)));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(secret), encoder.encode(payload)));
+  return `${EPHEMERAL_PREFIX}${payload}.${base64url(signature)}`;
+}
+
+function invalid(message: string): GatewayError {
+  return new GatewayError(401, message, "ephemeral_token_invalid", { type: "ephemeral_token_invalid" });
+}
+
+/** The token's claims, when its signature holds and it has not expired. */
+export async function verifyToken(token: string, secret: string, now = Date.now()): Promise<TokenClaims> {
+  const [payload, signature, extra] = token.slice(EPHEMERAL_PREFIX.length).split(".");
+  if (!payload || !signature || extra !== undefined) throw invalid("malformed ephemeral token");
+  let valid = false;
+  let claims: unknown;
+  try {
+    valid = await crypto.subtle.verify("HMAC", await signingKey(secret), fromBase64url(signature), encoder.encode(payload));
+    claims = JSON.parse(decoder.decode(fromBase64url(payload)));
+  } catch {
+    throw invalid("malformed ephemeral token");
+  }
+  if (!valid) throw invalid("ephemeral token signature does not verify");
+  const parsed = tokenClaimsSchema.safeParse(claims);
+  if (!parsed.success) throw invalid("malformed ephemeral token");
+  if (parsed.data.exp * 1000 <= now) {
+    throw new GatewayError(401, `ephemeral token expired at ${new Date(parsed.data.exp * 1000).toISOString()}`, "ephemeral_token_expired", { type: "ephemeral_token_expired" });
+  }
+  return parsed.data;
+}
+
+export function claimsFor(parentId: string, request: MintRequest, now = Date.now()): TokenClaims {
+  return {
+    v: 1,
+    id: crypto.randomUUID(),
+    vk: parentId,
+    iat: now,
+    exp: Math.floor(now / 1000) + request.expires_in_seconds,
+    origin: request.allowed_origin,
+    ...(request.models ? { models: request.models } : {}),
+    ...(request.budget ? { budget: request.budget.max_limit } : {}),
+    ...(request.rate_limit ? { rate: { max: request.rate_limit.request_max_limit, window: request.rate_limit.request_reset_duration } } : {}),
+  };
+}
+
+/** Whether a token's model list allows a requested model (as sent, or without its provider prefix). */
+export function tokenAllowsModel(claims: TokenClaims, model: string): boolean {
+  if (!claims.models) return true;
+  return claims.models.includes(model) || claims.models.some((allowed) => model.endsWith(`/${allowed}`));
+}

@@ -1,0 +1,123 @@
+/** Browser access: CORS, per-key origins, and ephemeral tokens minted from a virtual key. */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import { LLAMA, admin, configure, errorOf, eventually, gateway, origin, postJson, quota, virtualKey } from "./helpers";
+
+const APP = "https://app.example.com";
+let parent = "";
+
+beforeAll(async () => {
+  await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+  // $1000 per 1M output tokens: max_tokens 10 may cost $0.01.
+  expect((await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "global", match_type: "wildcard", pattern: "*", output_price_per_million: 1000 })).status).toBe(200);
+  parent = await virtualKey("browser-parent", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 10, reset_duration: "1d" }], allowed_origins: ["https://admin.example.com"] });
+});
+
+async function mint(body: Record<string, unknown>, key = parent): Promise<{ token: string; id: string }> {
+  const response = await postJson("/api/governance/virtual-keys/ephemeral-tokens", body, { "x-bf-vk": key });
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json()) as { token: string; id: string };
+}
+
+const chatAs = (token: string, from: string | undefined, extra: Record<string, unknown> = {}) =>
+  postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }], max_tokens: 10, ...extra }, { authorization: `Bearer ${token}`, ...(from ? { origin: from } : {}) });
+
+describe("CORS and per-key origins", () => {
+  it("answers preflights at the edge and names the origin on answers", async () => {
+    const preflight = await gateway("/v1/chat/completions", { method: "OPTIONS", headers: { origin: APP, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(APP);
+    expect(preflight.headers.get("access-control-allow-headers")).toBe("authorization, content-type");
+  });
+
+  it("refuses browser requests from origins a key does not allow, before any origin call", async () => {
+    const refused = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": parent, origin: APP });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("access-control-allow-origin")).toBe(APP);
+    expect((await errorOf(refused)).code).toBe("origin_not_allowed");
+    const allowed = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": parent, origin: "https://admin.example.com" });
+    expect(allowed.status).toBe(200);
+  });
+
+  it("refuses keyless browser requests unless KEYLESS_ALLOWED_ORIGINS allows them", async () => {
+    const request = () => new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { origin: APP }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) });
+    expect((await buildApp().fetch(request(), env)).status).toBe(403);
+    expect((await buildApp().fetch(request(), { ...env, KEYLESS_ALLOWED_ORIGINS: `https://other.example, ${APP}` })).status).toBe(200);
+  });
+});
+
+describe("ephemeral tokens", () => {
+  it("works from its one origin only, and only for its models", async () => {
+    const { token } = await mint({ allowed_origin: APP, models: [`vllm/${LLAMA}`], expires_in_seconds: 600 });
+    expect(token.startsWith("sk-bf-eph.")).toBe(true);
+    expect((await chatAs(token, APP)).status).toBe(200);
+    const elsewhere = await chatAs(token, "https://evil.example");
+    expect(elsewhere.status).toBe(403);
+    expect((await errorOf(elsewhere)).code).toBe("origin_not_allowed");
+    expect((await chatAs(token, undefined)).status).toBe(403);
+    const otherModel = await chatAs(token, APP, { model: "vllm/thinker" });
+    expect(otherModel.status).toBe(403);
+    expect((await errorOf(otherModel)).code).toBe("model_blocked");
+  });
+
+  it("rejects a tampered or expired token with 401", async () => {
+    const { token } = await mint({ allowed_origin: APP, expires_in_seconds: 1 });
+    const [payload, signature] = token.slice("sk-bf-eph.".length).split(".");
+    const forged = JSON.parse(atob((payload ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
+    forged.budget = 1000;
+    const tampered = `sk-bf-eph.${btoa(JSON.stringify(forged)).replace(/=+$/, "")}.${signature}`;
+    expect((await errorOf(await chatAs(tampered, APP))).code).toBe("ephemeral_token_invalid");
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const expired = await chatAs(token, APP);
+    expect(expired.status).toBe(401);
+    expect((await errorOf(expired)).code).toBe("ephemeral_token_expired");
+  });
+
+  it("refuses lifetimes over 24 hours and origins that are not origins", async () => {
+    for (const body of [{ allowed_origin: APP, expires_in_seconds: 86_401 }, { allowed_origin: `${APP}/path` }]) {
+      const response = await postJson("/api/governance/virtual-keys/ephemeral-tokens", body, { "x-bf-vk": parent });
+      expect(response.status).toBe(400);
+    }
+  });
+
+  it("can be revoked by its parent, one at a time or all at once", async () => {
+    const one = await mint({ allowed_origin: APP });
+    const two = await mint({ allowed_origin: APP });
+    expect((await chatAs(one.token, APP)).status).toBe(200);
+    expect((await gateway(`/api/governance/virtual-keys/ephemeral-tokens/${one.id}`, { method: "DELETE", headers: { "x-bf-vk": parent } })).status).toBe(200);
+    const revoked = await chatAs(one.token, APP);
+    expect(revoked.status).toBe(401);
+    expect((await errorOf(revoked)).code).toBe("ephemeral_token_revoked");
+    expect((await chatAs(two.token, APP)).status).toBe(200);
+    expect((await gateway("/api/governance/virtual-keys/ephemeral-tokens", { method: "DELETE", headers: { "x-bf-vk": parent } })).status).toBe(200);
+    expect((await chatAs(two.token, APP)).status).toBe(401);
+  });
+
+  it("counts usage against its own sub-budget and its parent's budget, exactly", async () => {
+    const { token } = await mint({ allowed_origin: APP, budget: { max_limit: 0.012 } });
+    const before = (await quota(parent)).budgets[0]?.current_usage ?? 0;
+    expect((await chatAs(token, APP)).status).toBe(200);
+    // The first request spent a few thousandths; another $0.01 worst case would pass $0.012.
+    const refused = await chatAs(token, APP);
+    expect(refused.status).toBe(402);
+    expect((await errorOf(refused)).message).toContain("ephemeral token budget");
+    const after = await eventually(() => quota(parent), (q) => (q.budgets[0]?.current_usage ?? 0) > before);
+    expect((after.budgets[0]?.current_usage ?? 0) - before).toBeGreaterThan(0);
+  });
+
+  it("has its own request window", async () => {
+    const { token } = await mint({ allowed_origin: APP, rate_limit: { request_max_limit: 2, request_reset_duration: "1h" } });
+    expect((await chatAs(token, APP)).status).toBe(200);
+    expect((await chatAs(token, APP)).status).toBe(200);
+    const limited = await chatAs(token, APP);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("cannot mint tokens or read its key's quota", async () => {
+    const { token } = await mint({ allowed_origin: APP });
+    expect((await postJson("/api/governance/virtual-keys/ephemeral-tokens", { allowed_origin: APP }, { authorization: `Bearer ${token}`, origin: APP })).status).toBe(403);
+    expect((await gateway("/api/governance/virtual-keys/quota", { headers: { authorization: `Bearer ${token}`, origin: APP } })).status).toBe(403);
+  });
+});
