@@ -1,7 +1,7 @@
 /**
  * GET /examples/browser-chat: a page that streams a chat completion from the browser with an ephemeral token. It is
  * self-contained (no CDN) and holds nothing but the short-lived token it is given — the backend that minted the token
- * keeps the virtual key. Query parameters fill the form: gateway, token, model, prompt, and autostart=1.
+ * keeps the virtual key. Query parameters fill the form: gateway, token, model, prompt, max_tokens, and autostart=1.
  */
 
 const PAGE = `<!doctype html>
@@ -28,6 +28,7 @@ this page's origin, and expires soon. The virtual key itself never reaches the b
   <label for="token">Ephemeral token</label><input id="token" name="token" autocomplete="off">
   <label for="model">Model</label><input id="model" name="model">
   <label for="prompt">Prompt</label><textarea id="prompt" name="prompt" rows="3"></textarea>
+  <label for="max_tokens">Max tokens</label><input id="max_tokens" name="max_tokens" inputmode="numeric">
   <button type="submit">Send</button>
 </form>
 <p id="status" role="status" data-state="idle">Idle</p>
@@ -37,7 +38,7 @@ const form = document.getElementById("chat");
 const status = document.getElementById("status");
 const output = document.getElementById("output");
 const params = new URLSearchParams(location.search);
-for (const name of ["gateway", "token", "model", "prompt"]) form.elements[name].value = params.get(name) ?? "";
+for (const name of ["gateway", "token", "model", "prompt", "max_tokens"]) form.elements[name].value = params.get(name) ?? "";
 if (!form.elements.gateway.value) form.elements.gateway.value = location.origin;
 
 function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
@@ -48,7 +49,12 @@ async function send() {
   const response = await fetch(form.elements.gateway.value + "/v1/chat/completions", {
     method: "POST",
     headers: { "content-type": "application/json", authorization: "Bearer " + form.elements.token.value },
-    body: JSON.stringify({ model: form.elements.model.value, stream: true, messages: [{ role: "user", content: form.elements.prompt.value }] }),
+    body: JSON.stringify({
+      model: form.elements.model.value,
+      stream: true,
+      messages: [{ role: "user", content: form.elements.prompt.value }],
+      ...(form.elements.max_tokens.value ? { max_tokens: Number(form.elements.max_tokens.value) } : {}),
+    }),
   });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));

@@ -23,7 +23,7 @@ export default async function setup(project: TestProject) {
       {
         configPath: "./wrangler.toml",
         vars: { DEFAULT_VLLM_URL: `${fakeUrl}/o/default`, CONFIG_CACHE_SECONDS: "1", REFUSED_URL: await refusedUrl(), REQUIRE_VIRTUAL_KEY: "false" },
-        secrets: { ADMIN_TOKEN: E2E_ADMIN_TOKEN },
+        secrets: { ADMIN_TOKEN: E2E_ADMIN_TOKEN, EPHEMERAL_TOKEN_SECRET: "e2e-ephemeral-secret-0123456789abcdef" },
       },
     ],
   });
