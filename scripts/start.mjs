@@ -9,6 +9,7 @@
  * Without ADMIN_TOKEN the admin API answers requests addressed to localhost only (LOCAL_ADMIN_WITHOUT_TOKEN).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -26,6 +27,8 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 // Keyless requests are allowed locally unless REQUIRE_VIRTUAL_KEY=true is set.
 const vars = [`DEFAULT_VLLM_URL:${vllmUrl}`, `REQUIRE_VIRTUAL_KEY:${process.env.REQUIRE_VIRTUAL_KEY ?? "false"}`];
+// Ephemeral tokens need a signing secret; a fresh one per start means tokens end with the process.
+vars.push(`EPHEMERAL_TOKEN_SECRET:${process.env.EPHEMERAL_TOKEN_SECRET ?? randomBytes(32).toString("hex")}`);
 if (process.env.ADMIN_TOKEN) vars.push(`ADMIN_TOKEN:${process.env.ADMIN_TOKEN}`);
 else vars.push("LOCAL_ADMIN_WITHOUT_TOKEN:true");
 
