@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { configRoutes } from "./admin/config-import";
 import { requireAdmin } from "./admin/auth";
 import { pricingRoutes } from "./admin/pricing";
+import { logRoutes } from "./admin/logs";
 import { providerRoutes } from "./admin/providers";
 import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
@@ -13,6 +14,8 @@ import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./end
 import { browserChatPage } from "./endpoints/example-page";
 import { handleQuota } from "./endpoints/quota";
 import { cors } from "./http/cors";
+import { renderMetrics, type CounterRow } from "./observability/metrics";
+import { requestLog } from "./observability/request-log";
 import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { requestIdFor } from "./http/context";
@@ -28,12 +31,17 @@ export function buildApp(): Hono<AppEnv> {
     if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", requestId);
   });
 
-  app.onError((thrown, c) => errorResponse(asGatewayError(thrown), c.get("requestId")));
+  app.onError((thrown, c) => {
+    const error = asGatewayError(thrown);
+    const trace = c.get("trace");
+    if (trace) trace.errorCode = error.code ?? undefined;
+    return errorResponse(error, c.get("requestId"));
+  });
   app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));
 
   app.get("/health", () => jsonResponse({ status: "ok" }));
 
-  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors);
+  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog);
   app.get("/examples/browser-chat", () => browserChatPage());
 
   const inference = inferenceRoutes();
@@ -59,6 +67,12 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/api/config", configRoutes);
   app.route("/api/governance/virtual-keys", virtualKeyRoutes);
   app.route("/api/governance/pricing-overrides", pricingRoutes);
+  app.route("/api/logs", logRoutes);
+  // Prometheus scrapes with the admin token as its bearer token.
+  app.get("/metrics", requireAdmin, async (c) => {
+    const { results } = await c.env.DB.prepare("SELECT name, labels, value FROM metric_counters").all<CounterRow>();
+    return new Response(renderMetrics(results), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+  });
 
   return app;
 }

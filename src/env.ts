@@ -28,10 +28,16 @@ export interface Env {
   EPHEMERAL_TOKEN_SECRET?: string;
   /** Comma-separated browser origins allowed to make keyless requests ("*" for any). */
   KEYLESS_ALLOWED_ORIGINS?: string;
+  /** "true": log rows keep request and response bodies (JSON answers; streams keep none). */
+  LOG_PAYLOADS?: string;
+  /** Days log rows are kept; older ones are deleted by the scheduled clean-up. */
+  LOG_RETENTION_DAYS?: string;
 }
 
 export interface AppVariables {
   requestId: string;
+  /** Filled along an inference request's path for its log row. */
+  trace: import("./observability/log-row").RequestTrace;
 }
 
 export interface AppEnv {

@@ -12,7 +12,8 @@ import { admitRequest, settleUsage, type AdmissionTicket, type TokenEstimate } f
 import { presentedVirtualKey } from "../governance/credentials";
 import { EPHEMERAL_PREFIX, requireSecret, tokenAllowsModel, verifyToken, type TokenClaims } from "../governance/ephemeral";
 import { findVirtualKey, findVirtualKeyById, hashKeyValue } from "../governance/key-store";
-import { FREE, priceFor, type Price } from "../governance/pricing";
+import { FREE, costOf, priceFor, type Price } from "../governance/pricing";
+import type { RequestTrace } from "../observability/log-row";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { dispatch } from "../routing/dispatch";
@@ -110,6 +111,8 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   const principal = await authenticate(c);
   const vk = principal?.vk ?? null;
   const token = principal?.token ?? null;
+  const trace = traceOf(c);
+  if (vk) trace.virtualKey = { id: vk.id, name: vk.name };
   if (token && !tokenAllowsModel(token, request.model)) {
     throw new GatewayError(403, `this ephemeral token may not use model '${request.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
   }
@@ -117,6 +120,7 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   const resolve = (model: string): Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">> =>
     vk ? resolveForVirtualKey(table, vk, model, request.requestType, request.defaultProvider) : resolveModel(table, model, request.requestType, request.defaultProvider);
   const primary = resolve(request.model);
+  trace.model = primary.publicModel;
   const fallbacks: Resolution[] = [];
   for (const model of request.fallbacks ?? []) {
     try {
@@ -211,7 +215,17 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       syncHealth(chain.targets, waitUntil);
       const ordered = orderTargets(chain.targets, affinityKey(routed, chain.targets[0]));
       const dispatched = await dispatch(ordered, tracked(chain), c.req.raw.signal, options.once ? 0 : undefined);
-      if (ticket) settleLater(c, ticket, dispatched.answer.usage, priceOf({ ...routed, publicModel: chain.publicModel }, dispatched.target));
+      const price = priceOf({ ...routed, publicModel: chain.publicModel }, dispatched.target);
+      if (ticket) settleLater(c, ticket, dispatched.answer.usage, price);
+      recordRoute(c, dispatched.target, chain.publicModel, dispatched.attempts, index);
+      traceOf(c).outcome = dispatched.answer.usage.then((usage) => ({
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        cost: costOf(price, usage.promptTokens, usage.completionTokens),
+        firstTokenAt: usage.firstTokenAt,
+        errorCode: usage.originFailed ? "stream_interrupted" : undefined,
+        responseBody: usage.responseBody,
+      }));
       const response = withRouteHeaders(dispatched.answer.response, dispatched.target, dispatched.attempts);
       if (index > 0) response.headers.set("x-bf-fallback-index", String(index));
       return response;
@@ -223,5 +237,27 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
     }
   }
   if (ticket) settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
+  if (first) recordRoute(c, first, routed.publicModel, 0, 0);
   throw primaryError;
+}
+
+/** Where the request went, for its log row. */
+function recordRoute(c: AppContext, target: Target, model: string, attempts: number, fallbackIndex: number): void {
+  const trace = traceOf(c);
+  trace.provider = target.provider.name;
+  trace.providerKey = target.key.name;
+  trace.origin = URL.canParse(target.key.originUrl) ? new URL(target.key.originUrl).host : target.key.vpcBinding ?? "";
+  trace.model = model;
+  trace.attempts = attempts;
+  trace.fallbackIndex = fallbackIndex;
+}
+
+/** The request's trace (an empty one outside the logged routes). */
+export function traceOf(c: AppContext): RequestTrace {
+  let trace = c.get("trace");
+  if (!trace) {
+    trace = {};
+    c.set("trace", trace);
+  }
+  return trace;
 }

@@ -13,7 +13,8 @@ import { fallbackModels } from "../http/request-fields";
 import type { TokenEstimate } from "../governance/admission";
 import { callOrigin, type PathKey } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
-import { route, serve } from "./governed";
+import { payloadLoggingOn, truncatePayload } from "../observability/request-log";
+import { route, serve, traceOf } from "./governed";
 
 export interface JsonEndpoint {
   requestType: RequestType;
@@ -99,6 +100,7 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   const requestType = stream && endpoint.streamRequestType ? endpoint.streamRequestType : endpoint.requestType;
   const estimate = estimateTokens(c, endpoint, fields, byteLength);
   delete body.fallbacks;
+  if (payloadLoggingOn(c.env)) traceOf(c).requestBody = truncatePayload(JSON.stringify(body));
   const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined, promptPrefix: () => promptPrefixOf(body) });
 
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.

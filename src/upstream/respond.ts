@@ -67,6 +67,10 @@ export interface UsageReport {
   estimated: boolean;
   /** The origin broke the stream (error frame, cut, idle) — a failure for its health, whatever was delivered. */
   originFailed?: boolean;
+  /** When a stream's first event arrived, ms since the epoch. */
+  firstTokenAt?: number | undefined;
+  /** A JSON answer's body as the origin sent it (kept in logs only with LOG_PAYLOADS=true). */
+  responseBody?: string | undefined;
 }
 
 export const NO_USAGE: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: false };
@@ -117,7 +121,7 @@ export async function relayJson(call: OriginCall, target: Target, publicModel: s
   return {
     response: new Response(out, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }),
     body: parsed,
-    usage: Promise.resolve(usageOf(parsed.usage) ?? NO_USAGE),
+    usage: Promise.resolve({ ...(usageOf(parsed.usage) ?? NO_USAGE), responseBody: out }),
   };
 }
 
@@ -173,6 +177,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
       reportUsage({
         ...(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
         originFailed: summary.outcome !== "completed" && summary.outcome !== "client_cancelled",
+        firstTokenAt: summary.firstEventAt,
       }),
   });
   const firstError = await relay.open();

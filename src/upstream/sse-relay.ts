@@ -22,6 +22,8 @@ export interface RelaySummary {
   usage: StreamUsage | null;
   /** Data events forwarded, a proxy for tokens received when usage never arrived. */
   dataEvents: number;
+  /** When the first data event arrived from the origin, ms since the epoch. */
+  firstEventAt: number | undefined;
 }
 
 export interface FirstFrameError {
@@ -69,6 +71,7 @@ export class SseRelay {
   private converterClosed = false;
   private reading: Promise<void> | null = null;
   private dataEvents = 0;
+  private firstEventAt: number | undefined;
   private usage: StreamUsage | null = null;
   private firstError: FirstFrameError | null = null;
   private readonly rewrite: ModelRewrite | null;
@@ -178,6 +181,7 @@ export class SseRelay {
     let parsed: unknown;
     const parse = () => (parsed ??= safeParse(data));
     const isFirst = this.dataEvents === 0;
+    if (isFirst) this.firstEventAt = Date.now();
     this.dataEvents += 1;
     if (data.includes('"error"')) {
       const parts = errorPartsOf(parse());
@@ -234,7 +238,7 @@ export class SseRelay {
       if (converter) this.convertEnd(() => converter.fail(failure.message));
       else this.pending.push(errorEvent(failure.message, failure.code));
     }
-    this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents });
+    this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt });
   }
 
   private async cancel(): Promise<void> {
@@ -242,7 +246,7 @@ export class SseRelay {
     this.finished = true;
     this.options.abortUpstream("client disconnected");
     await this.reader.cancel().catch(() => undefined);
-    if (!alreadyFinished) this.options.onEnd?.({ outcome: "client_cancelled", usage: this.usage, dataEvents: this.dataEvents });
+    if (!alreadyFinished) this.options.onEnd?.({ outcome: "client_cancelled", usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt });
   }
 
   /** Stops relaying without a client cancel — used when the first frame turned into an HTTP error. */

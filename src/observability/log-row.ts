@@ -1,0 +1,53 @@
+/** What the gateway records about one inference request. */
+
+export interface LogRow {
+  id: string;
+  ts: number;
+  virtual_key_id: string | null;
+  virtual_key_name: string | null;
+  provider: string | null;
+  provider_key: string | null;
+  origin: string | null;
+  model: string | null;
+  endpoint: string;
+  stream: boolean;
+  status: number;
+  error_code: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  attempts: number;
+  fallback_index: number;
+  request_body: string | null;
+  response_body: string | null;
+}
+
+/** What the request path learns along the way; the request-log middleware turns it into a LogRow at the end. */
+export interface RequestTrace {
+  virtualKey?: { id: string; name: string };
+  provider?: string;
+  providerKey?: string;
+  origin?: string;
+  model?: string;
+  attempts?: number;
+  fallbackIndex?: number;
+  /** Usage and cost once the response has finished (a stream's end). */
+  outcome?: Promise<TraceOutcome>;
+  /** With LOG_PAYLOADS=true: the request body as received. */
+  requestBody?: string;
+  errorCode?: string;
+}
+
+export interface TraceOutcome {
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+  /** When the first streamed event reached the client, ms since the epoch. */
+  firstTokenAt?: number | undefined;
+  /** A stream that broke after it started. */
+  errorCode?: string | undefined;
+  /** With LOG_PAYLOADS=true: a JSON answer's body. */
+  responseBody?: string | undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * Prometheus metrics with Bifrost's names. Values are counters and histogram buckets kept in D1 and incremented by
+ * every batch of log rows, so a scrape — answered by any isolate, anywhere — sees the sum over all of them. They
+ * trail reality by the log batching delay (about a second) and never go down (retention deletes log rows, not these).
+ */
+import type { LogRow } from "./log-row";
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 90];
+
+interface MetricInfo {
+  type: "counter" | "histogram";
+  help: string;
+}
+
+export const METRICS: Record<string, MetricInfo> = {
+  bifrost_upstream_requests_total: { type: "counter", help: "Requests sent through the gateway to an upstream provider." },
+  bifrost_success_requests_total: { type: "counter", help: "Requests that completed successfully." },
+  bifrost_error_requests_total: { type: "counter", help: "Requests that failed, by status code." },
+  bifrost_input_tokens_total: { type: "counter", help: "Prompt tokens processed." },
+  bifrost_output_tokens_total: { type: "counter", help: "Completion tokens generated." },
+  bifrost_cost_total: { type: "counter", help: "Cost in USD, at the configured prices." },
+  bifrost_upstream_latency_seconds: { type: "histogram", help: "Time from request to the end of the response." },
+  bifrost_stream_first_token_latency_seconds: { type: "histogram", help: "Time from request to the first streamed event." },
+};
+
+function escape(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function labelsOf(pairs: Record<string, string>): string {
+  return Object.entries(pairs)
+    .map(([name, value]) => `${name}="${escape(value)}"`)
+    .join(",");
+}
+
+/** The counter increments one log row contributes, keyed by `name` + "\n" + rendered labels. */
+export function metricDeltas(row: LogRow, into = new Map<string, number>()): Map<string, number> {
+  const base = { provider: row.provider ?? "", model: row.model ?? "", virtual_key: row.virtual_key_name ?? "" };
+  const add = (name: string, labels: Record<string, string>, value: number) => {
+    if (value === 0 && !name.endsWith("_total") && !name.endsWith("_count")) return;
+    const key = `${name}\n${labelsOf(labels)}`;
+    into.set(key, (into.get(key) ?? 0) + value);
+  };
+  const observe = (name: string, seconds: number) => {
+    for (const le of LATENCY_BUCKETS) if (seconds <= le) add(`${name}_bucket`, { ...base, le: String(le) }, 1);
+    add(`${name}_bucket`, { ...base, le: "+Inf" }, 1);
+    add(`${name}_sum`, base, seconds);
+    add(`${name}_count`, base, 1);
+  };
+  add("bifrost_upstream_requests_total", base, 1);
+  if (row.status < 400) add("bifrost_success_requests_total", base, 1);
+  else add("bifrost_error_requests_total", { ...base, status_code: String(row.status) }, 1);
+  add("bifrost_input_tokens_total", base, row.prompt_tokens);
+  add("bifrost_output_tokens_total", base, row.completion_tokens);
+  add("bifrost_cost_total", base, row.cost);
+  observe("bifrost_upstream_latency_seconds", row.latency_ms / 1000);
+  if (row.ttft_ms !== null) observe("bifrost_stream_first_token_latency_seconds", row.ttft_ms / 1000);
+  return into;
+}
+
+export interface CounterRow {
+  name: string;
+  labels: string;
+  value: number;
+}
+
+function baseName(name: string): string {
+  return name.replace(/_(bucket|sum|count)$/, "");
+}
+
+/** Prometheus text exposition format (0.0.4). */
+export function renderMetrics(rows: readonly CounterRow[]): string {
+  const lines: string[] = [];
+  let current = "";
+  for (const row of [...rows].sort((a, b) => baseName(a.name).localeCompare(baseName(b.name)) || a.name.localeCompare(b.name) || a.labels.localeCompare(b.labels))) {
+    const base = baseName(row.name);
+    const info = METRICS[base] ?? METRICS[row.name];
+    if (base !== current && info) {
+      current = base;
+      lines.push(`# HELP ${base} ${info.help}`, `# TYPE ${base} ${info.type}`);
+    }
+    lines.push(`${row.name}{${row.labels}} ${row.value}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

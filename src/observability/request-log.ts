@@ -1,0 +1,69 @@
+/**
+ * Records every inference request: the middleware gives the request a trace that the request path fills in
+ * (governed.ts: key, provider, origin, attempts, usage) and, once the response has finished — a stream's end —
+ * queues one log row. Prompts and completions are kept only with LOG_PAYLOADS=true.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { waitUntilOf } from "../http/context";
+import type { LogRow, RequestTrace, TraceOutcome } from "./log-row";
+import { enqueueLogRow } from "./log-writer";
+
+const PAYLOAD_LIMIT = 64 * 1024;
+
+/** The endpoint without its drop-in prefix: /openai/v1/chat/completions → chat/completions. */
+function endpointOf(path: string): string {
+  return path.replace(/^\/(openai|vllm|anthropic)(?=\/)/, "").replace(/^\/v1\//, "").replace(/^\//, "");
+}
+
+export function payloadLoggingOn(env: AppEnv["Bindings"]): boolean {
+  return env.LOG_PAYLOADS === "true";
+}
+
+export function truncatePayload(text: string): string {
+  return text.length > PAYLOAD_LIMIT ? `${text.slice(0, PAYLOAD_LIMIT)}…` : text;
+}
+
+export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "OPTIONS" || c.req.method === "GET") return next();
+  const started = Date.now();
+  const trace: RequestTrace = {};
+  c.set("trace", trace);
+  await next();
+  const status = c.res.status;
+  const stream = (c.res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  const outcome: Promise<TraceOutcome | undefined> = trace.outcome ?? Promise.resolve(undefined);
+  const env = c.env;
+  const waitUntil = waitUntilOf(c);
+  const requestId = c.get("requestId");
+  const endpoint = endpointOf(c.req.path);
+  waitUntil(
+    outcome.then((result) => {
+      const ended = Date.now();
+      const row: LogRow = {
+        id: requestId,
+        ts: started,
+        virtual_key_id: trace.virtualKey?.id ?? null,
+        virtual_key_name: trace.virtualKey?.name ?? null,
+        provider: trace.provider ?? null,
+        provider_key: trace.providerKey ?? null,
+        origin: trace.origin ?? null,
+        model: trace.model ?? null,
+        endpoint,
+        stream,
+        status,
+        error_code: trace.errorCode ?? result?.errorCode ?? null,
+        prompt_tokens: result?.promptTokens ?? 0,
+        completion_tokens: result?.completionTokens ?? 0,
+        cost: result?.cost ?? 0,
+        latency_ms: ended - started,
+        ttft_ms: stream && result?.firstTokenAt !== undefined ? result.firstTokenAt - started : null,
+        attempts: trace.attempts ?? 0,
+        fallback_index: trace.fallbackIndex ?? 0,
+        request_body: trace.requestBody ?? null,
+        response_body: payloadLoggingOn(env) && result?.responseBody !== undefined ? truncatePayload(result.responseBody) : null,
+      };
+      enqueueLogRow(env, row, waitUntil);
+    }),
+  );
+};

@@ -1,0 +1,115 @@
+/** Request logs (batched, filtered, paginated, retained), Prometheus metrics, and the summary behind the charts. */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import worker from "../../src/index";
+import { ADMIN, LLAMA, admin, configure, eventually, gateway, origin, postJson, virtualKey } from "./helpers";
+
+interface LogBody {
+  logs: Record<string, unknown>[];
+  total: number;
+}
+
+const logs = async (query = ""): Promise<LogBody> => (await (await admin("GET", `/api/logs${query}`)).json()) as LogBody;
+let key = "";
+
+beforeAll(async () => {
+  await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+  expect((await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "global", match_type: "wildcard", pattern: "*", input_price_per_million: 1, output_price_per_million: 2 })).status).toBe(200);
+  key = await virtualKey("logged-key", { provider_configs: [{ provider: "vllm" }] });
+  await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "log me" }] }, { "x-bf-vk": key, "x-request-id": "log-plain" });
+  const streamed = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, stream: true, messages: [{ role: "user", content: "stream me" }] }, { "x-bf-vk": key, "x-request-id": "log-stream" });
+  await streamed.text();
+  await postJson("/openai/v1/chat/completions", { model: "vllm/not-served", messages: [] }, { "x-request-id": "log-error" });
+  await postJson("/v1/chat/completions", "{broken", { "x-request-id": "log-bad-json" });
+  await eventually(() => logs(), (body) => body.total >= 4, 5000);
+});
+
+describe("request logs", () => {
+  it("records each request once, off the request path, with routing, usage, cost and timing", async () => {
+    const { logs: rows } = await logs();
+    const plain = rows.find((row) => row.id === "log-plain");
+    expect(plain).toMatchObject({
+      virtual_key_name: "logged-key",
+      provider: "vllm",
+      provider_key: "local",
+      model: `vllm/${LLAMA}`,
+      endpoint: "chat/completions",
+      stream: false,
+      status: 200,
+      attempts: 1,
+      fallback_index: 0,
+      request_body: null,
+      response_body: null,
+    });
+    expect(Number(plain?.prompt_tokens)).toBeGreaterThan(0);
+    expect(Number(plain?.cost)).toBeGreaterThan(0);
+    const stream = rows.find((row) => row.id === "log-stream");
+    expect(stream).toMatchObject({ stream: true, status: 200 });
+    expect(Number(stream?.ttft_ms)).toBeGreaterThanOrEqual(0);
+    expect(Number(stream?.completion_tokens)).toBeGreaterThan(0);
+    expect(rows.find((row) => row.id === "log-error")).toMatchObject({ status: 404, error_code: "model_not_found", endpoint: "chat/completions" });
+    expect(rows.find((row) => row.id === "log-bad-json")).toMatchObject({ status: 400, error_code: "invalid_json" });
+  });
+
+  it("filters by key, model and status, and paginates", async () => {
+    expect((await logs("?virtual_key=logged-key")).total).toBe(2);
+    expect((await logs("?status=error")).logs.every((row) => Number(row.status) >= 400)).toBe(true);
+    expect((await logs(`?model=${encodeURIComponent(`vllm/${LLAMA}`)}`)).total).toBe(2);
+    const page = await logs("?limit=1&offset=1");
+    expect(page.logs).toHaveLength(1);
+    expect(page.total).toBeGreaterThanOrEqual(4);
+    expect((await admin("GET", "/api/logs?status=abc")).status).toBe(400);
+    expect((await gateway("/api/logs")).status).toBe(401);
+  });
+
+  it("keeps request and response bodies only when LOG_PAYLOADS is on", async () => {
+    const ctx = createExecutionContext();
+    const response = await buildApp().fetch(
+      new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-request-id": "log-payload" }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "remember me" }] }) }),
+      { ...env, LOG_PAYLOADS: "true" },
+      ctx,
+    );
+    await response.text();
+    await waitOnExecutionContext(ctx);
+    const row = (await eventually(() => logs(), (body) => body.logs.some((r) => r.id === "log-payload"))).logs.find((r) => r.id === "log-payload");
+    expect(String(row?.request_body)).toContain("remember me");
+    expect(String(row?.response_body)).toContain("You said: remember me");
+  });
+
+  it("deletes rows older than the retention period on the scheduled run", async () => {
+    const old = Date.now() - 40 * 86_400_000;
+    await env.DB.prepare(
+      "INSERT INTO request_logs (id, ts, endpoint, stream, status, prompt_tokens, completion_tokens, cost, latency_ms, attempts, fallback_index) VALUES ('ancient', ?1, 'chat/completions', 0, 200, 0, 0, 0, 1, 1, 0)",
+    )
+      .bind(old)
+      .run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController(), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM request_logs WHERE id = 'ancient'").first<number>("n"))).toBe(0);
+    expect((await logs()).total).toBeGreaterThan(0);
+  });
+
+  it("summarises requests, tokens, cost and latency per time bucket", async () => {
+    const body = (await (await admin("GET", "/api/logs/summary?bucket_seconds=60")).json()) as { buckets: { requests: number; cost: number; avg_latency_ms: number }[] };
+    expect(body.buckets.reduce((sum, b) => sum + b.requests, 0)).toBeGreaterThanOrEqual(4);
+    expect(body.buckets.some((b) => b.cost > 0)).toBe(true);
+  });
+});
+
+describe("Prometheus metrics", () => {
+  it("exposes Bifrost's metric names with provider, model and virtual_key labels, for admins only", async () => {
+    expect((await gateway("/metrics")).status).toBe(401);
+    const text = await (await gateway("/metrics", { headers: ADMIN })).text();
+    const labels = `provider="vllm",model="vllm/${LLAMA}",virtual_key="logged-key"`;
+    expect(text).toContain("# TYPE bifrost_upstream_requests_total counter");
+    expect(text).toMatch(new RegExp(`bifrost_upstream_requests_total\\{${labels.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\} 2`));
+    expect(text).toContain(`bifrost_error_requests_total{provider="vllm",model="vllm/not-served",virtual_key="",status_code="404"} 1`);
+    expect(text).toContain("# TYPE bifrost_upstream_latency_seconds histogram");
+    expect(text).toContain(`bifrost_upstream_latency_seconds_bucket{${labels},le="+Inf"} 2`);
+    expect(text).toContain(`bifrost_stream_first_token_latency_seconds_count{${labels}} 1`);
+    expect(text).toMatch(/bifrost_cost_total\{[^}]*virtual_key="logged-key"\} [0-9.e-]+/);
+  });
+});
