@@ -14,6 +14,7 @@ import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./end
 import { browserChatPage } from "./endpoints/example-page";
 import { handleQuota } from "./endpoints/quota";
 import { cors } from "./http/cors";
+import { dashboardPage } from "./ui/page";
 import { renderMetrics, type CounterRow } from "./observability/metrics";
 import { requestLog } from "./observability/request-log";
 import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
@@ -40,6 +41,8 @@ export function buildApp(): Hono<AppEnv> {
   app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));
 
   app.get("/health", () => jsonResponse({ status: "ok" }));
+  app.get("/ui", () => dashboardPage());
+  app.get("/", (c) => c.redirect("/ui"));
 
   for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog);
   app.get("/examples/browser-chat", () => browserChatPage());

@@ -6,7 +6,9 @@ import { deleteProvider, loadProvider, loadProviders, publishSnapshot, saveProvi
 import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
-import { GatewayError, badRequest, jsonResponse } from "../http/errors";
+import { GatewayError, asGatewayError, badRequest, jsonResponse } from "../http/errors";
+import { listFromOrigin } from "../endpoints/models";
+import { compileProvider } from "../routing/table";
 import { presentKey, presentProvider } from "./present";
 import { buildProviderRecord, identifyKey } from "./records";
 
@@ -102,6 +104,23 @@ providerRoutes.put("/:provider/keys/:key", async (c) => {
   await saveProvider(c.env, record);
   await publishSnapshot(c.env);
   return jsonResponse({ ...presentKey(findKey(record.keys, current.id, record.name)), warnings });
+});
+
+/** "Test connection": asks the key's origin for its models, exactly as routing would reach it. */
+providerRoutes.post("/:provider/keys/:key/test", async (c) => {
+  const record = await existingProvider(c, c.req.param("provider"));
+  const key = findKey(record.keys, c.req.param("key"), record.name);
+  const provider = compileProvider(record);
+  const compiled = provider.keys.find((k) => k.id === key.id);
+  if (!compiled) throw new GatewayError(404, `provider '${record.name}' has no key '${key.id}'`, "key_not_found");
+  const started = Date.now();
+  try {
+    const models = await listFromOrigin(c, { provider, key: { ...compiled, enabled: true }, upstreamModel: "" }, null);
+    return jsonResponse({ ok: true, latency_ms: Date.now() - started, models: models.map((model) => model.id) });
+  } catch (error) {
+    const failure = asGatewayError(error);
+    return jsonResponse({ ok: false, latency_ms: Date.now() - started, status: failure.status, error: failure.message });
+  }
 });
 
 providerRoutes.delete("/:provider/keys/:key", async (c) => {

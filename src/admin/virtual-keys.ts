@@ -96,6 +96,12 @@ virtualKeyRoutes.put("/:id", async (c) => {
   return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
 });
 
+/** Live usage of every budget and limit, from the key's Durable Object. */
+virtualKeyRoutes.get("/:id/usage", async (c) => {
+  const record = await existing(c, c.req.param("id"));
+  return jsonResponse({ usage: await limiterFor(c.env, record).quota() });
+});
+
 virtualKeyRoutes.delete("/:id", async (c) => {
   const record = await existing(c, c.req.param("id"));
   await limiterFor(c.env, record).configure(null);

@@ -29,7 +29,7 @@ export function publicNamesFor(key: CompiledKey, served: string): string[] {
   return [...names].filter((name) => servedModelName(key, name) === served);
 }
 
-function listTargets(table: RoutingTable): Target[] {
+export function listTargets(table: RoutingTable): Target[] {
   const targets: Target[] = [];
   const seen = new Set<string>();
   for (const provider of table.providers.values()) {
@@ -45,7 +45,7 @@ function listTargets(table: RoutingTable): Target[] {
   return targets;
 }
 
-async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
+export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
   const call = await callOrigin(
     {
       target,

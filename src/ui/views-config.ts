@@ -1,0 +1,165 @@
+/** The dashboard's providers and virtual-key views (plain browser JavaScript). */
+export const CONFIG_VIEWS = String.raw`
+const SELF_HOSTED = ["vllm", "ollama", "sgl"];
+
+function keyRow(provider, key, baseUrl) {
+  const result = h("span", { class: "muted" });
+  const url = (key.vllm_key_config && key.vllm_key_config.url) || baseUrl || "—";
+  return h(
+    "tr",
+    {},
+    h("td", { text: key.name }),
+    h("td", { text: url }),
+    h("td", { text: key.models ? key.models.join(", ") : "all" }),
+    h("td", { text: key.value || "(none)" }),
+    h("td", { text: String(key.weight) }),
+    h("td", { text: key.enabled ? "enabled" : "disabled" }),
+    h(
+      "td",
+      {},
+      h(
+        "div",
+        { class: "actions" },
+        h("button", {
+          class: "secondary", type: "button",
+          onclick: () => attempt(result, async () => {
+            result.replaceChildren("Testing…");
+            const test = await api("POST", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id) + "/test");
+            result.replaceChildren(test.ok ? h("span", { class: "ok", text: "OK (" + test.latency_ms + " ms): " + test.models.join(", ") }) : h("span", { class: "error", text: test.error }));
+          }),
+        }, "Test connection"),
+        h("button", { class: "secondary", type: "button", onclick: () => attempt(result, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), { enabled: !key.enabled }); show("providers"); }) }, key.enabled ? "Disable" : "Enable"),
+        h("button", { class: "danger", type: "button", onclick: () => attempt(result, async () => { if (!confirm("Delete key " + key.name + "?")) return; await api("DELETE", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id)); show("providers"); }) }, "Delete"),
+      ),
+      result,
+    ),
+  );
+}
+
+function providerCard(p) {
+  const status = h("div");
+  const base = p.network_config && p.network_config.base_url;
+  return h(
+    "section",
+    { class: "card", "data-provider": p.name },
+    h("h2", {}, p.name, p.custom_provider_config ? h("span", { class: "muted", text: "  custom (OpenAI-compatible)" }) : null),
+    base ? h("p", { class: "muted", text: "Base URL: " + base }) : null,
+    h("table", {}, h("thead", {}, h("tr", {}, ...["Key", "Origin", "Models", "Secret", "Weight", "State", ""].map((t) => h("th", { text: t })))), h("tbody", {}, ...p.keys.map((k) => keyRow(p.name, k, base)))),
+    h("p", {}, h("button", { class: "danger", type: "button", onclick: () => attempt(status, async () => { if (!confirm("Delete provider " + p.name + "?")) return; await api("DELETE", "/api/providers/" + encodeURIComponent(p.name)); show("providers"); }) }, "Delete provider")),
+    status,
+  );
+}
+
+/** Adds a key to an existing provider, or creates the provider: self-hosted names take the URL per key, others are custom OpenAI-compatible providers. */
+async function addProviderKey(values, existing) {
+  const models = values.models.split(",").map((m) => m.trim()).filter(Boolean);
+  const key = { name: values.key_name || values.provider + "-key", value: values.key_value || "" };
+  if (models.length) key.models = models;
+  const selfHosted = SELF_HOSTED.includes(values.provider);
+  if (selfHosted) key.vllm_key_config = { url: values.url };
+  if (existing.includes(values.provider)) return api("POST", "/api/providers/" + encodeURIComponent(values.provider) + "/keys", key);
+  const body = { provider: values.provider, keys: [key] };
+  if (!selfHosted) Object.assign(body, { network_config: { base_url: values.url }, custom_provider_config: { base_provider_type: "openai" } });
+  return api("POST", "/api/providers", body);
+}
+
+async function renderProviders() {
+  const { providers } = await api("GET", "/api/providers");
+  const status = h("div");
+  const form = h(
+    "form",
+    {
+      class: "grid", id: "add-provider", "aria-label": "Add a provider or key",
+      onsubmit: (event) => {
+        event.preventDefault();
+        attempt(status, async () => { await addProviderKey(formValues(event.target), providers.map((p) => p.name)); show("providers"); });
+      },
+    },
+    field("Provider name", input("provider", { required: true, placeholder: "vllm, or a custom name" })),
+    field("Origin URL", input("url", { required: true, type: "url", placeholder: "http://localhost:8000" })),
+    field("Key name", input("key_name", { placeholder: "gpu-a" })),
+    field("Key value (origin's API key)", input("key_value", { type: "password", autocomplete: "off" })),
+    field("Models (comma-separated; blank = all)", input("models")),
+    h("button", { class: "primary", type: "submit" }, "Add"),
+  );
+  return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map(providerCard)];
+}
+
+function usageBar(label, used, max, format) {
+  const share = max > 0 ? Math.min(100, (used / max) * 100) : used > 0 ? 100 : 0;
+  return h(
+    "div",
+    { class: "usage", "data-used": String(used) },
+    h("span", { class: "muted", text: label + ": " + format(used) + " of " + format(max) }),
+    h("div", { class: "bar", role: "meter", "aria-valuemin": "0", "aria-valuemax": String(max), "aria-valuenow": String(used), "aria-label": label }, h("span", { style: "width:" + share.toFixed(1) + "%" })),
+  );
+}
+
+async function keyCard(vk) {
+  const status = h("div");
+  const { usage } = await api("GET", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id) + "/usage");
+  const bars = [];
+  for (const b of (usage && usage.budgets) || []) bars.push(usageBar("Budget (" + b.reset_duration + ")", b.current_usage + b.reserved, b.max_limit, money));
+  for (const r of (usage && usage.rate_limits) || []) {
+    if (r.requests) bars.push(usageBar("Requests (" + r.requests.reset_duration + ")", r.requests.current_usage, r.requests.max_limit, String));
+    if (r.tokens) bars.push(usageBar("Tokens (" + r.tokens.reset_duration + ")", r.tokens.current_usage, r.tokens.max_limit, String));
+  }
+  return h(
+    "section",
+    { class: "card", "data-key": vk.name },
+    h("h2", {}, vk.name, h("span", { class: vk.is_active ? "ok" : "error", text: vk.is_active ? "  active" : "  inactive" })),
+    h("p", { class: "muted", text: vk.value + " · providers: " + (vk.provider_configs.map((c) => c.provider + (c.allowed_models ? " (" + c.allowed_models.join(", ") + ")" : "")).join(", ") || "none") }),
+    ...bars,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { class: "secondary", type: "button", onclick: () => attempt(status, async () => { await api("PUT", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id), { is_active: !vk.is_active }); show("keys"); }) }, vk.is_active ? "Deactivate" : "Activate"),
+      h("button", { class: "danger", type: "button", onclick: () => attempt(status, async () => { if (!confirm("Delete virtual key " + vk.name + "?")) return; await api("DELETE", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id)); show("keys"); }) }, "Delete"),
+    ),
+    status,
+  );
+}
+
+async function renderKeys() {
+  const [{ virtual_keys }, { providers }] = await Promise.all([api("GET", "/api/governance/virtual-keys?limit=100"), api("GET", "/api/providers")]);
+  const created = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    {
+      class: "grid", id: "create-key", "aria-label": "Create a virtual key",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const v = formValues(event.target);
+        const models = v.models.split(",").map((m) => m.trim()).filter(Boolean);
+        const body = { name: v.name, provider_configs: [{ provider: v.provider, weight: 1, allowed_models: models.length ? models : ["*"] }] };
+        if (v.budget) body.budgets = [{ max_limit: Number(v.budget), reset_duration: v.reset }];
+        if (v.requests) body.rate_limit = { request_max_limit: Number(v.requests), request_reset_duration: "1m" };
+        attempt(created, async () => {
+          const { virtual_key } = await api("POST", "/api/governance/virtual-keys", body);
+          const list = await renderKeyList();
+          main.replaceChildren(...(await renderKeysFrame(list, providers)));
+          document.getElementById("created-key").replaceChildren(
+            h("p", { text: "Copy this key now — it will not be shown again:" }),
+            h("output", { class: "secret", id: "new-key-value", text: virtual_key.value }),
+          );
+        });
+      },
+    },
+    field("Name", input("name", { required: true })),
+    field("Provider", h("select", { name: "provider", id: "f-provider", required: true }, ...providers.map((p) => h("option", { value: p.name }, p.name)))),
+    field("Allowed models (blank = all)", input("models")),
+    field("Budget, USD (blank = none)", input("budget", { type: "number", min: "0", step: "0.01" })),
+    field("Budget resets every", h("select", { name: "reset", id: "f-reset" }, ...[["1d", "day"], ["1w", "week"], ["1M", "month"]].map(([v, l]) => h("option", { value: v }, l)))),
+    field("Requests per minute (blank = unlimited)", input("requests", { type: "number", min: "1" })),
+    h("button", { class: "primary", type: "submit" }, "Create key"),
+  );
+  async function renderKeyList() {
+    const { virtual_keys: keys } = await api("GET", "/api/governance/virtual-keys?limit=100");
+    return Promise.all(keys.map(keyCard));
+  }
+  async function renderKeysFrame(list) {
+    return [h("section", { class: "card" }, h("h2", { text: "Create a virtual key" }), form, h("div", { id: "created-key" }, created)), ...list];
+  }
+  return renderKeysFrame(await Promise.all(virtual_keys.map(keyCard)));
+}
+`;
