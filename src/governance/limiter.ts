@@ -22,6 +22,7 @@ import {
   type TokenScope,
 } from "./limits";
 import { denial, dollars, iso, nanos, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
+import { WriteBehind } from "./write-behind";
 
 interface Counter {
   usage: number;
@@ -67,13 +68,15 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly revokedTokens = new Map<string, number>();
   private revokedBefore = 0;
   private alarmAt: number | null = null;
-  /** Storage keys changed (to write) or removed (to delete) since the last flush. */
-  private readonly changed = new Set<string>();
-  private readonly removed = new Set<string>();
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly pendingWrites: WriteBehind<Counter | Reservation>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.pendingWrites = new WriteBehind(
+      ctx.storage,
+      (key) => (key.startsWith(COUNTER_PREFIX) ? this.counters.get(key.slice(COUNTER_PREFIX.length)) : this.reservations.get(key.slice(RESERVATION_PREFIX.length))),
+      FLUSH_INTERVAL_MS,
+    );
     void ctx.blockConcurrencyWhile(async () => {
       const [config, counters, reservations, alarmAt, revoked, revokedBefore] = await Promise.all([
         ctx.storage.get<LimiterConfig>(CONFIG_KEY),
@@ -105,7 +108,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const config = this.config;
     if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
     if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
-    for (const id of this.dropExpired(now)) this.markRemoved(RESERVATION_PREFIX + id);
+    for (const id of this.dropExpired(now)) this.pendingWrites.removedKey(RESERVATION_PREFIX + id);
     const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
     const refusal =
       (request.token ? this.checkToken(request.token, request, now) : null) ??
@@ -129,7 +132,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const reservationId = crypto.randomUUID();
     const reservation: Reservation = { scope: request.scope, tokenId: token?.id, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
     this.reservations.set(reservationId, reservation);
-    this.markChanged(RESERVATION_PREFIX + reservationId);
+    this.pendingWrites.changedKey(RESERVATION_PREFIX + reservationId);
     if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
       this.alarmAt = reservation.expiresAt;
       void this.ctx.storage.setAlarm(reservation.expiresAt, UNCONFIRMED);
@@ -154,7 +157,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
       this.setCounter(name, this.counter(name, LIFETIME, now).usage + nanos(request.cost), 0);
     }
     this.reservations.delete(request.reservationId);
-    this.markRemoved(RESERVATION_PREFIX + request.reservationId);
+    this.pendingWrites.removedKey(RESERVATION_PREFIX + request.reservationId);
     const config = this.config;
     if (config) {
       const scope = reservation ? reservation.scope : request.scope;
@@ -175,15 +178,16 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   }
 
   /** Revokes one of the key's ephemeral tokens (kept until it would have expired anyway). */
-  revokeToken(id: string, exp: number): void {
+  async revokeToken(id: string, exp: number): Promise<void> {
     this.revokedTokens.set(id, exp);
-    void this.ctx.storage.put(REVOKED_PREFIX + id, exp, UNCONFIRMED);
+    // Rare, and a promise to the caller: confirmed before the answer goes out.
+    await this.ctx.storage.put(REVOKED_PREFIX + id, exp);
   }
 
   /** Revokes every ephemeral token of the key issued up to now. */
-  revokeAllTokens(): void {
+  async revokeAllTokens(): Promise<void> {
     this.revokedBefore = Date.now();
-    void this.ctx.storage.put(REVOKED_BEFORE_KEY, this.revokedBefore, UNCONFIRMED);
+    await this.ctx.storage.put(REVOKED_BEFORE_KEY, this.revokedBefore);
   }
 
   private checkToken(token: TokenScope, request: AdmitRequest, now: number): Denial | null {
@@ -211,14 +215,14 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
 
   /** Gives up reservations whose requests never settled. */
   override async alarm(): Promise<void> {
-    for (const id of this.dropExpired(Date.now())) this.markRemoved(RESERVATION_PREFIX + id);
+    for (const id of this.dropExpired(Date.now())) this.pendingWrites.removedKey(RESERVATION_PREFIX + id);
     const nowSeconds = Date.now() / 1000;
     for (const [id, exp] of this.revokedTokens) {
       if (exp > nowSeconds) continue;
       this.revokedTokens.delete(id);
       void this.ctx.storage.delete(REVOKED_PREFIX + id, UNCONFIRMED);
     }
-    await this.flush();
+    await this.pendingWrites.flush();
     let next: number | null = null;
     for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
     this.alarmAt = next;
@@ -362,41 +366,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
 
   private setCounter(name: string, usage: number, start: number): void {
     this.counters.set(name, { usage, start });
-    this.markChanged(COUNTER_PREFIX + name);
-  }
-
-  private markChanged(key: string): void {
-    this.removed.delete(key);
-    this.changed.add(key);
-    this.scheduleFlush();
-  }
-
-  private markRemoved(key: string): void {
-    // A reservation made and settled within one interval never needs to reach storage at all.
-    if (!this.changed.delete(key)) this.removed.add(key);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
-  }
-
-  /** Writes every change since the last flush in one batch. */
-  private async flush(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    const entries: Record<string, Counter | Reservation> = {};
-    for (const key of this.changed) {
-      const value = key.startsWith(COUNTER_PREFIX) ? this.counters.get(key.slice(COUNTER_PREFIX.length)) : this.reservations.get(key.slice(RESERVATION_PREFIX.length));
-      if (value) entries[key] = value;
-    }
-    const removed = [...this.removed];
-    this.changed.clear();
-    this.removed.clear();
-    await Promise.all([
-      Object.keys(entries).length > 0 ? this.ctx.storage.put(entries, UNCONFIRMED) : undefined,
-      removed.length > 0 ? this.ctx.storage.delete(removed, UNCONFIRMED) : undefined,
-    ]);
+    this.pendingWrites.changedKey(COUNTER_PREFIX + name);
   }
 }
 
