@@ -7,14 +7,14 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { isJsonObject, readJsonRequest } from "../http/body";
-import { sseKeepAliveMs, type AppContext } from "../http/context";
+import type { AppContext } from "../http/context";
 import { GatewayError, asGatewayError, jsonResponse } from "../http/errors";
-import type { ChatCompletion } from "../convert/chat-types";
 import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
 import { anthropicErrorResponse, chatToMessage } from "../convert/messages-response";
 import { MessagesStreamConverter } from "../convert/messages-stream";
 import { callOrigin } from "../upstream/origin";
-import { NO_USAGE, isEventStream, relayJson, relayStream } from "../upstream/respond";
+import { NO_USAGE, relayJson } from "../upstream/respond";
+import { convertedChatAttempt } from "./converted-chat";
 import { route, serve } from "./governed";
 import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
 
@@ -36,29 +36,15 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
     const stream = fields.stream === true;
     const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: fields.max_tokens };
     const routed = await route(c, { model: fields.model, requestType: stream ? "chat_completion_stream" : "chat_completion", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
-    return serve(c, routed, estimate, async (target, publicModel) => {
-      chat.model = target.upstreamModel;
-      const call = await callOrigin(
-        {
-          target,
-          path: "/v1/chat/completions",
-          pathKey: "chat_completion",
-          method: "POST",
-          body: JSON.stringify(chat),
-          contentType: "application/json",
-          stream,
-          requestId: c.get("requestId"),
-          clientSignal: c.req.raw.signal,
-        },
-        c.env,
-      );
-      if (stream && call.response.ok && isEventStream(call.response)) {
-        const converter = new MessagesStreamConverter(publicModel, fields.stop_sequences);
-        return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: estimate.promptTokens, keepAliveMs: sseKeepAliveMs(c), converter });
-      }
-      const answer = await relayJson(call, target, publicModel);
-      return { response: jsonResponse(chatToMessage(answer.body as ChatCompletion, publicModel, fields.stop_sequences)), usage: answer.usage };
-    });
+    return serve(
+      c,
+      routed,
+      estimate,
+      convertedChatAttempt(c, chat, stream, estimate.promptTokens, {
+        streamConverter: (publicModel) => new MessagesStreamConverter(publicModel, fields.stop_sequences),
+        answer: (completion, publicModel) => chatToMessage(completion, publicModel, fields.stop_sequences),
+      }),
+    );
   });
 }
 

@@ -37,44 +37,39 @@ export async function hashKeyValue(value: string): Promise<string> {
   return hex;
 }
 
-function remember(hash: string, record: VirtualKeyRecord | null): void {
-  if (byHash.size >= MAX_CACHED) byHash.delete(byHash.keys().next().value as string);
-  byHash.set(hash, { record, checkedAt: Date.now() });
-  if (record) rememberById(record.id, record);
+function remember(cache: Map<string, Cached>, key: string, record: VirtualKeyRecord | null): void {
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  cache.set(key, { record, checkedAt: Date.now() });
 }
 
-function rememberById(id: string, record: VirtualKeyRecord | null): void {
-  if (byId.size >= MAX_CACHED) byId.delete(byId.keys().next().value as string);
-  byId.set(id, { record, checkedAt: Date.now() });
-}
-
-/** The record with this id (an ephemeral token's parent): memory, then KV, then D1. */
-export async function findVirtualKeyById(env: Env, id: string): Promise<VirtualKeyRecord | null> {
-  const cached = byId.get(id);
+/**
+ * One lookup path for both indexes: isolate memory (negative answers for a few seconds, so unknown keys cannot
+ * hammer storage), then KV, then D1 — which also repairs a missing KV entry.
+ */
+async function lookUp(env: Env, cache: Map<string, Cached>, kvKey: string, key: string, load: () => Promise<VirtualKeyRecord | null>): Promise<VirtualKeyRecord | null> {
+  const cached = cache.get(key);
   const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
   if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
-  let record = await env.CONFIG_KV.get<VirtualKeyRecord>(KV_ID_PREFIX + id, "json");
+  let record = await env.CONFIG_KV.get<VirtualKeyRecord>(kvKey, "json");
   if (!record) {
-    record = await loadVirtualKey(env, id);
-    if (record) await env.CONFIG_KV.put(KV_ID_PREFIX + id, JSON.stringify(record));
+    record = await load();
+    if (record) await env.CONFIG_KV.put(kvKey, JSON.stringify(record));
   }
-  rememberById(id, record);
+  remember(cache, key, record);
   return record;
 }
 
-/** The record for a key value's hash: memory, then KV, then D1 (which also repairs a missing KV entry). */
-export async function findVirtualKey(env: Env, hash: string): Promise<VirtualKeyRecord | null> {
-  const cached = byHash.get(hash);
-  const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
-  if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
-  let record = await env.CONFIG_KV.get<VirtualKeyRecord>(KV_PREFIX + hash, "json");
-  if (!record) {
+/** The record for a key value's hash. */
+export function findVirtualKey(env: Env, hash: string): Promise<VirtualKeyRecord | null> {
+  return lookUp(env, byHash, KV_PREFIX + hash, hash, async () => {
     const row = await env.DB.prepare("SELECT config FROM virtual_keys WHERE value_hash = ?1").bind(hash).first<string>("config");
-    record = row ? (JSON.parse(row) as VirtualKeyRecord) : null;
-    if (record) await env.CONFIG_KV.put(KV_PREFIX + hash, JSON.stringify(record));
-  }
-  remember(hash, record);
-  return record;
+    return row ? (JSON.parse(row) as VirtualKeyRecord) : null;
+  });
+}
+
+/** The record with this id (an ephemeral token's parent). */
+export function findVirtualKeyById(env: Env, id: string): Promise<VirtualKeyRecord | null> {
+  return lookUp(env, byId, KV_ID_PREFIX + id, id, () => loadVirtualKey(env, id));
 }
 
 export async function saveVirtualKey(env: Env, record: VirtualKeyRecord, previousHash?: string): Promise<void> {
@@ -90,14 +85,15 @@ export async function saveVirtualKey(env: Env, record: VirtualKeyRecord, previou
     byHash.delete(previousHash);
   }
   await Promise.all([env.CONFIG_KV.put(KV_PREFIX + record.value_hash, JSON.stringify(record)), env.CONFIG_KV.put(KV_ID_PREFIX + record.id, JSON.stringify(record))]);
-  remember(record.value_hash, record);
+  remember(byHash, record.value_hash, record);
+  remember(byId, record.id, record);
 }
 
 export async function deleteVirtualKey(env: Env, record: VirtualKeyRecord): Promise<void> {
   await env.DB.prepare("DELETE FROM virtual_keys WHERE id = ?1").bind(record.id).run();
   await Promise.all([env.CONFIG_KV.delete(KV_PREFIX + record.value_hash), env.CONFIG_KV.delete(KV_ID_PREFIX + record.id)]);
-  remember(record.value_hash, null);
-  rememberById(record.id, null);
+  remember(byHash, record.value_hash, null);
+  remember(byId, record.id, null);
 }
 
 export async function loadVirtualKey(env: Env, id: string): Promise<VirtualKeyRecord | null> {
