@@ -32,6 +32,12 @@ export interface Env {
   LOG_PAYLOADS?: string;
   /** Days log rows are kept; older ones are deleted by the scheduled clean-up. */
   LOG_RETENTION_DAYS?: string;
+  /** "true": the cron trigger probes every origin's /health and isolates route around dead ones. */
+  HEALTH_PROBE?: string;
+  /** "true": the probe also reads vLLM's /metrics (requests waiting, KV-cache use) to weigh replicas. */
+  HEALTH_PROBE_METRICS?: string;
+  /** How long a probe report stays valid (seconds; at least 60). */
+  HEALTH_PROBE_TTL_SECONDS?: string;
 }
 
 export interface AppVariables {

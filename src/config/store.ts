@@ -5,6 +5,8 @@
  */
 import type { Env } from "../env";
 import { numberSetting } from "../env";
+import { applyProbeReports } from "../routing/health";
+import { PROBE_KV_KEY, type ProbeReports } from "../routing/probe";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
 import type { PricingOverride } from "../governance/schema";
 import type { ProviderKey, ProviderRecord, ProviderSettings } from "./schema";
@@ -41,6 +43,10 @@ export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unk
 }
 
 async function refreshFromKv(env: Env): Promise<RoutingTable> {
+  if (env.HEALTH_PROBE === "true") {
+    const reports = await env.CONFIG_KV.get<ProbeReports>(PROBE_KV_KEY, "json");
+    if (reports) applyProbeReports(reports);
+  }
   let snapshot = await env.CONFIG_KV.get<Snapshot>(SNAPSHOT_KEY, "json");
   if (!snapshot) snapshot = await publishSnapshot(env);
   return remember(snapshot);

@@ -13,15 +13,19 @@
  */
 import type { Env } from "../env";
 import { numberSetting } from "../env";
+import { originKey, type OriginReport, type ProbeReports } from "./probe";
 import type { Target } from "./resolve";
 
 interface OriginHealth {
+  /** The latest scheduled probe's verdict and load report, if probing is on. */
+  probe?: OriginReport | undefined;
   failures: number;
   openUntil: number;
   /** A half-open probe is on its way; others keep away until it reports. */
   probing: boolean;
   inFlight: number;
   syncedAt: number;
+  lastSuccessAt?: number;
 }
 
 const SYNC_INTERVAL_MS = 2_000;
@@ -29,7 +33,7 @@ const CACHE_ORIGIN = "https://origin-health.gateway.internal/";
 const origins = new Map<string, OriginHealth>();
 
 function keyOf(target: Target): string {
-  return `${target.provider.name}/${target.key.id}`;
+  return originKey(target);
 }
 
 function stateOf(target: Target): OriginHealth {
@@ -59,9 +63,20 @@ export function healthSettings(env: Env): HealthSettings {
   return { threshold: numberSetting(env.CIRCUIT_FAILURE_THRESHOLD, 3), cooldownMs: numberSetting(env.CIRCUIT_COOLDOWN_SECONDS, 10) * 1000 };
 }
 
+/** Takes in the scheduled probe's latest reports (read with the config refresh). */
+export function applyProbeReports(reports: ProbeReports): void {
+  for (const [key, report] of Object.entries(reports)) {
+    const state = origins.get(key) ?? { failures: 0, openUntil: 0, probing: false, inFlight: 0, syncedAt: 0 };
+    state.probe = report;
+    origins.set(key, state);
+  }
+}
+
 /** Whether a request may go to this origin now: closed, or cooled down and no probe already out. */
 export function isAvailable(target: Target, now = Date.now()): boolean {
   const state = stateOf(target);
+  // The scheduled probe found it down, and no request has succeeded there since.
+  if (state.probe && !state.probe.healthy && state.probe.checkedAt > (state.lastSuccessAt ?? 0)) return false;
   if (state.openUntil <= now) return !state.probing || state.failures === 0;
   return false;
 }
@@ -100,6 +115,7 @@ export function endAttempt(target: Target): void {
 
 export function recordSuccess(target: Target): void {
   const state = stateOf(target);
+  state.lastSuccessAt = Date.now();
   state.failures = 0;
   state.openUntil = 0;
   state.probing = false;
@@ -141,7 +157,9 @@ export function orderTargets(targets: readonly Target[], affinityKey: string | u
     if (target.key.weight <= 0) return Number.POSITIVE_INFINITY;
     // Weighted rendezvous hashing: −ln(u)/w, smallest wins; a replica's share follows its weight.
     if (affinityKey !== undefined) return -Math.log((hash(`${affinityKey}|${target.key.id}`) + 1) / 0x100000001) / target.key.weight;
-    return stateOf(target).inFlight / target.key.weight;
+    // Requests in flight from here, plus the queue vLLM itself reported to the probe, per unit of weight.
+    const state = stateOf(target);
+    return (state.inFlight + (state.probe?.waiting ?? 0)) / target.key.weight;
   };
   const ranked = targets.map((target, index) => ({ target, index, score: score(target), healthy: isAvailable(target, now) }));
   ranked.sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.score - b.score || a.index - b.index);

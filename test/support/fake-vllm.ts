@@ -128,6 +128,12 @@ export class FakeVllm {
     }
 
     if (req.method === "GET" && path === "/v1/models") return this.models(res, origin);
+    if (req.method === "GET" && path === "/health") return void res.writeHead(origin === "sick" ? 503 : 200).end();
+    if (req.method === "GET" && path === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      const waiting = origin === "queued" ? 7 : 0;
+      return void res.end(`# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} ${waiting}.0\nvllm:kv_cache_usage_perc{model_name="m"} 0.42\n`);
+    }
     if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
     if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
     if (path === "/v1/audio/transcriptions" || path === "/v1/audio/translations") return this.transcribe(req, res, raw);

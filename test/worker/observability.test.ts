@@ -86,7 +86,7 @@ describe("request logs", () => {
       .bind(old)
       .run();
     const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController(), env, ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date("2026-11-21T10:17:00Z") }), env, ctx);
     await waitOnExecutionContext(ctx);
     expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM request_logs WHERE id = 'ancient'").first<number>("n"))).toBe(0);
     expect((await logs()).total).toBeGreaterThan(0);

@@ -1,0 +1,79 @@
+/**
+ * The optional scheduled probe (HEALTH_PROBE=true with the cron trigger): every origin's /health, and with
+ * HEALTH_PROBE_METRICS=true vLLM's own load signals from /metrics (requests waiting, KV-cache use). The results go
+ * to one KV entry that isolates pick up with their config refresh, so a replica that is down — even one receiving no
+ * traffic — is tried last, and busy replicas receive less.
+ */
+import { HOSTED_OPENAI_COMPATIBLE } from "../config/providers";
+import type { Env } from "../env";
+import { numberSetting } from "../env";
+import { callOrigin } from "../upstream/origin";
+import type { Target } from "./resolve";
+import type { RoutingTable } from "./table";
+
+export const PROBE_KV_KEY = "health/probe";
+const PROBE_TIMEOUT_MS = 5000;
+
+export interface OriginReport {
+  healthy: boolean;
+  /** Requests waiting in vLLM's queue (vllm:num_requests_waiting). */
+  waiting?: number;
+  /** KV-cache use, 0–1 (vllm:kv_cache_usage_perc, or the older vllm:gpu_cache_usage_perc). */
+  kvCacheUsage?: number;
+  checkedAt: number;
+}
+
+export type ProbeReports = Record<string, OriginReport>;
+
+/** Sums a metric's samples across label sets in Prometheus text. */
+function metricSum(text: string, names: readonly string[]): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split("\n")) {
+    const name = names.find((candidate) => line.startsWith(`${candidate}{`) || line.startsWith(`${candidate} `));
+    if (!name) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(value)) total = (total ?? 0) + value;
+  }
+  return total;
+}
+
+export function originKey(target: Target): string {
+  return `${target.provider.name}/${target.key.id}`;
+}
+
+async function probe(env: Env, target: Target, withMetrics: boolean): Promise<OriginReport> {
+  const ask = (path: string) =>
+    callOrigin({ target, path, pathKey: "list_models", method: "GET", requestId: crypto.randomUUID(), timeoutMs: PROBE_TIMEOUT_MS }, env).then(async (call) => {
+      call.stopTimer();
+      return { ok: call.response.ok, text: await call.response.text() };
+    });
+  const report: OriginReport = { healthy: false, checkedAt: Date.now() };
+  try {
+    report.healthy = (await ask("/health")).ok;
+    if (report.healthy && withMetrics) {
+      const metrics = await ask("/metrics");
+      if (metrics.ok) {
+        report.waiting = metricSum(metrics.text, ["vllm:num_requests_waiting"]);
+        report.kvCacheUsage = metricSum(metrics.text, ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]);
+      }
+    }
+  } catch {
+    report.healthy = false;
+  }
+  return report;
+}
+
+/** Probes every enabled key's origin (self-hosted providers: hosted APIs have no /health) and publishes the results. */
+export async function probeOrigins(env: Env, table: RoutingTable): Promise<ProbeReports> {
+  const targets: Target[] = [];
+  for (const provider of table.providers.values()) {
+    if (provider.name in HOSTED_OPENAI_COMPATIBLE) continue;
+    for (const key of provider.keys) if (key.enabled) targets.push({ provider, key, upstreamModel: "" });
+  }
+  const withMetrics = env.HEALTH_PROBE_METRICS === "true";
+  const results = await Promise.all(targets.map((target) => probe(env, target, withMetrics)));
+  const reports: ProbeReports = Object.fromEntries(targets.map((target, i) => [originKey(target), results[i] as OriginReport]));
+  const ttl = Math.max(60, numberSetting(env.HEALTH_PROBE_TTL_SECONDS, 180));
+  await env.CONFIG_KV.put(PROBE_KV_KEY, JSON.stringify(reports), { expirationTtl: ttl });
+  return reports;
+}
