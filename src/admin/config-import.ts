@@ -1,6 +1,7 @@
 /**
- * POST /api/config/import takes a Bifrost config.json and upserts its providers; GET /api/config exports the
- * providers in the same shape (secrets masked, and a masked value re-imported keeps the stored secret).
+ * POST /api/config/import takes a Bifrost config.json and upserts its providers and virtual keys (with their budgets
+ * and rate limits); GET /api/config exports the providers in the same shape (secrets masked, and a masked value
+ * re-imported keeps the stored secret).
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -11,6 +12,7 @@ import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { jsonResponse } from "../http/errors";
 import { presentKey } from "./present";
+import { governanceSchema, importGovernance } from "./governance-import";
 import { buildProviderRecord } from "./records";
 
 const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -23,7 +25,6 @@ const SECTIONS_NOT_IMPORTED: Record<string, string> = {
   auth_config: "the admin API is guarded by the ADMIN_TOKEN secret",
   client: "gateway settings are Worker variables (see README)",
   framework: "model pricing is not imported from config.json",
-  governance: "virtual keys are not imported from config.json",
   mcp: "MCP is not supported",
   vector_store: "semantic caching is not supported",
   config_store: "configuration lives in D1",
@@ -41,6 +42,7 @@ const SECTIONS_NOT_IMPORTED: Record<string, string> = {
 
 const configFileSchema = z.strictObject({
   providers: z.record(providerName, configProviderSchema).optional(),
+  governance: governanceSchema.optional(),
   ...Object.fromEntries(Object.keys(SECTIONS_NOT_IMPORTED).map((section) => [section, z.unknown().optional()])),
 });
 
@@ -70,7 +72,17 @@ configRoutes.post("/import", async (c) => {
     }
   }
   await publishSnapshot(c.env);
-  return jsonResponse({ message: "configuration imported", imported, removed, warnings });
+  const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], generatedValues: {}, warnings: [] };
+  warnings.push(...governance.warnings);
+  return jsonResponse({
+    message: "configuration imported",
+    imported,
+    removed,
+    virtual_keys: governance.imported,
+    // Keys the file gave no value get one here, shown this once.
+    generated_virtual_key_values: governance.generatedValues,
+    warnings,
+  });
 });
 
 configRoutes.get("/", async (c) => {

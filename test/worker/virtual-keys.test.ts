@@ -65,6 +65,40 @@ describe("virtual key admin API", () => {
   });
 });
 
+describe("config.json governance import", () => {
+  it("imports virtual keys with their budgets and rate limits linked by id, keeping given values", async () => {
+    const response = await admin("POST", "/api/config/import", {
+      governance: {
+        virtual_keys: [
+          { id: "vk-imported", name: "imported", value: "sk-bf-imported-0001", provider_configs: [{ id: 7, provider: "vllm", weight: 1, allowed_models: ["*"], rate_limit_id: "rl-pc" }], rate_limit_id: "rl-1" },
+          { id: "vk-fresh", name: "fresh", provider_configs: [{ provider: "vllm" }], team_id: "team-1" },
+        ],
+        budgets: [
+          { id: "b-1", max_limit: 5, reset_duration: "1M", virtual_key_id: "vk-imported" },
+          { id: "b-2", max_limit: 1, reset_duration: "1d", provider_config_id: 7 },
+        ],
+        rate_limits: [
+          { id: "rl-1", request_max_limit: 100, request_reset_duration: "1m" },
+          { id: "rl-pc", token_max_limit: 50000, token_reset_duration: "1h" },
+        ],
+        teams: [],
+      },
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+    const body = (await response.json()) as { virtual_keys: string[]; generated_virtual_key_values: Record<string, string>; warnings: string[] };
+    expect(body.virtual_keys).toEqual(["imported", "fresh"]);
+    expect(body.generated_virtual_key_values.fresh).toMatch(/^sk-bf-/);
+    expect(body.generated_virtual_key_values.imported).toBeUndefined();
+    expect(body.warnings.join("\n")).toContain("team");
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": "sk-bf-imported-0001" })).status).toBe(200);
+    const report = await quota("sk-bf-imported-0001");
+    expect(report.budgets.map((b) => b.max_limit).sort()).toEqual([1, 5]);
+    expect(report.rate_limits.some((r) => r.requests?.max_limit === 100)).toBe(true);
+    expect(report.rate_limits.some((r) => r.tokens?.max_limit === 50000)).toBe(true);
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": body.generated_virtual_key_values.fresh ?? "" })).status).toBe(200);
+  });
+});
+
 describe("client authentication", () => {
   it("accepts x-bf-vk, Authorization: Bearer sk-bf-… and x-api-key", async () => {
     const key = await virtualKey("auth-key", { provider_configs: [{ provider: "vllm" }] });

@@ -1,0 +1,112 @@
+/**
+ * The `governance` section of a Bifrost config.json: virtual keys, with their budgets and rate limits given as
+ * top-level lists linked by id. Each key becomes a record like one created through the API; a key without a
+ * `value` gets a fresh one, returned once in the import's answer.
+ */
+import { z } from "zod";
+import type { Env } from "../env";
+import { badRequest } from "../http/errors";
+import { limiterFor } from "../governance/admission";
+import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
+import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
+import { limiterConfigOf } from "../governance/limits";
+import { buildVirtualKeyRecord } from "../governance/records";
+import { budgetSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+
+/** Bifrost files may number their ids; they are strings here. */
+const id = z.string().min(1).max(128);
+
+function stringifyIds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stringifyIds);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [key, (key === "id" || key.endsWith("_id")) && typeof inner === "number" ? String(inner) : stringifyIds(inner)]),
+  );
+}
+
+const importedBudget = budgetSchema.safeExtend({ virtual_key_id: id.optional(), provider_config_id: id.optional(), team_id: id.optional(), customer_id: id.optional() });
+const importedRateLimit = rateLimitSchema.safeExtend({ id });
+const importedProviderConfig = providerConfigSchema.safeExtend({ rate_limit_id: id.optional() });
+
+const importedKey = z.strictObject({
+  id,
+  name: z.string().min(1).max(128),
+  description: z.string().optional(),
+  value: z.string().min(1).optional(),
+  is_active: z.boolean().optional(),
+  rate_limit_id: id.optional(),
+  provider_configs: z.array(importedProviderConfig).optional(),
+  team_id: id.optional(),
+  customer_id: id.optional(),
+  mcp_configs: z.array(z.unknown()).optional(),
+  allowed_origins: z.array(z.string()).optional(),
+  max_concurrent_requests: z.number().int().min(1).optional(),
+});
+
+export const governanceSchema = z.preprocess(
+  stringifyIds,
+  z.looseObject({
+    virtual_keys: z.array(importedKey).optional(),
+    budgets: z.array(importedBudget).optional(),
+    rate_limits: z.array(importedRateLimit).optional(),
+  }),
+);
+
+export type GovernanceSection = z.infer<typeof governanceSchema>;
+
+export interface GovernanceImport {
+  imported: string[];
+  /** Values generated for keys the file gave none, shown once. */
+  generatedValues: Record<string, string>;
+  warnings: string[];
+}
+
+export async function importGovernance(env: Env, section: GovernanceSection): Promise<GovernanceImport> {
+  const result: GovernanceImport = { imported: [], generatedValues: {}, warnings: [] };
+  for (const other of Object.keys(section)) {
+    if (!["virtual_keys", "budgets", "rate_limits"].includes(other)) result.warnings.push(`governance.${other} was not imported: teams, customers and routing rules are not supported`);
+  }
+  const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));
+  const budgets = section.budgets ?? [];
+  for (const key of section.virtual_keys ?? []) {
+    if (key.team_id || key.customer_id) result.warnings.push(`virtual key '${key.name}': team and customer links were not imported`);
+    if (key.mcp_configs?.length) result.warnings.push(`virtual key '${key.name}': mcp_configs were not imported`);
+    const rateLimitOf = (limitId: string | undefined) => {
+      if (limitId === undefined) return undefined;
+      const limit = rateLimits.get(limitId);
+      if (!limit) throw badRequest(`virtual key '${key.name}' refers to rate limit '${limitId}', which the file does not define`, "invalid_request", "governance.rate_limits");
+      const { id: _id, ...rest } = limit;
+      return rest;
+    };
+    const strip = ({ virtual_key_id: _vk, provider_config_id: _pc, team_id: _t, customer_id: _c, ...rest }: (typeof budgets)[number]) => rest;
+    const body: VirtualKeyBody = {
+      name: key.name,
+      description: key.description,
+      is_active: key.is_active,
+      rate_limit: rateLimitOf(key.rate_limit_id),
+      budgets: budgets.filter((b) => b.virtual_key_id === key.id).map(strip),
+      provider_configs: (key.provider_configs ?? []).map(({ rate_limit_id, ...config }) => ({
+        ...config,
+        id: config.id,
+        rate_limit: rateLimitOf(rate_limit_id) ?? config.rate_limit,
+        budgets: config.id === undefined ? config.budgets : [...(config.budgets ?? []), ...budgets.filter((b) => b.provider_config_id === config.id).map(strip)],
+      })),
+      allowed_origins: key.allowed_origins,
+      max_concurrent_requests: key.max_concurrent_requests,
+    };
+    const previous = await loadVirtualKey(env, key.id);
+    let value = key.value;
+    if (!value && !previous) {
+      value = `${VIRTUAL_KEY_PREFIX}${crypto.randomUUID()}`;
+      result.generatedValues[key.name] = value;
+    }
+    const identity = value
+      ? { id: key.id, valueHash: await hashKeyValue(value), valuePrefix: value.slice(0, 10) }
+      : { id: key.id, valueHash: previous?.value_hash ?? "", valuePrefix: previous?.value_prefix ?? "" };
+    const record = buildVirtualKeyRecord(identity, body, previous);
+    await saveVirtualKey(env, record, previous?.value_hash);
+    await limiterFor(env, record).configure(limiterConfigOf(record));
+    result.imported.push(key.name);
+  }
+  return result;
+}
