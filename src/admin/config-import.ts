@@ -12,7 +12,7 @@ import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { jsonResponse } from "../http/errors";
 import { presentKey } from "./present";
-import { governanceSchema, importGovernance } from "./governance-import";
+import { checkGovernanceLinks, governanceSchema, importGovernance } from "./governance-import";
 import { buildProviderRecord } from "./records";
 
 const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -56,7 +56,8 @@ configRoutes.post("/import", async (c) => {
   for (const [section, why] of Object.entries(SECTIONS_NOT_IMPORTED)) {
     if (why && (file as Record<string, unknown>)[section] !== undefined) warnings.push(`${section} was not imported: ${why}`);
   }
-  // Validate everything before writing anything, so a bad provider leaves the stored config untouched.
+  // Validate everything before writing anything, so a bad provider or link leaves the stored config untouched.
+  if (file.governance) checkGovernanceLinks(file.governance);
   const built = Object.entries(file.providers ?? {}).map(([name, settings]) =>
     buildProviderRecord(name, settings, existing.find((record) => record.name === name)),
   );

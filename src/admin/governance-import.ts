@@ -61,6 +61,18 @@ export interface GovernanceImport {
   warnings: string[];
 }
 
+/** Checks the links between keys and rate limits before anything is written. */
+export function checkGovernanceLinks(section: GovernanceSection): void {
+  const known = new Set((section.rate_limits ?? []).map((limit) => limit.id));
+  for (const key of section.virtual_keys ?? []) {
+    for (const limitId of [key.rate_limit_id, ...(key.provider_configs ?? []).map((config) => config.rate_limit_id)]) {
+      if (limitId !== undefined && !known.has(limitId)) {
+        throw badRequest(`virtual key '${key.name}' refers to rate limit '${limitId}', which the file does not define`, "invalid_request", "governance.rate_limits");
+      }
+    }
+  }
+}
+
 export async function importGovernance(env: Env, section: GovernanceSection): Promise<GovernanceImport> {
   const result: GovernanceImport = { imported: [], generatedValues: {}, warnings: [] };
   for (const other of Object.keys(section)) {
@@ -74,7 +86,7 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
     const rateLimitOf = (limitId: string | undefined) => {
       if (limitId === undefined) return undefined;
       const limit = rateLimits.get(limitId);
-      if (!limit) throw badRequest(`virtual key '${key.name}' refers to rate limit '${limitId}', which the file does not define`, "invalid_request", "governance.rate_limits");
+      if (!limit) return undefined; // checkGovernanceLinks has refused such files already
       const { id: _id, ...rest } = limit;
       return rest;
     };
