@@ -113,14 +113,15 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   const token = principal?.token ?? null;
   const trace = traceOf(c);
   if (vk) trace.virtualKey = { id: vk.id, name: vk.name };
-  if (token && !tokenAllowsModel(token, request.model)) {
-    throw new GatewayError(403, `this ephemeral token may not use model '${request.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
-  }
   const table = await getRoutingTable(c.env, waitUntilOf(c));
   const resolve = (model: string): Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">> =>
     vk ? resolveForVirtualKey(table, vk, model, request.requestType, request.defaultProvider) : resolveModel(table, model, request.requestType, request.defaultProvider);
   const primary = resolve(request.model);
   trace.model = primary.publicModel;
+  const allowedForToken = (resolution: Resolution) => !token || tokenAllowsModel(token, resolution.publicModel, resolution.targets[0]?.provider.name);
+  if (!allowedForToken(primary)) {
+    throw new GatewayError(403, `this ephemeral token may not use model '${request.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
+  }
   const fallbacks: Resolution[] = [];
   for (const model of request.fallbacks ?? []) {
     try {
@@ -135,8 +136,7 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   const scope = primary.providerConfig?.id ?? null;
   const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id") ?? undefined;
   // A token's model scope covers fallbacks too.
-  const permitted = token ? fallbacks.filter((fallback) => tokenAllowsModel(token, fallback.publicModel)) : fallbacks;
-  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, token, scope, fallbacks: permitted, sessionId, promptPrefix: request.promptPrefix };
+  return { publicModel: primary.publicModel, targets: primary.targets, table, vk, token, scope, fallbacks: fallbacks.filter(allowedForToken), sessionId, promptPrefix: request.promptPrefix };
 }
 
 function priceOf(routed: Routed, target: Target): Price {

@@ -121,8 +121,13 @@ export function claimsFor(parentId: string, request: MintRequest, now = Date.now
   };
 }
 
-/** Whether a token's model list allows a requested model (as sent, or without its provider prefix). */
-export function tokenAllowsModel(claims: TokenClaims, model: string): boolean {
+/**
+ * Whether a token's model list allows a requested model, as the client named it or with/without the provider that
+ * serves it (so "vllm/meta-llama/Llama-3.2-1B-Instruct" and "meta-llama/Llama-3.2-1B-Instruct" match each other).
+ */
+export function tokenAllowsModel(claims: TokenClaims, model: string, provider: string | undefined): boolean {
   if (!claims.models) return true;
-  return claims.models.includes(model) || claims.models.some((allowed) => model.endsWith(`/${allowed}`));
+  const prefix = provider === undefined ? undefined : `${provider}/`;
+  const bare = prefix !== undefined && model.startsWith(prefix) ? model.slice(prefix.length) : model;
+  return claims.models.includes(model) || claims.models.includes(bare) || (prefix !== undefined && claims.models.includes(prefix + bare));
 }
