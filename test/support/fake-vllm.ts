@@ -179,7 +179,8 @@ export class FakeVllm {
     const model = String(body.model);
     switch (model) {
       case "error-200":
-        return sendJson(res, 200, nestedError(503, "engine overloaded", "ServiceUnavailableError"));
+        if (origin !== "healthy") return sendJson(res, 200, nestedError(503, "engine overloaded", "ServiceUnavailableError"));
+        break;
       case "flat-error":
         return sendJson(res, 400, { object: "error", message: "temperature must be non-negative", type: "BadRequestError", param: "temperature", code: 400 });
       case "context-too-long":

@@ -77,6 +77,12 @@ describe("dead and failing replicas", () => {
     expect(sseData(await response.text()).at(-1)).toBe("[DONE]");
   });
 
+  it("retries an HTTP 200 answer that carries an error on the next key", async () => {
+    const response = await chat("cut/error-200");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-bf-attempts")).toBe("2");
+  });
+
   it("does not retry once the client has received bytes: a mid-stream failure is an error event", async () => {
     const response = await chat("trio/mid-stream-error", { stream: true }, { "x-request-id": "after-first-byte" });
     const frames = sseData(await response.text());

@@ -1,7 +1,7 @@
 /** Stream faults: error frames, cut and truncated streams, idle origins, timeouts, dead origins, disconnects. */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { configure, errorOf, origin, postJson, received, sseData } from "./helpers";
+import { configure, errorOf, eventually, origin, postJson, received, sseData } from "./helpers";
 
 beforeAll(async () => {
   await configure({
@@ -68,6 +68,21 @@ describe("stream faults", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       seen = await received(requestId);
     }
+    expect(seen[0]?.closedEarly).toBe(true);
+  });
+});
+
+describe("client disconnects without streaming", () => {
+  it("aborts the origin request when the client goes away while waiting for a JSON answer", async () => {
+    const requestId = crypto.randomUUID();
+    const controller = new AbortController();
+    const pending = exports.default
+      .fetch(new Request("http://gateway.test/v1/chat/completions", { method: "POST", signal: controller.signal, headers: { "x-request-id": requestId }, body: JSON.stringify({ model: "vllm/slow-headers", messages: [] }) }))
+      .catch(() => undefined);
+    await eventually(() => received(requestId), (log) => log.length === 1);
+    controller.abort();
+    await pending;
+    const seen = await eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
     expect(seen[0]?.closedEarly).toBe(true);
   });
 });

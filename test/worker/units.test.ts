@@ -109,3 +109,30 @@ describe("originError", () => {
     expect(originError(200, '{"error":{"message":"x","code":"weird"}}', where)).toMatchObject({ status: 502, code: "weird" });
   });
 });
+
+describe("durations and windows", () => {
+  it("parses Bifrost's duration syntax, where m is minutes and M is months", async () => {
+    const { parseDuration } = await import("../../src/governance/duration");
+    expect(parseDuration("30s")).toBe(30_000);
+    expect(parseDuration("5m")).toBe(300_000);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("0.5d")).toBe(43_200_000);
+    expect(parseDuration("1w")).toBe(604_800_000);
+    expect(parseDuration("1M")).toBe(30 * 86_400_000);
+    expect(parseDuration("1Y")).toBe(365 * 86_400_000);
+    for (const bad of ["", "0s", "1 day", "-1h", "1x", "m"]) expect(parseDuration(bad)).toBeUndefined();
+  });
+
+  it("rolls windows over after their duration and aligns calendar windows to UTC", async () => {
+    const { currentWindowStart, windowEnd, windowSpec } = await import("../../src/governance/duration");
+    const rolling = windowSpec("1h", false);
+    expect(currentWindowStart(rolling, 1_000, 1_000 + 3_599_999)).toBe(1_000);
+    expect(currentWindowStart(rolling, 1_000, 1_000 + 3_600_000)).toBe(1_000 + 3_600_000);
+    const now = Date.UTC(2026, 10, 21, 14, 30); // Saturday 21 November 2026
+    expect(new Date(currentWindowStart(windowSpec("1d", true), 0, now)).toISOString()).toBe("2026-11-21T00:00:00.000Z");
+    expect(new Date(currentWindowStart(windowSpec("1w", true), 0, now)).toISOString()).toBe("2026-11-16T00:00:00.000Z");
+    const month = windowSpec("1M", true);
+    expect(new Date(windowEnd(month, currentWindowStart(month, 0, now))).toISOString()).toBe("2026-12-01T00:00:00.000Z");
+    expect(new Date(currentWindowStart(windowSpec("1Y", true), 0, now)).toISOString()).toBe("2026-01-01T00:00:00.000Z");
+  });
+});
