@@ -2,6 +2,31 @@
 export const CONFIG_VIEWS = String.raw`
 const SELF_HOSTED = ["vllm", "ollama", "sgl"];
 
+/** An inline form that edits a key's origin URL, models and weight (PUT …/keys/{id}; other fields keep their values). */
+function keyEditor(provider, key, where) {
+  const url = key.vllm_key_config && key.vllm_key_config.url;
+  const form = h(
+    "form",
+    {
+      class: "grid", "aria-label": "Edit key " + key.name,
+      onsubmit: (event) => {
+        event.preventDefault();
+        const v = formValues(event.target);
+        const models = v.models.split(",").map((m) => m.trim()).filter(Boolean);
+        const patch = { weight: Number(v.weight), models: models.length ? models : ["*"] };
+        if (v.url) patch.vllm_key_config = Object.assign({}, key.vllm_key_config, { url: v.url });
+        attempt(where, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), patch); show("providers"); });
+      },
+    },
+    url !== undefined ? field("Origin URL", input("url", { type: "url", value: url })) : null,
+    field("Models (comma-separated; blank = all)", input("models", { value: key.models && !key.models.includes("*") ? key.models.join(", ") : "" })),
+    field("Weight", input("weight", { type: "number", min: "0", step: "any", value: String(key.weight) })),
+    h("button", { class: "primary", type: "submit" }, "Save"),
+  );
+  where.replaceChildren(form);
+  form.querySelector("input").focus();
+}
+
 function keyRow(provider, key, baseUrl) {
   const result = h("span", { class: "muted" });
   const url = (key.vllm_key_config && key.vllm_key_config.url) || baseUrl || "—";
@@ -28,6 +53,7 @@ function keyRow(provider, key, baseUrl) {
             result.replaceChildren(test.ok ? h("span", { class: "ok", text: "OK (" + test.latency_ms + " ms): " + test.models.join(", ") }) : h("span", { class: "error", text: test.error }));
           }),
         }, "Test connection"),
+        h("button", { class: "secondary", type: "button", onclick: () => keyEditor(provider, key, result) }, "Edit"),
         h("button", { class: "secondary", type: "button", onclick: () => attempt(result, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), { enabled: !key.enabled }); show("providers"); }) }, key.enabled ? "Disable" : "Enable"),
         h("button", { class: "danger", type: "button", onclick: () => attempt(result, async () => { if (!confirm("Delete key " + key.name + "?")) return; await api("DELETE", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id)); show("providers"); }) }, "Delete"),
       ),

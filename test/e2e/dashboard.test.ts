@@ -58,6 +58,12 @@ describe("dashboard", () => {
     await card.getByRole("button", { name: "Test connection" }).click();
     await expect.poll(() => card.locator(".ok").textContent(), { timeout: 5000 }).toContain("meta-llama/Llama-3.2-1B-Instruct");
     await snap("providers");
+    // Edit the key's weight through its inline form.
+    await card.getByRole("button", { name: "Edit" }).click();
+    await card.locator('form[aria-label="Edit key ui-gpu"] input[name="weight"]').fill("3");
+    await card.locator('form[aria-label="Edit key ui-gpu"] button[type="submit"]').click();
+    const weightCell = () => page.locator('[data-provider="ui-origin"] tbody tr').first().locator("td").nth(4).textContent();
+    await expect.poll(weightCell, { timeout: 5000 }).toBe("3");
   });
 
   it("creates a virtual key, shown once; a request with it appears in the logs and moves its budget bar", async () => {
