@@ -246,7 +246,7 @@ function recordRoute(c: AppContext, target: Target, model: string, attempts: num
   const trace = traceOf(c);
   trace.provider = target.provider.name;
   trace.providerKey = target.key.name;
-  trace.origin = URL.canParse(target.key.originUrl) ? new URL(target.key.originUrl).host : target.key.vpcBinding ?? "";
+  trace.origin = target.key.originHost;
   trace.model = model;
   trace.attempts = attempts;
   trace.fallbackIndex = fallbackIndex;

@@ -153,6 +153,7 @@ function hash(text: string): number {
  * Standby keys (weight 0) and open circuits go last; when nothing is healthy everything is tried anyway.
  */
 export function orderTargets(targets: readonly Target[], affinityKey: string | undefined, now = Date.now()): Target[] {
+  if (targets.length < 2) return [...targets];
   const score = (target: Target): number => {
     if (target.key.weight <= 0) return Number.POSITIVE_INFINITY;
     // Weighted rendezvous hashing: −ln(u)/w, smallest wins; a replica's share follows its weight.

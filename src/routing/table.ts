@@ -12,6 +12,8 @@ export interface CompiledKey {
   /** Literal secret or `env.NAME`; resolved per request so rotated secrets apply at once. */
   value: string;
   originUrl: string;
+  /** The origin's host, for logs (the binding name for VPC keys, "" when the URL is an env reference). */
+  originHost: string;
   /** The name the origin serves, when the key pins one (vllm_key_config.model_name). */
   modelName: string | undefined;
   /** Client-facing names this key accepts; null means every name. */
@@ -71,6 +73,7 @@ function compileKey(record: ProviderRecord, key: ProviderKey): CompiledKey {
     provider: record.name,
     value: key.value,
     originUrl: trimSlash(keyOriginUrl(record.name, record.settings, key) ?? ""),
+    originHost: originHostOf(keyOriginUrl(record.name, record.settings, key), key.vpc_binding),
     modelName: key.vllm_key_config?.model_name,
     models,
     blacklist: new Set(key.blacklisted_models ?? []),
@@ -81,6 +84,11 @@ function compileKey(record: ProviderRecord, key: ProviderKey): CompiledKey {
     access: key.cloudflare_access ? { clientId: key.cloudflare_access.client_id, clientSecret: key.cloudflare_access.client_secret } : undefined,
     vpcBinding: key.vpc_binding,
   };
+}
+
+function originHostOf(url: string | undefined, vpcBinding: string | undefined): string {
+  if (vpcBinding) return vpcBinding;
+  return url !== undefined && URL.canParse(url) ? new URL(url).host : "";
 }
 
 function trimSlash(url: string): string {
