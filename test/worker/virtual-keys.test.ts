@@ -55,6 +55,31 @@ describe("virtual key admin API", () => {
     expect(body.virtual_key.value.endsWith("…")).toBe(true);
   });
 
+  it("accepts every virtual-key body of the unified-gateway tutorial", async () => {
+    const bodies: Record<string, unknown> = {
+      "vk-unified": { provider_configs: [
+        { provider: "vllm-local", allowed_models: ["meta-llama/Llama-3-8B-Instruct"], weight: 0.5 },
+        { provider: "ollama-local", allowed_models: ["mistral"], weight: 0.3 },
+        { provider: "openai", allowed_models: ["gpt-4o-mini"], weight: 0.15 },
+        { provider: "anthropic", allowed_models: ["claude-3-5-haiku-20241022"], weight: 0.05 },
+      ] },
+      "vk-premium": { provider_configs: [{ provider: "openai", allowed_models: ["gpt-4o"], weight: 1.0 }], budget: { max_limit: 100, reset_duration: "1M" } },
+      "vk-sensitive": { provider_configs: [{ provider: "vllm-local", weight: 1.0 }, { provider: "ollama-local", weight: 0.0 }] },
+      "vk-general": { provider_configs: [{ provider: "openai", weight: 0.8 }, { provider: "anthropic", weight: 0.2 }] },
+      "vk-hybrid": { provider_configs: [{ provider: "vllm-local", weight: 0.9 }, { provider: "openai", weight: 0.1 }] },
+      "vk-dev": { provider_configs: [{ provider: "ollama-local", weight: 1.0 }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } },
+      "vk-prod": { provider_configs: [{ provider: "openai", weight: 0.7 }, { provider: "vllm-local", weight: 0.3 }] },
+    };
+    for (const [id, body] of Object.entries(bodies)) {
+      const response = await admin("PUT", `/api/governance/virtual-keys/${id}`, body);
+      expect(response.status, id).toBe(200);
+      const { warnings } = (await response.json()) as { warnings: string[] };
+      // Providers the tutorial configures elsewhere (cloud APIs) are named, not refused.
+      if (JSON.stringify(body).includes("openai")) expect(warnings.join()).toContain("openai");
+    }
+    expect((await admin("GET", "/api/governance/virtual-keys/vk-premium")).status).toBe(200);
+  });
+
   it("rejects unknown fields and invalid durations by name", async () => {
     let response = await admin("POST", "/api/governance/virtual-keys", { name: "x", budgets: [{ max_limit: 1, reset_duration: "1d", maxlimit: 2 }] });
     expect((await errorOf(response)).message).toContain("budgets[0].maxlimit");
