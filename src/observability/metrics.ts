@@ -33,23 +33,41 @@ function labelsOf(pairs: Record<string, string>): string {
     .join(",");
 }
 
+/** Rendered label sets by (provider, model, virtual key): log rows repeat a few combinations, so each is built once. */
+const renderedBase = new Map<string, string>();
+const MAX_RENDERED = 5000;
+
+function baseLabels(row: LogRow): string {
+  const key = `${row.provider ?? ""}\u0000${row.model ?? ""}\u0000${row.virtual_key_name ?? ""}`;
+  let labels = renderedBase.get(key);
+  if (labels === undefined) {
+    labels = labelsOf({ provider: row.provider ?? "", model: row.model ?? "", virtual_key: row.virtual_key_name ?? "" });
+    if (renderedBase.size >= MAX_RENDERED) renderedBase.clear();
+    renderedBase.set(key, labels);
+  }
+  return labels;
+}
+
+const BUCKET_SUFFIXES = [...LATENCY_BUCKETS.map(String), "+Inf"].map((le) => `,le="${le}"`);
+
 /** The counter increments one log row contributes, keyed by `name` + "\n" + rendered labels. */
 export function metricDeltas(row: LogRow, into = new Map<string, number>()): Map<string, number> {
-  const base = { provider: row.provider ?? "", model: row.model ?? "", virtual_key: row.virtual_key_name ?? "" };
-  const add = (name: string, labels: Record<string, string>, value: number) => {
-    if (value === 0 && !name.endsWith("_total") && !name.endsWith("_count")) return;
-    const key = `${name}\n${labelsOf(labels)}`;
+  const base = baseLabels(row);
+  const add = (name: string, labels: string, value: number) => {
+    const key = `${name}\n${labels}`;
     into.set(key, (into.get(key) ?? 0) + value);
   };
   const observe = (name: string, seconds: number) => {
-    for (const le of LATENCY_BUCKETS) if (seconds <= le) add(`${name}_bucket`, { ...base, le: String(le) }, 1);
-    add(`${name}_bucket`, { ...base, le: "+Inf" }, 1);
+    let first = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+    if (first === -1) first = LATENCY_BUCKETS.length;
+    // Every bucket gets a line (cumulative: 0 below the observation, 1 from it on), as histogram_quantile expects.
+    BUCKET_SUFFIXES.forEach((suffix, i) => add(`${name}_bucket`, base + suffix, i >= first ? 1 : 0));
     add(`${name}_sum`, base, seconds);
     add(`${name}_count`, base, 1);
   };
   add("bifrost_upstream_requests_total", base, 1);
   if (row.status < 400) add("bifrost_success_requests_total", base, 1);
-  else add("bifrost_error_requests_total", { ...base, status_code: String(row.status) }, 1);
+  else add("bifrost_error_requests_total", `${base},status_code="${row.status}"`, 1);
   add("bifrost_input_tokens_total", base, row.prompt_tokens);
   add("bifrost_output_tokens_total", base, row.completion_tokens);
   add("bifrost_cost_total", base, row.cost);
