@@ -12,7 +12,9 @@ import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
 import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./endpoints/ephemeral-tokens";
 import { browserChatPage } from "./endpoints/example-page";
+import { authenticateFirst } from "./endpoints/governed";
 import { handleQuota } from "./endpoints/quota";
+import { anthropicErrorResponse } from "./convert/messages-response";
 import { cors } from "./http/cors";
 import { dashboardPage } from "./ui/page";
 import { renderMetrics, type CounterRow } from "./observability/metrics";
@@ -36,6 +38,8 @@ export function buildApp(): Hono<AppEnv> {
     const error = asGatewayError(thrown);
     const trace = c.get("trace");
     if (trace) trace.errorCode = error.code ?? undefined;
+    // Anthropic's SDKs expect Anthropic's error shape on the Messages routes, refusals before the handler included.
+    if (/^\/(anthropic\/)?v1\/messages/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, c.get("requestId"));
     return errorResponse(error, c.get("requestId"));
   });
   app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));
@@ -44,7 +48,7 @@ export function buildApp(): Hono<AppEnv> {
   app.get("/ui", () => dashboardPage());
   app.get("/", (c) => c.redirect("/ui"));
 
-  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog);
+  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog, authenticateFirst);
   app.get("/examples/browser-chat", () => browserChatPage());
 
   const inference = inferenceRoutes();

@@ -44,6 +44,8 @@ export interface AppVariables {
   requestId: string;
   /** Filled along an inference request's path for its log row. */
   trace: import("./observability/log-row").RequestTrace;
+  /** The caller, authenticated before the body is read (null: keyless). */
+  principal: import("./endpoints/governed").Principal | null;
 }
 
 export interface AppEnv {

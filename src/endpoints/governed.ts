@@ -4,7 +4,9 @@
  * dispatch, and settle actual usage from waitUntil once the response has finished — failures release the
  * reservation, disconnects are charged for what was delivered.
  */
+import type { MiddlewareHandler } from "hono";
 import type { RequestType } from "../config/schema";
+import type { AppEnv } from "../env";
 import { getRoutingTable } from "../config/store";
 import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, asGatewayError } from "../http/errors";
@@ -107,8 +109,15 @@ export interface Routed extends Resolution {
   promptPrefix: (() => string | undefined) | undefined;
 }
 
+/** Authenticates inference requests before their bodies are read: an unknown caller never costs a parse. */
+export const authenticateFirst: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "POST") c.set("principal", await authenticate(c));
+  return next();
+};
+
 export async function route(c: AppContext, request: RouteRequest): Promise<Routed> {
-  const principal = await authenticate(c);
+  const known = c.get("principal");
+  const principal = known !== undefined ? known : await authenticate(c);
   const vk = principal?.vk ?? null;
   const token = principal?.token ?? null;
   const trace = traceOf(c);

@@ -43,6 +43,13 @@ function remember(cache: Map<string, Cached>, key: string, record: VirtualKeyRec
 }
 
 /**
+ * D1 is asked only when KV has no entry — a key created moments ago in another location, or a lost KV entry — and at
+ * most this often per isolate, so a flood of made-up keys cannot turn into a flood of D1 queries.
+ */
+const D1_FALLBACK_INTERVAL_MS = 100;
+let lastD1Fallback = 0;
+
+/**
  * One lookup path for both indexes: isolate memory (negative answers for a few seconds, so unknown keys cannot
  * hammer storage), then KV, then D1 — which also repairs a missing KV entry.
  */
@@ -51,7 +58,8 @@ async function lookUp(env: Env, cache: Map<string, Cached>, kvKey: string, key: 
   const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
   if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
   let record = await env.CONFIG_KV.get<VirtualKeyRecord>(kvKey, "json");
-  if (!record) {
+  if (!record && Date.now() - lastD1Fallback >= D1_FALLBACK_INTERVAL_MS) {
+    lastD1Fallback = Date.now();
     record = await load();
     if (record) await env.CONFIG_KV.put(kvKey, JSON.stringify(record));
   }

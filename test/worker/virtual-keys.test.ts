@@ -142,6 +142,38 @@ describe("client authentication", () => {
     }
   });
 
+  it("authenticates before reading the body, in each API's error shape", async () => {
+    const bogus = { "x-bf-vk": "sk-bf-not-a-key" };
+    const openai = await gateway("/v1/chat/completions", { method: "POST", headers: bogus, body: "{not json" });
+    expect(openai.status).toBe(401);
+    expect((await errorOf(openai)).type).toBe("virtual_key_not_found");
+    const anthropic = await gateway("/anthropic/v1/messages", { method: "POST", headers: { "x-api-key": "sk-bf-not-a-key" }, body: "{not json" });
+    expect(anthropic.status).toBe(401);
+    expect(await anthropic.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+  });
+
+  it("does not let a flood of made-up keys turn into a flood of D1 queries", async () => {
+    let d1Calls = 0;
+    // Counts key lookups only (log rows for the refused requests are written to D1 too, in batches).
+    const countingDb = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop !== "prepare") return Reflect.get(target, prop);
+        return (query: string) => {
+          if (query.includes("FROM virtual_keys")) d1Calls += 1;
+          return target.prepare(query);
+        };
+      },
+    });
+    const app = buildApp();
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        app.fetch(new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": `sk-bf-${crypto.randomUUID()}` }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }), { ...env, DB: countingDb }),
+      ),
+    );
+    expect(responses.every((response) => response.status === 401)).toBe(true);
+    expect(d1Calls).toBeLessThanOrEqual(2);
+  });
+
   it("requires a key when REQUIRE_VIRTUAL_KEY is true; a non-virtual bearer token is not one", async () => {
     const app = buildApp();
     const request = () => new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { authorization: "Bearer sk-openai-placeholder" }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) });
