@@ -97,6 +97,11 @@ export interface RouteRequest {
   promptPrefix?: (() => string | undefined) | undefined;
 }
 
+/** A model to try and, under a virtual key, the provider config whose limits it counts against. */
+export interface Chain extends Resolution {
+  scope: string | null;
+}
+
 export interface Routed extends Resolution {
   table: RoutingTable;
   vk: VirtualKeyRecord | null;
@@ -104,7 +109,7 @@ export interface Routed extends Resolution {
   token: TokenClaims | null;
   scope: string | null;
   /** Further models to try, in order, when every attempt at the primary failed. */
-  fallbacks: Resolution[];
+  fallbacks: Chain[];
   sessionId: string | undefined;
   promptPrefix: (() => string | undefined) | undefined;
 }
@@ -131,17 +136,18 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   if (!allowedForToken(primary)) {
     throw new GatewayError(403, `this ephemeral token may not use model '${request.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
   }
-  const fallbacks: Resolution[] = [];
+  const chainOf = (resolution: ReturnType<typeof resolve>): Chain => ({ publicModel: resolution.publicModel, targets: resolution.targets, scope: resolution.providerConfig?.id ?? null });
+  const fallbacks: Chain[] = [];
   for (const model of request.fallbacks ?? []) {
     try {
-      fallbacks.push(resolve(model));
+      fallbacks.push(chainOf(resolve(model)));
     } catch (error) {
       // A fallback that cannot be routed is a failed attempt, not a failed request.
       console.log(JSON.stringify({ event: "fallback_unroutable", request_id: c.get("requestId"), model, error: asGatewayError(error).message }));
     }
   }
   // Under a virtual key, a bare model's other weighted provider configs are its fallbacks unless the request names some.
-  if (request.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates);
+  if (request.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates.map(chainOf));
   const scope = primary.providerConfig?.id ?? null;
   const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id") ?? undefined;
   // A token's model scope covers fallbacks too.
@@ -198,7 +204,7 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   const first = routed.targets[0];
   let ticket: AdmissionTicket | null = null;
   if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first), routed.token);
-  const chains: Resolution[] = options.once ? [routed] : [routed, ...routed.fallbacks];
+  const chains: Chain[] = options.once ? [routed] : [routed, ...routed.fallbacks];
   const waitUntil = waitUntilOf(c);
   const settings = healthSettings(c.env);
   // Health bookkeeping around every attempt: in-flight counts, and failures that are the origin's fault.
@@ -221,6 +227,12 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   let primaryError: unknown;
   for (const [index, chain] of chains.entries()) {
     try {
+      // A fallback through another provider config counts against that config's own limits: move the reservation.
+      if (ticket && routed.vk && chain.scope !== null && chain.scope !== ticket.scope && chain.targets[0]) {
+        settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
+        ticket = null;
+        ticket = await admitRequest(c.env, routed.vk, chain.scope, estimate, priceOf({ ...routed, publicModel: chain.publicModel }, chain.targets[0]), routed.token);
+      }
       syncHealth(chain.targets, waitUntil);
       const ordered = orderTargets(chain.targets, affinityKey(routed, chain.targets[0]));
       const dispatched = await dispatch(ordered, tracked(chain), c.req.raw.signal, options.once ? 0 : undefined);

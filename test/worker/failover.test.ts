@@ -110,6 +110,19 @@ describe("fallbacks", () => {
     expect((await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0)).concurrency.in_flight).toBe(0);
   });
 
+  it("counts a fallback against its own provider config's limits", async () => {
+    const key = await virtualKey("fallback-scope", {
+      provider_configs: [{ provider: "down" }, { provider: "vllm", rate_limit: { request_max_limit: 1, request_reset_duration: "1h" } }],
+    });
+    const first = await chat("down/anything", { fallbacks: [`vllm/${LLAMA}`] }, { "x-bf-vk": key });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-bf-fallback-index")).toBe("1");
+    // The vllm config allows one request an hour: the second fallback is refused, so the primary's error stands.
+    const second = await chat("down/anything", { fallbacks: [`vllm/${LLAMA}`] }, { "x-bf-vk": key });
+    expect(second.status).toBe(502);
+    expect((await eventually(() => quota(key), (q) => q.concurrency.in_flight === 0)).concurrency.in_flight).toBe(0);
+  });
+
   it("does not fall back on the client's own mistakes", async () => {
     const response = await chat("vllm/flat-error", { fallbacks: [`vllm/${LLAMA}`] });
     expect(response.status).toBe(400);
