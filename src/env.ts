@@ -24,6 +24,8 @@ export interface Env {
   CIRCUIT_COOLDOWN_SECONDS?: string;
   /** Silence toward a streaming client before a `: keep-alive` comment is sent. */
   SSE_KEEPALIVE_SECONDS?: string;
+  /** Encrypts literal provider secrets at rest (D1 and KV) when set. */
+  CONFIG_ENCRYPTION_KEY?: string;
   /** HMAC key for ephemeral tokens (at least 32 characters); minting is disabled without it. */
   EPHEMERAL_TOKEN_SECRET?: string;
   /** Comma-separated browser origins allowed to make keyless requests ("*" for any). */

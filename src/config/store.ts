@@ -10,6 +10,7 @@ import { PROBE_KV_KEY, type ProbeReports } from "../routing/probe";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
 import type { PricingOverride } from "../governance/schema";
 import type { ProviderKey, ProviderRecord, ProviderSettings } from "./schema";
+import { openRecord, sealRecord } from "./secret-box";
 
 const SNAPSHOT_KEY = "config/providers-snapshot";
 
@@ -47,25 +48,31 @@ async function refreshFromKv(env: Env): Promise<RoutingTable> {
     const reports = await env.CONFIG_KV.get<ProbeReports>(PROBE_KV_KEY, "json");
     if (reports) applyProbeReports(reports);
   }
-  let snapshot = await env.CONFIG_KV.get<Snapshot>(SNAPSHOT_KEY, "json");
-  if (!snapshot) snapshot = await publishSnapshot(env);
-  return remember(snapshot);
+  const snapshot = await env.CONFIG_KV.get<Snapshot>(SNAPSHOT_KEY, "json");
+  if (!snapshot) return (await publishSnapshot(env)).table;
+  return remember(env, snapshot);
 }
 
-function remember(snapshot: Snapshot): RoutingTable {
-  const table = cached && cached.table.version === snapshot.version ? cached.table : compileRoutingTable(snapshot.version, snapshot.providers, snapshot.pricing ?? []);
+/** Compiles a snapshot (secrets opened in memory only) unless this isolate already holds that version. */
+async function remember(env: Env, snapshot: Snapshot): Promise<RoutingTable> {
+  if (cached && cached.table.version === snapshot.version) {
+    cached = { table: cached.table, checkedAt: Date.now() };
+    return cached.table;
+  }
+  const providers = await Promise.all(snapshot.providers.map((record) => openRecord(record, env.CONFIG_ENCRYPTION_KEY)));
+  const table = compileRoutingTable(snapshot.version, providers, snapshot.pricing ?? []);
   cached = { table, checkedAt: Date.now() };
   return table;
 }
 
 /** Rebuilds the snapshot from D1, publishes it to KV and to this isolate. Called after every admin write. */
-export async function publishSnapshot(env: Env): Promise<Snapshot> {
+export async function publishSnapshot(env: Env): Promise<{ table: RoutingTable }> {
   await ensureDefaults(env);
-  const [providers, pricing] = await Promise.all([loadProviders(env), loadPricing(env)]);
+  // The snapshot carries secrets as stored (sealed when CONFIG_ENCRYPTION_KEY is set).
+  const [providers, pricing] = await Promise.all([loadStoredProviders(env), loadPricing(env)]);
   const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing };
   await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
-  remember(snapshot);
-  return snapshot;
+  return { table: await remember(env, snapshot) };
 }
 
 interface ProviderRow {
@@ -79,7 +86,13 @@ interface KeyRow {
   config: string;
 }
 
+/** Providers with their secrets opened, for the admin API. */
 export async function loadProviders(env: Env, only?: string): Promise<ProviderRecord[]> {
+  const stored = await loadStoredProviders(env, only);
+  return Promise.all(stored.map((record) => openRecord(record, env.CONFIG_ENCRYPTION_KEY)));
+}
+
+async function loadStoredProviders(env: Env, only?: string): Promise<ProviderRecord[]> {
   const filter = only === undefined ? "" : " WHERE name = ?1";
   const keyFilter = only === undefined ? "" : " WHERE provider = ?1";
   const bind = only === undefined ? [] : [only];
@@ -120,7 +133,8 @@ function keyStatements(env: Env, provider: string, keys: readonly ProviderKey[],
 }
 
 /** Writes a provider and replaces its keys in one D1 transaction. */
-export async function saveProvider(env: Env, record: ProviderRecord): Promise<void> {
+export async function saveProvider(env: Env, plain: ProviderRecord): Promise<void> {
+  const record = await sealRecord(plain, env.CONFIG_ENCRYPTION_KEY);
   const now = Date.now();
   await env.DB.batch([
     env.DB.prepare(

@@ -9,6 +9,9 @@ export function isEnvReference(value: string): boolean {
 
 /** Resolves a config value; `what` names it in the error when an env reference points nowhere. */
 export function resolveSecret(value: string, env: object, what: string): string {
+  if (value.startsWith("enc:v1:")) {
+    throw new GatewayError(502, `${what} is stored encrypted and cannot be opened: set the CONFIG_ENCRYPTION_KEY it was stored with`, "provider_config_unresolved");
+  }
   const match = ENV_REF.exec(value);
   if (!match) return value;
   const name = match[1] ?? "";

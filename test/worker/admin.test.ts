@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
+import { forgetCachedConfig } from "../../src/config/store";
 import { ADMIN, admin, errorOf, gateway, origin, postJson } from "./helpers";
 
 const SECRET = "sk-origin-0123456789abcdef";
@@ -105,6 +106,36 @@ describe("providers and keys", () => {
     const { warnings } = (await response.json()) as { warnings: string[] };
     expect(warnings.join("\n")).toContain("concurrency_and_buffer_size");
     expect(warnings.join("\n")).toContain("max_conns_per_host");
+  });
+});
+
+describe("secrets at rest", () => {
+  it("keeps literal key values encrypted in D1 and KV when CONFIG_ENCRYPTION_KEY is set, and uses them", async () => {
+    const sealedEnv = { ...env, CONFIG_ENCRYPTION_KEY: "a-test-encryption-key-of-enough-length" };
+    const app = buildApp();
+    const call = (method: string, path: string, body?: unknown) =>
+      app.fetch(new Request(`http://gateway.test${path}`, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) }), sealedEnv);
+    const created = await call("PUT", "/api/providers/sealed", {
+      keys: [{ name: "k", value: "origin-secret-token", models: ["*"], vllm_key_config: { url: origin("auth") } }],
+      network_config: { base_url: origin("auth") },
+      custom_provider_config: { base_provider_type: "openai" },
+    });
+    expect(created.status).toBe(200);
+    const row = await env.DB.prepare("SELECT config FROM provider_keys WHERE provider = 'sealed'").first<string>("config");
+    expect(row).toContain("enc:v1:");
+    expect(row).not.toContain("origin-secret-token");
+    expect(await env.CONFIG_KV.get("config/providers-snapshot")).not.toContain("origin-secret-token");
+    const listed = await (await call("GET", "/api/providers/sealed")).text();
+    expect(listed).not.toContain("origin-secret-token");
+    expect(listed).not.toContain("enc:v1:");
+    const chat = await app.fetch(new Request("http://gateway.test/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: "sealed/meta-llama/Llama-3.2-1B-Instruct", messages: [] }) }), sealedEnv);
+    expect(chat.status).toBe(200);
+    // An isolate without the key cannot open the value, and says so instead of sending it.
+    forgetCachedConfig();
+    const unopened = await app.fetch(new Request("http://gateway.test/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: "sealed/meta-llama/Llama-3.2-1B-Instruct", messages: [] }) }), env);
+    expect(unopened.status).toBe(502);
+    expect((await errorOf(unopened)).message).toContain("CONFIG_ENCRYPTION_KEY");
+    forgetCachedConfig();
   });
 });
 

@@ -1,0 +1,71 @@
+/**
+ * Encryption at rest for provider secrets. With the CONFIG_ENCRYPTION_KEY Worker secret set, literal key values and
+ * Access service-token values are stored in D1 and KV as `enc:v1:<iv>.<ciphertext>` (AES-256-GCM under a key
+ * derived from the secret) and opened only in isolate memory. `env.NAME` references are not secrets and stay as
+ * they are. Without the secret, values are stored as given.
+ */
+import type { ProviderKey, ProviderRecord } from "./schema";
+
+const PREFIX = "enc:v1:";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
+
+function keyFor(secret: string): Promise<CryptoKey> {
+  if (cached?.secret !== secret) {
+    const key = crypto.subtle.digest("SHA-256", encoder.encode(secret)).then((raw) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
+    cached = { secret, key };
+  }
+  return cached.key;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
+}
+
+export function isSealed(value: string): boolean {
+  return value.startsWith(PREFIX);
+}
+
+async function seal(value: string, secret: string): Promise<string> {
+  if (value === "" || value.startsWith("env.") || isSealed(value)) return value;
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await keyFor(secret), encoder.encode(value)));
+  return `${PREFIX}${toBase64(iv)}.${toBase64(sealed)}`;
+}
+
+async function open(value: string, secret: string | undefined): Promise<string> {
+  if (!isSealed(value)) return value;
+  if (!secret) return value; // stays sealed: the request path reports it as unresolved
+  const [iv, data] = value.slice(PREFIX.length).split(".");
+  try {
+    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromBase64(iv ?? "") }, await keyFor(secret), fromBase64(data ?? ""));
+    return decoder.decode(plain);
+  } catch {
+    return value; // another key sealed it: unusable, and reported as unresolved when used
+  }
+}
+
+async function mapSecrets(key: ProviderKey, transform: (value: string) => Promise<string>): Promise<ProviderKey> {
+  const out: ProviderKey = { ...key, value: await transform(key.value) };
+  if (key.cloudflare_access) {
+    out.cloudflare_access = { client_id: await transform(key.cloudflare_access.client_id), client_secret: await transform(key.cloudflare_access.client_secret) };
+  }
+  return out;
+}
+
+export async function sealRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
+  if (!secret) return record;
+  return { ...record, keys: await Promise.all(record.keys.map((key) => mapSecrets(key, (value) => seal(value, secret)))) };
+}
+
+export async function openRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
+  if (!record.keys.some((key) => isSealed(key.value) || (key.cloudflare_access && (isSealed(key.cloudflare_access.client_id) || isSealed(key.cloudflare_access.client_secret))))) return record;
+  return { ...record, keys: await Promise.all(record.keys.map((key) => mapSecrets(key, (value) => open(value, secret)))) };
+}
