@@ -103,6 +103,18 @@ export async function handleListModels(c: AppContext): Promise<Response> {
   return jsonResponse({ object: "list", data: await listModels(c) });
 }
 
+/** GET /anthropic/v1/models: the same list in Anthropic's shape, for its SDK's models.list(). */
+export async function handleListModelsAnthropic(c: AppContext): Promise<Response> {
+  const models = await listModels(c);
+  const data = models.map((model) => ({
+    type: "model",
+    id: model.id,
+    display_name: model.id,
+    created_at: new Date((typeof model.created === "number" ? model.created : 0) * 1000).toISOString(),
+  }));
+  return jsonResponse({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+}
+
 /** vLLM has no GET /v1/models/{id}; the gateway answers it from the list, as OpenAI clients expect. */
 export async function handleRetrieveModel(c: AppContext, id: string): Promise<Response> {
   const card = (await listModels(c)).find((model) => model.id === id);

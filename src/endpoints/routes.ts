@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { handleAudio } from "./audio";
 import { CHAT, COMPLETIONS, EMBEDDINGS, handleJsonInference } from "./json-inference";
-import { handleListModels, handleRetrieveModel } from "./models";
+import { handleListModels, handleListModelsAnthropic, handleRetrieveModel } from "./models";
 import { handleCountTokens, handleMessages } from "./messages";
 import { handleRerank } from "./rerank";
 import { handleResponses } from "./responses";
@@ -41,5 +41,6 @@ export function anthropicRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.post("/v1/messages", (c) => handleMessages(c));
   routes.post("/v1/messages/count_tokens", (c) => handleCountTokens(c));
+  routes.get("/v1/models", (c) => handleListModelsAnthropic(c));
   return routes;
 }

@@ -61,6 +61,12 @@ describe("anthropic messages", () => {
     expect(message.stop_reason).toBe("max_tokens");
   });
 
+  it("lists models", async () => {
+    const ids: string[] = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    expect(ids).toContain(LLAMA);
+  });
+
   it("counts tokens", async () => {
     const counted = await client.messages.countTokens({ model: LLAMA, messages: [{ role: "user", content: "Hello, Claude" }] });
     expect(counted.input_tokens).toBeGreaterThan(0);
