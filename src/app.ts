@@ -38,8 +38,8 @@ export function buildApp(): Hono<AppEnv> {
     const error = asGatewayError(thrown);
     const trace = c.get("trace");
     if (trace) trace.errorCode = error.code ?? undefined;
-    // Anthropic's SDKs expect Anthropic's error shape on the Messages routes, refusals before the handler included.
-    if (/^\/(anthropic\/)?v1\/messages/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, c.get("requestId"));
+    // The one place errors are shaped: Anthropic's SDKs expect Anthropic's shape on every Messages route.
+    if (/\/messages(\/count_tokens)?$/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, c.get("requestId"));
     return errorResponse(error, c.get("requestId"));
   });
   app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));

@@ -8,9 +8,9 @@ import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { isJsonObject, readJsonRequest } from "../http/body";
 import type { AppContext } from "../http/context";
-import { GatewayError, asGatewayError, jsonResponse } from "../http/errors";
+import { GatewayError, jsonResponse } from "../http/errors";
 import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
-import { anthropicErrorResponse, chatToMessage } from "../convert/messages-response";
+import { chatToMessage } from "../convert/messages-response";
 import { MessagesStreamConverter } from "../convert/messages-stream";
 import { callOrigin } from "../upstream/origin";
 import { NO_USAGE, relayJson } from "../upstream/respond";
@@ -18,19 +18,16 @@ import { convertedChatAttempt } from "./converted-chat";
 import { route, serve } from "./governed";
 import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
 
-/** Runs a handler and answers any failure in Anthropic's error shape, which its SDKs expect on these routes. */
-async function anthropicErrors(c: AppContext, handler: () => Promise<Response>): Promise<Response> {
-  try {
-    const response = await handler();
-    response.headers.set("request-id", c.get("requestId"));
-    return response;
-  } catch (thrown) {
-    return anthropicErrorResponse(asGatewayError(thrown), c.get("requestId"));
-  }
+/** Runs a handler and names the request the way Anthropic's API does; failures reach the app's error handler,
+ * which answers the Messages routes in Anthropic's shape. */
+async function withRequestId(c: AppContext, handler: () => Promise<Response>): Promise<Response> {
+  const response = await handler();
+  response.headers.set("request-id", c.get("requestId"));
+  return response;
 }
 
 export function handleMessages(c: AppContext, defaultProvider?: string): Promise<Response> {
-  return anthropicErrors(c, async () => {
+  return withRequestId(c, async () => {
     const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
     const { chat, fields } = messagesToChat(body);
     const stream = fields.stream === true;
@@ -51,7 +48,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
 const countFields = messagesFields.omit({ max_tokens: true });
 
 export function handleCountTokens(c: AppContext, defaultProvider?: string): Promise<Response> {
-  return anthropicErrors(c, async () => {
+  return withRequestId(c, async () => {
     const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
     const fields = parseOrThrow(countFields, body, "request");
     const estimate = { promptTokens: 0, maxCompletionTokens: 0 };

@@ -29,7 +29,7 @@ export function publicNamesFor(key: CompiledKey, served: string): string[] {
   return [...names].filter((name) => servedModelName(key, name) === served);
 }
 
-export function listTargets(table: RoutingTable): Target[] {
+function listTargets(table: RoutingTable): Target[] {
   const targets: Target[] = [];
   const seen = new Set<string>();
   for (const provider of table.providers.values()) {

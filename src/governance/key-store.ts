@@ -125,9 +125,3 @@ export async function listVirtualKeys(env: Env, options: { limit: number; offset
     total: ((count?.results ?? [])[0] as { total: number } | undefined)?.total ?? 0,
   };
 }
-
-/** Test hook: forget this isolate's cached lookups. */
-export function forgetCachedVirtualKeys(): void {
-  byHash.clear();
-  byId.clear();
-}

@@ -166,8 +166,3 @@ export function orderTargets(targets: readonly Target[], affinityKey: string | u
   ranked.sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.score - b.score || a.index - b.index);
   return ranked.map((entry) => entry.target);
 }
-
-/** Test hook: forget everything this isolate knows about origins. */
-export function forgetOriginHealth(): void {
-  origins.clear();
-}
