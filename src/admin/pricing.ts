@@ -23,6 +23,7 @@ function normalise(id: string, input: PricingOverrideInput): PricingOverride {
     pattern: input.pattern,
     input_price_per_million: perMillion(input.input_price_per_million, input.pricing_patch?.input_cost_per_token),
     output_price_per_million: perMillion(input.output_price_per_million, input.pricing_patch?.output_cost_per_token),
+    price_per_second: input.price_per_second ?? input.pricing_patch?.input_cost_per_second ?? 0,
   };
 }
 

@@ -15,6 +15,7 @@ import { limiterFor } from "../governance/admission";
 import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
+import { unpricedModelWarnings } from "./price-warnings";
 import { buildVirtualKeyRecord } from "../governance/records";
 import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
 
@@ -33,12 +34,13 @@ async function newKeyValue(): Promise<{ value: string; valueHash: string; valueP
   return { value, valueHash: await hashKeyValue(value), valuePrefix: value.slice(0, 10) };
 }
 
-/** Providers a key names that are not configured: allowed (they may be added later), but said out loud. */
+/** Providers a key names that are not configured, and models its budget cannot price: allowed, but said out loud. */
 async function warningsFor(c: AdminContext, record: VirtualKeyRecord): Promise<string[]> {
   const table = await getRoutingTable(c.env, waitUntilOf(c));
-  return record.provider_configs
+  const missing = record.provider_configs
     .filter((config) => !table.providers.has(config.provider))
     .map((config) => `provider '${config.provider}' is not configured yet: requests for it will fail until it is`);
+  return [...missing, ...unpricedModelWarnings(table, record)];
 }
 
 async function store(c: AdminContext, record: VirtualKeyRecord, previous: VirtualKeyRecord | null): Promise<void> {

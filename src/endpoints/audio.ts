@@ -11,6 +11,18 @@ import { checkRequestAllowed } from "../routing/resolve";
 import { callOrigin } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
 import { route, serve } from "./governed";
+import { inputOnly, type TokenEstimate } from "../governance/admission";
+
+/**
+ * Bytes per second of the leanest audio an upload is assumed to hold (32 kbit/s, low-bitrate speech MP3/Opus):
+ * the reservation is the longest the file could play, so it over-reserves high-bitrate formats such as WAV until
+ * the origin reports the real duration.
+ */
+export const AUDIO_BYTES_PER_SECOND = 4_000;
+
+export function audioSecondsOf(uploadBytes: number): number {
+  return Math.max(1, Math.ceil(uploadBytes / AUDIO_BYTES_PER_SECOND));
+}
 
 export async function handleAudio(c: AppContext, task: "transcriptions" | "translations", defaultProvider?: string): Promise<Response> {
   const request = c.req.raw;
@@ -23,8 +35,8 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
   if (!request.body) throw badRequest("the multipart body is empty", "invalid_request");
 
   const head = await readMultipartHead(request.body, boundary);
-  // Audio is billed by the origin's usage report; nothing to reserve in tokens up front.
-  const estimate = { promptTokens: 0, maxCompletionTokens: 0 };
+  // Charged from the origin's usage report (seconds, or tokens); reserved up front from the upload's size.
+  const estimate: TokenEstimate = { ...inputOnly(0), audioSeconds: audioSecondsOf(Number(lengthHeader)) };
   const routed = await route(c, { model: head.model, requestType: "transcription", defaultProvider, estimate });
   return serve(
     c,

@@ -6,6 +6,8 @@ import type { ChatCompletion } from "../convert/chat-types";
 import type { JsonObject } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { jsonResponse } from "../http/errors";
+import { writeCompletionLimit } from "../http/request-fields";
+import type { TokenEstimate } from "../governance/admission";
 import { callOrigin } from "../upstream/origin";
 import { isEventStream, relayJson, relayStream } from "../upstream/respond";
 import type { StreamConverter } from "../upstream/stream-converter";
@@ -16,9 +18,17 @@ export interface ChatConversion {
   answer(completion: ChatCompletion, publicModel: string): JsonObject;
 }
 
-export function convertedChatAttempt(c: AppContext, chat: JsonObject, stream: boolean, promptEstimate: number, conversion: ChatConversion): Attempt {
-  return async (target, publicModel) => {
+/** Choices a chat body asks for (`n`, `best_of` passed through to the origin): each may use the whole limit. */
+export function choicesOf(chat: JsonObject): number {
+  const count = (value: unknown) => (typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 1);
+  return Math.max(count(chat.n), count(chat.best_of));
+}
+
+export function convertedChatAttempt(c: AppContext, chat: JsonObject, stream: boolean, estimate: TokenEstimate, conversion: ChatConversion): Attempt {
+  const promptEstimate = estimate.promptTokens;
+  return async (target, publicModel, grant) => {
     chat.model = target.upstreamModel;
+    writeCompletionLimit(chat, grant.completionTokens);
     const call = await callOrigin(
       {
         target,

@@ -10,11 +10,12 @@ import type { AppEnv } from "../env";
 import { getRoutingTable } from "../config/store";
 import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, asGatewayError } from "../http/errors";
-import { admitRequest, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
+import { admitRequest, releaseReservation, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
 import { presentedVirtualKey } from "../governance/credentials";
 import { EPHEMERAL_PREFIX, requireSecret, tokenAllowsModel, verifyToken, type TokenClaims } from "../governance/ephemeral";
 import { findVirtualKey, findVirtualKeyById, hashKeyValue } from "../governance/key-store";
-import { FREE, costOf, priceFor, type Price } from "../governance/pricing";
+import { dollars } from "../governance/limiter-denials";
+import { costNanos, fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
 import type { RequestTrace } from "../observability/log-row";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
@@ -22,7 +23,7 @@ import { dispatch } from "../routing/dispatch";
 import { beginAttempt, endAttempt, healthSettings, orderTargets, recordFailure, recordSuccess, syncHealth } from "../routing/health";
 import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
-import { NO_USAGE, type Answer, type UsageReport } from "../upstream/respond";
+import type { Answer, UsageReport } from "../upstream/respond";
 import { withRouteHeaders } from "./route-headers";
 
 const MAX_KEY_LENGTH = 256;
@@ -154,19 +155,48 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   return { publicModel: primary.publicModel, targets: primary.targets, table, vk, token, scope, fallbacks: fallbacks.filter(allowedForToken), sessionId, promptPrefix: request.promptPrefix };
 }
 
-function priceOf(routed: Routed, target: Target): Price {
-  if (routed.table.pricing.length === 0) return FREE;
+/** The price of serving a chain's model on one target: the model sent upstream, under the name the client used. */
+function priceOf(routed: Routed, chain: Resolution, target: Target): Price | null {
   const prefix = `${target.provider.name}/`;
-  const model = routed.publicModel.startsWith(prefix) ? routed.publicModel.slice(prefix.length) : routed.publicModel;
-  return priceFor(routed.table.pricing, { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, model });
+  const clientModel = chain.publicModel.startsWith(prefix) ? chain.publicModel.slice(prefix.length) : chain.publicModel;
+  return priceFor(routed.table.pricing, { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, servedModel: target.upstreamModel, clientModel });
 }
 
-function settleLater(c: AppContext, ticket: AdmissionTicket, usage: Promise<UsageReport>, price: Price): void {
-  waitUntilOf(c)(
-    usage
-      .then((report) => settleUsage(ticket, report, price))
-      .catch((error: unknown) => console.error(`settling reservation ${ticket.reservationId} failed:`, error)),
-  );
+/** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's)? */
+function underDollarBudget(routed: Routed, scope: string): boolean {
+  const vk = routed.vk;
+  if (!vk) return false;
+  return vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0);
+}
+
+/**
+ * The chain's targets that may serve the request, and the price to reserve at: the dearest of them for this
+ * request, so a retry on another key can never cost more than was reserved. Under a dollar budget, targets whose
+ * model has no price are left out; when none is left the request is refused — never served for free.
+ */
+function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstimate): { targets: Target[]; price: Price | null } {
+  const budgeted = chain.scope !== null && underDollarBudget(routed, chain.scope);
+  const worst = (price: Price) => fixedNanos(price, estimate.promptTokens, estimate.audioSeconds) + nanosPerCompletionToken(price, estimate.promptTokens) * estimate.completionTokens * estimate.choices;
+  const targets: Target[] = [];
+  let reserveAt: Price | null = null;
+  for (const target of chain.targets) {
+    const price = priceOf(routed, chain, target);
+    if (!price && budgeted) continue;
+    targets.push(target);
+    if (price && (!reserveAt || worst(price) > worst(reserveAt))) reserveAt = price;
+  }
+  if (targets.length === 0 && chain.targets[0]) {
+    const served = chain.targets[0].upstreamModel;
+    const provider = chain.targets[0].provider.name;
+    throw new GatewayError(
+      403,
+      `model '${served}' of provider '${provider}' has no price, and a dollar budget applies to this virtual key: it cannot be served for free. ` +
+        `Price it with POST /api/governance/pricing-overrides (e.g. {"scope_kind":"provider","provider":"${provider}","match_type":"exact","pattern":"${served}","input_price_per_million":0.1,"output_price_per_million":0.4}; 0 is a valid price)`,
+      "model_unpriced",
+      { type: "model_unpriced", param: "model" },
+    );
+  }
+  return { targets, price: reserveAt };
 }
 
 export interface ServeOptions {
@@ -193,25 +223,34 @@ function affinityKey(routed: Routed, first: Target | undefined): string | undefi
   return routed.sessionId ?? (mode === "prompt_prefix" ? routed.promptPrefix?.() : undefined);
 }
 
-/** One attempt at the origin: the target to call and the model name the client should see. */
-export type Attempt = (target: Target, publicModel: string) => Promise<Answer>;
+/** What an attempt may ask of the origin: the completion limit per choice that was reserved (null: none was). */
+export interface Grant {
+  completionTokens: number | null;
+}
+
+/** One attempt at the origin: the target to call, the model name the client should see, and the grant. */
+export type Attempt = (target: Target, publicModel: string, grant: Grant) => Promise<Answer>;
+
+function logged(promise: Promise<void>, what: string): Promise<void> {
+  return promise.catch((error: unknown) => console.error(`${what} failed:`, error));
+}
 
 /**
- * Admits, dispatches over the primary's candidates (with retries), then over each fallback in turn, and arranges
- * settlement. When everything fails the client gets the primary's error; every failed attempt is logged.
+ * Admits, dispatches over the primary's candidates (with retries), then over each fallback in turn, and settles.
+ * The settlement reaches the key's Durable Object before the response's last byte: a JSON answer waits for it, a
+ * stream holds its final event until then. When everything fails the client gets the primary's error.
  */
 export async function serve(c: AppContext, routed: Routed, estimate: TokenEstimate, attempt: Attempt, options: ServeOptions = {}): Promise<Response> {
   const first = routed.targets[0];
-  let ticket: AdmissionTicket | null = null;
-  if (routed.vk && routed.scope && first) ticket = await admitRequest(c.env, routed.vk, routed.scope, estimate, priceOf(routed, first), routed.token);
   const chains: Chain[] = options.once ? [routed] : [routed, ...routed.fallbacks];
   const waitUntil = waitUntilOf(c);
   const settings = healthSettings(c.env);
+  let ticket: AdmissionTicket | null = null;
   // Health bookkeeping around every attempt: in-flight counts, and failures that are the origin's fault.
-  const tracked = (chain: Resolution) => async (target: Target): Promise<Answer> => {
+  const tracked = (chain: Resolution, grant: Grant) => async (target: Target): Promise<Answer> => {
     beginAttempt(target);
     try {
-      const answer = await attempt(target, chain.publicModel);
+      const answer = await attempt(target, chain.publicModel, grant);
       recordSuccess(target);
       void answer.usage.then((usage) => {
         endAttempt(target);
@@ -226,40 +265,68 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   };
   let primaryError: unknown;
   for (const [index, chain] of chains.entries()) {
+    let targets: Target[];
+    let reservePrice: Price | null = null;
     try {
+      ({ targets, price: reservePrice } = routed.vk ? pricedTargets(routed, chain, estimate) : { targets: chain.targets, price: null });
       // A fallback through another provider config counts against that config's own limits: move the reservation.
-      if (ticket && routed.vk && chain.scope !== null && chain.scope !== ticket.scope && chain.targets[0]) {
-        settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
+      if (ticket && chain.scope !== ticket.scope) {
+        await logged(releaseReservation(ticket), `releasing reservation ${ticket.reservationId}`);
         ticket = null;
-        ticket = await admitRequest(c.env, routed.vk, chain.scope, estimate, priceOf({ ...routed, publicModel: chain.publicModel }, chain.targets[0]), routed.token);
       }
-      syncHealth(chain.targets, waitUntil);
-      const ordered = orderTargets(chain.targets, affinityKey(routed, chain.targets[0]));
-      const dispatched = await dispatch(ordered, tracked(chain), c.req.raw.signal, options.once ? 0 : undefined);
-      const price = priceOf({ ...routed, publicModel: chain.publicModel }, dispatched.target);
-      if (ticket) settleLater(c, ticket, dispatched.answer.usage, price);
+      if (!ticket && routed.vk && chain.scope !== null && targets[0]) ticket = await admitRequest(c.env, routed.vk, chain.scope, estimate, reservePrice, routed.token);
+    } catch (error) {
+      // The key's own limits refused: final for the primary; a fallback that is refused is a failed attempt.
+      if (index === 0) throw error;
+      logAttemptFailure(c, index, chain, error);
+      continue;
+    }
+    try {
+      const grant: Grant = { completionTokens: ticket && estimate.completionTokens > 0 ? ticket.completionTokens : null };
+      syncHealth(targets, waitUntil);
+      const ordered = orderTargets(targets, affinityKey(routed, targets[0]));
+      const dispatched = await dispatch(ordered, tracked(chain, grant), c.req.raw.signal, options.once ? 0 : undefined);
+      const price = routed.vk ? priceOf(routed, chain, dispatched.target) : null;
+      const answer = dispatched.answer;
+      const admitted = ticket;
+      const metered = answer.usage.then((usage) => meteredUsage(usage, estimate, grant));
+      const settled = admitted ? logged(metered.then((usage) => settleUsage(admitted, usage, price)), `settling reservation ${admitted.reservationId}`) : Promise.resolve();
+      waitUntil(settled);
       recordRoute(c, dispatched.target, chain.publicModel, dispatched.attempts, index);
-      traceOf(c).outcome = dispatched.answer.usage.then((usage) => ({
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        cost: costOf(price, usage.promptTokens, usage.completionTokens),
+      traceOf(c).outcome = Promise.all([answer.usage, metered]).then(([usage, charged]) => ({
+        promptTokens: charged.promptTokens,
+        completionTokens: charged.completionTokens,
+        cost: dollars(costNanos(price, charged)),
         firstTokenAt: usage.firstTokenAt,
-        errorCode: usage.originFailed ? "stream_interrupted" : undefined,
+        errorCode: usage.failureCode,
         responseBody: usage.responseBody,
       }));
-      const response = withRouteHeaders(dispatched.answer.response, dispatched.target, dispatched.attempts);
+      // The key's next request must see this one settled: streams hold their last event, other answers wait here.
+      if (answer.holdEnd) answer.holdEnd(settled);
+      else await settled;
+      const response = withRouteHeaders(answer.response, dispatched.target, dispatched.attempts);
       if (index > 0) response.headers.set("x-bf-fallback-index", String(index));
       return response;
     } catch (error) {
       if (index === 0) primaryError = error;
-      const failure = asGatewayError(error);
-      console.log(JSON.stringify({ event: "attempt_failed", request_id: c.get("requestId"), fallback_index: index, model: chain.publicModel, status: failure.status, code: failure.code, message: failure.message }));
+      logAttemptFailure(c, index, chain, error);
       if (!worthFallback(error)) break;
     }
   }
-  if (ticket) settleLater(c, ticket, Promise.resolve(NO_USAGE), FREE);
+  if (ticket) await logged(releaseReservation(ticket), `releasing reservation ${ticket.reservationId}`);
   if (first) recordRoute(c, first, routed.publicModel, 0, 0);
   throw primaryError;
+}
+
+/** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */
+function meteredUsage(usage: UsageReport, estimate: TokenEstimate, grant: Grant): MeteredUsage {
+  if (!usage.unreported) return usage;
+  return { promptTokens: estimate.promptTokens, completionTokens: (grant.completionTokens ?? estimate.completionTokens) * estimate.choices, audioSeconds: estimate.audioSeconds };
+}
+
+function logAttemptFailure(c: AppContext, index: number, chain: Chain, error: unknown): void {
+  const failure = asGatewayError(error);
+  console.log(JSON.stringify({ event: "attempt_failed", request_id: c.get("requestId"), fallback_index: index, model: chain.publicModel, status: failure.status, code: failure.code, message: failure.message }));
 }
 
 /** Where the request went, for its log row. */

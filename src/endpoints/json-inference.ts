@@ -9,8 +9,9 @@ import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
-import { fallbackModels } from "../http/request-fields";
-import type { TokenEstimate } from "../governance/admission";
+import { fallbackModels, writeCompletionLimit } from "../http/request-fields";
+import { inputOnly, type TokenEstimate } from "../governance/admission";
+import { estimatePromptTokens } from "../governance/prompt-estimate";
 import { callOrigin, type PathKey } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
 import { payloadLoggingOn, truncatePayload } from "../observability/request-log";
@@ -65,16 +66,22 @@ export function requestBodyLimit(c: AppContext): number {
   return mebibytes(numberSetting(c.env.MAX_REQUEST_BODY_MB, 32));
 }
 
-/** About four bytes of JSON per prompt token: cheap, and only a reservation — settlement uses the origin's count. */
-export function promptTokensFromBytes(byteLength: number): number {
-  return Math.ceil(byteLength / 4);
+/** The completion tokens per choice reserved for a request that sets no limit of its own. */
+export function defaultCompletionTokens(c: AppContext): number {
+  return numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096);
 }
 
-function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFields, byteLength: number): TokenEstimate {
-  const promptTokens = promptTokensFromBytes(byteLength);
-  if (!endpoint.generates) return { promptTokens, maxCompletionTokens: 0 };
-  const perChoice = fields.max_completion_tokens ?? fields.max_tokens ?? endpoint.defaultMaxTokens ?? numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096);
-  return { promptTokens, maxCompletionTokens: perChoice * Math.max(fields.n ?? 1, fields.best_of ?? 1) };
+function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFields, body: JsonObject): TokenEstimate {
+  const promptTokens = estimatePromptTokens(body);
+  if (!endpoint.generates) return inputOnly(promptTokens);
+  const own = fields.max_completion_tokens ?? fields.max_tokens ?? undefined;
+  return {
+    promptTokens,
+    completionTokens: own ?? endpoint.defaultMaxTokens ?? defaultCompletionTokens(c),
+    choices: Math.max(fields.n ?? 1, fields.best_of ?? 1),
+    // vLLM's own default for completions (16) is a limit the client gets either way: not one to lower.
+    explicit: own !== undefined || endpoint.defaultMaxTokens !== undefined,
+  };
 }
 
 const PREFIX_CHARS = 1024;
@@ -93,12 +100,12 @@ function promptPrefixOf(body: JsonObject): string | undefined {
 }
 
 export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint, defaultProvider?: string): Promise<Response> {
-  const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(gatewayFields, body, "request");
   const stream = fields.stream === true;
   if (stream && !endpoint.streamRequestType) throw badRequest(`stream is not supported on ${endpoint.path}`, "unsupported_parameter", "stream");
   const requestType = stream && endpoint.streamRequestType ? endpoint.streamRequestType : endpoint.requestType;
-  const estimate = estimateTokens(c, endpoint, fields, byteLength);
+  const estimate = estimateTokens(c, endpoint, fields, body);
   delete body.fallbacks;
   if (payloadLoggingOn(c.env)) traceOf(c).requestBody = truncatePayload(JSON.stringify(body));
   const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined, promptPrefix: () => promptPrefixOf(body) });
@@ -107,8 +114,9 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   const clientWantsUsage = fields.stream_options?.include_usage === true;
   if (stream && !clientWantsUsage) body.stream_options = { ...(fields.stream_options ?? {}), include_usage: true };
 
-  return serve(c, routed, estimate, async (target, publicModel) => {
+  return serve(c, routed, estimate, async (target, publicModel, grant) => {
     body.model = target.upstreamModel;
+    writeCompletionLimit(body, grant.completionTokens);
     const call = await callOrigin(
       {
         target,

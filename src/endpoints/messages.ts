@@ -14,9 +14,11 @@ import { chatToMessage } from "../convert/messages-response";
 import { MessagesStreamConverter } from "../convert/messages-stream";
 import { callOrigin } from "../upstream/origin";
 import { NO_USAGE, relayJson } from "../upstream/respond";
-import { convertedChatAttempt } from "./converted-chat";
+import { inputOnly, type TokenEstimate } from "../governance/admission";
+import { estimatePromptTokens } from "../governance/prompt-estimate";
+import { choicesOf, convertedChatAttempt } from "./converted-chat";
 import { route, serve } from "./governed";
-import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
+import { requestBodyLimit } from "./json-inference";
 
 /** Runs a handler and names the request the way Anthropic's API does; failures reach the app's error handler,
  * which answers the Messages routes in Anthropic's shape. */
@@ -28,16 +30,17 @@ async function withRequestId(c: AppContext, handler: () => Promise<Response>): P
 
 export function handleMessages(c: AppContext, defaultProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {
-    const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+    const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
     const { chat, fields } = messagesToChat(body);
     const stream = fields.stream === true;
-    const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: fields.max_tokens };
+    // Anthropic's max_tokens is required; `n` may still reach the chat body as a field the gateway passes through.
+    const estimate: TokenEstimate = { promptTokens: estimatePromptTokens(chat), completionTokens: fields.max_tokens, choices: choicesOf(chat), explicit: true };
     const routed = await route(c, { model: fields.model, requestType: stream ? "chat_completion_stream" : "chat_completion", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
     return serve(
       c,
       routed,
       estimate,
-      convertedChatAttempt(c, chat, stream, estimate.promptTokens, {
+      convertedChatAttempt(c, chat, stream, estimate, {
         streamConverter: (publicModel) => new MessagesStreamConverter(publicModel, fields.stop_sequences),
         answer: (completion, publicModel) => chatToMessage(completion, publicModel, fields.stop_sequences),
       }),
@@ -51,7 +54,7 @@ export function handleCountTokens(c: AppContext, defaultProvider?: string): Prom
   return withRequestId(c, async () => {
     const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
     const fields = parseOrThrow(countFields, body, "request");
-    const estimate = { promptTokens: 0, maxCompletionTokens: 0 };
+    const estimate = inputOnly(0);
     const routed = await route(c, { model: fields.model, requestType: "count_tokens", defaultProvider, estimate });
     const tokenizeBody = (model: string) => JSON.stringify({ model, messages: chatMessagesOf(fields), add_generation_prompt: true });
     // Counting generates nothing, so it is not admitted against the key's limits; routing still checks permission.

@@ -11,7 +11,9 @@ import type { Target } from "../routing/resolve";
 import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayJson } from "../upstream/respond";
 import { route, serve } from "./governed";
-import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
+import { requestBodyLimit } from "./json-inference";
+import { inputOnly } from "../governance/admission";
+import { estimatePromptTokens } from "../governance/prompt-estimate";
 
 const document = z.union([z.string(), z.looseObject({ text: z.string() }), z.looseObject({ content: z.array(z.unknown()) })], {
   error: "each document must be a string, an object with `text`, or an object with `content` parts",
@@ -56,7 +58,7 @@ function shapeResults(body: JsonObject, documents: RerankDocument[], returnDocum
 }
 
 export async function handleRerank(c: AppContext, defaultProvider?: string): Promise<Response> {
-  const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(rerankFields, body, "rerank request");
   const { params: _params, return_documents: _returnDocuments, ...rest } = body;
   // Bifrost puts options under `params`; vLLM wants them at the top level. Fields already at the top level win.
@@ -68,7 +70,7 @@ export async function handleRerank(c: AppContext, defaultProvider?: string): Pro
     documents: fields.documents.map((doc) => (typeof doc === "object" && "text" in doc && typeof doc.text === "string" && !("content" in doc) ? doc.text : doc)),
   };
 
-  const estimate = { promptTokens: promptTokensFromBytes(byteLength), maxCompletionTokens: 0 };
+  const estimate = inputOnly(estimatePromptTokens(upstreamBody));
   const routed = await route(c, { model: fields.model, requestType: "rerank", defaultProvider, estimate });
   return serve(c, routed, estimate, async (target, publicModel) => {
     upstreamBody.model = target.upstreamModel;

@@ -2,30 +2,33 @@
  * POST /v1/responses: the OpenAI Responses API on any chat model, translated to chat completions and back —
  * streaming included — through the same routing, admission and settlement as every other endpoint.
  */
-import { numberSetting } from "../env";
 import { readJsonRequest } from "../http/body";
 import { responsesToChat } from "../convert/responses-request";
 import { chatToResponse } from "../convert/responses-response";
 import { ResponsesStreamConverter } from "../convert/responses-stream";
 import type { AppContext } from "../http/context";
-import { convertedChatAttempt } from "./converted-chat";
+import type { TokenEstimate } from "../governance/admission";
+import { estimatePromptTokens } from "../governance/prompt-estimate";
+import { choicesOf, convertedChatAttempt } from "./converted-chat";
 import { route, serve } from "./governed";
-import { promptTokensFromBytes, requestBodyLimit } from "./json-inference";
+import { defaultCompletionTokens, requestBodyLimit } from "./json-inference";
 
 export async function handleResponses(c: AppContext, defaultProvider?: string): Promise<Response> {
-  const { body, byteLength } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const { chat, fields } = responsesToChat(body);
   const stream = fields.stream === true;
-  const estimate = {
-    promptTokens: promptTokensFromBytes(byteLength),
-    maxCompletionTokens: fields.max_output_tokens ?? numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096),
+  const estimate: TokenEstimate = {
+    promptTokens: estimatePromptTokens(chat),
+    completionTokens: fields.max_output_tokens ?? defaultCompletionTokens(c),
+    choices: choicesOf(chat),
+    explicit: fields.max_output_tokens != null,
   };
   const routed = await route(c, { model: fields.model, requestType: stream ? "responses_stream" : "responses", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
   return serve(
     c,
     routed,
     estimate,
-    convertedChatAttempt(c, chat, stream, estimate.promptTokens, {
+    convertedChatAttempt(c, chat, stream, estimate, {
       streamConverter: (publicModel) => new ResponsesStreamConverter(publicModel, fields),
       answer: (completion, publicModel) => chatToResponse(completion, publicModel, fields),
     }),

@@ -1,50 +1,53 @@
 /**
- * The Worker's side of a virtual key's limits: one Durable Object call to admit, before any origin is contacted.
- * Settlements are not a call of their own when traffic allows: an isolate queues each settlement briefly and the
- * key's next admission from this isolate carries it, so a busy key costs one call per request. A settlement nobody
- * picks up within SETTLE_DELAY_MS is sent on its own (from waitUntil). Until it arrives the reservation stays
- * held — limits err on the safe side, never on the generous one.
+ * The Worker's side of a virtual key's limits: one Durable Object call to admit before any origin is contacted,
+ * renewals while the request runs, and one call to settle that the response's last byte waits for — so the key's
+ * next request sees exact numbers. A request that dies stops renewing; its reservation lapses within one TTL.
  */
 import type { Env } from "../env";
 import { numberSetting } from "../env";
 import { GatewayError } from "../http/errors";
-import type { UsageReport } from "../upstream/respond";
-import type { AdmitDecision, SettleRequest } from "./limits";
-import { costOf, type Price } from "./pricing";
+import type { AdmitDecision } from "./limits";
+import { costNanos, fixedNanos, nanosPerCompletionToken, type MeteredUsage, type Price } from "./pricing";
 import type { TokenClaims } from "./ephemeral";
 import type { VirtualKeyRecord } from "./schema";
 
 export interface TokenEstimate {
   promptTokens: number;
-  /** The most the request may generate (its max_tokens, or the gateway's default assumption). */
-  maxCompletionTokens: number;
+  /** Completion tokens per choice: the client's own limit, or the default reservation when it set none. */
+  completionTokens: number;
+  /** Choices generated (`n`, `best_of`); every limit reserves completionTokens × choices. */
+  choices: number;
+  /** The client set the completion limit itself; without it the gateway may lower the grant to what remains. */
+  explicit: boolean;
+  /** Seconds of audio in an upload (transcriptions, translations), priced per second. */
+  audioSeconds?: number | undefined;
+}
+
+/** An estimate for a request that generates nothing (embeddings, rerank). */
+export function inputOnly(promptTokens: number): TokenEstimate {
+  return { promptTokens, completionTokens: 0, choices: 1, explicit: true };
 }
 
 export interface AdmissionTicket {
   reservationId: string;
   scope: string;
   tokenId: string | undefined;
+  /** Completion tokens per choice the origin may generate: what the gateway writes into the forwarded body. */
+  completionTokens: number;
   vk: VirtualKeyRecord;
   env: Env;
+  /** Stops the renewals; called once the reservation is settled. */
+  stopRenewing(): void;
 }
 
-const DEFAULT_TTL_SECONDS = 900;
-/** How long a settlement waits for a following admission to carry it before it is sent alone. */
-const SETTLE_DELAY_MS = 10;
-
-interface QueuedSettlement {
-  settlement: SettleRequest;
-  /** Someone — a following admission, or the owner's own timer — has taken it to send. Plain data, so any request may set it. */
-  taken: boolean;
-}
-
-/** Settlements waiting to ride along with the key's next admission from this isolate, per virtual key id. */
-const queues = new Map<string, QueuedSettlement[]>();
+const DEFAULT_TTL_SECONDS = 60;
+/** The least completion per choice worth admitting a request whose limit the gateway lowers to what remains. */
+export const MIN_COMPLETION_TOKENS = 16;
 
 /** Object ids by virtual key id: deriving one hashes the name, and an id is plain data any request may reuse. */
 const objectIds = new Map<string, DurableObjectId>();
 
-export function limiterFor(env: Env, vk: VirtualKeyRecord) {
+export function limiterFor(env: Env, vk: Pick<VirtualKeyRecord, "id">) {
   let id = objectIds.get(vk.id);
   if (!id) {
     id = env.VK_LIMITER.idFromName(vk.id);
@@ -54,68 +57,56 @@ export function limiterFor(env: Env, vk: VirtualKeyRecord) {
   return env.VK_LIMITER.get(id);
 }
 
+export function reservationTtlMs(env: Env): number {
+  return numberSetting(env.RESERVATION_TTL_SECONDS, DEFAULT_TTL_SECONDS) * 1000;
+}
+
 function refusal(decision: Extract<AdmitDecision, { ok: false }>): GatewayError {
   const headers = { ...decision.headers };
   if (decision.retryAfterSeconds !== null) headers["retry-after"] = String(decision.retryAfterSeconds);
-  return new GatewayError(decision.status, decision.message, decision.type, { type: decision.type, headers });
+  return new GatewayError(decision.status, decision.message, decision.type, { type: decision.type, headers, param: decision.param ?? null });
 }
 
-/** Takes every waiting settlement of a key; the caller sends them. */
-function takeQueued(vkId: string): SettleRequest[] {
-  const queue = queues.get(vkId) ?? [];
-  queues.delete(vkId);
-  return queue.filter((item) => !item.taken).map((item) => ((item.taken = true), item.settlement));
-}
-
-/** Reserves the request's worst case (every token it may use, at the price of the first-choice origin). */
-export async function admitRequest(
-  env: Env,
-  vk: VirtualKeyRecord,
-  scope: string,
-  estimate: TokenEstimate,
-  price: Price,
-  token: TokenClaims | null = null,
-): Promise<AdmissionTicket> {
-  const settlements = takeQueued(vk.id);
-  let decision: AdmitDecision;
-  try {
-    decision = await limiterFor(env, vk).admit({
-      scope,
-      tokens: estimate.promptTokens + estimate.maxCompletionTokens,
-      cost: costOf(price, estimate.promptTokens, estimate.maxCompletionTokens),
-      ttlMs: numberSetting(env.RESERVATION_TTL_SECONDS, DEFAULT_TTL_SECONDS) * 1000,
-      settlements,
-      token: token ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
-    });
-  } catch (error) {
-    // The carried settlements did not arrive; they go out on their own.
-    if (settlements.length > 0) await limiterFor(env, vk).settle(settlements).catch((cause: unknown) => console.error("settlement lost:", cause));
-    throw error;
-  }
+/** Reserves the request's worst case at `price` (every token it may use) and keeps it alive while the request runs. */
+export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string, estimate: TokenEstimate, price: Price | null, token: TokenClaims | null = null): Promise<AdmissionTicket> {
+  const ttlMs = reservationTtlMs(env);
+  const limiter = limiterFor(env, vk);
+  const decision = await limiter.admit({
+    scope,
+    promptTokens: estimate.promptTokens,
+    completionTokens: estimate.completionTokens,
+    choices: estimate.choices,
+    flexible: !estimate.explicit,
+    minCompletionTokens: MIN_COMPLETION_TOKENS,
+    fixedNanos: price ? Math.ceil(fixedNanos(price, estimate.promptTokens, estimate.audioSeconds)) : 0,
+    nanosPerCompletionToken: price ? nanosPerCompletionToken(price, estimate.promptTokens) : 0,
+    ttlMs,
+    token: token ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
+  });
   if (!decision.ok) throw refusal(decision);
-  return { reservationId: decision.reservationId, scope, tokenId: token?.id, vk, env };
+  const reservationId = decision.reservationId;
+  // Renewed a few times per TTL, so one lost renewal does not let a live request's reservation lapse.
+  const renewal = setInterval(() => {
+    limiter.renew([reservationId], ttlMs).catch((error: unknown) => console.error(`renewing reservation ${reservationId} failed:`, error));
+  }, Math.max(1000, ttlMs / 3));
+  return { reservationId, scope, tokenId: token?.id, completionTokens: decision.completionTokens, vk, env, stopRenewing: () => clearInterval(renewal) };
 }
 
-/**
- * Replaces the reservation with actual usage, priced at the origin that answered: queued for the key's next
- * admission from this isolate to carry, and sent alone (with whatever else is waiting) if none has within
- * SETTLE_DELAY_MS. Requests only share plain data here — a Worker request cannot resolve another's promises.
- */
-export async function settleUsage(ticket: AdmissionTicket, usage: UsageReport, price: Price): Promise<void> {
-  const item: QueuedSettlement = {
-    settlement: {
+/** Replaces the reservation with what the request used, priced at the origin that answered; resolves once applied. */
+export async function settleUsage(ticket: AdmissionTicket, usage: MeteredUsage, price: Price | null): Promise<void> {
+  ticket.stopRenewing();
+  await limiterFor(ticket.env, ticket.vk).settle([
+    {
       reservationId: ticket.reservationId,
       scope: ticket.scope,
       tokens: usage.promptTokens + usage.completionTokens,
-      cost: costOf(price, usage.promptTokens, usage.completionTokens),
+      nanos: costNanos(price, usage),
       tokenId: ticket.tokenId,
     },
-    taken: false,
-  };
-  const queue = queues.get(ticket.vk.id) ?? [];
-  queues.set(ticket.vk.id, queue);
-  queue.push(item);
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_DELAY_MS));
-  if (item.taken) return;
-  await limiterFor(ticket.env, ticket.vk).settle(takeQueued(ticket.vk.id));
+  ]);
+}
+
+/** Gives a reservation back unused (the request failed before any origin answered). */
+export function releaseReservation(ticket: AdmissionTicket): Promise<void> {
+  return settleUsage(ticket, { promptTokens: 0, completionTokens: 0 }, null);
 }

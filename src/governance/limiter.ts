@@ -1,28 +1,21 @@
 /**
  * One Durable Object per virtual key. `admit` checks every limit and reserves the request's worst case in one
  * synchronous step over the object's in-memory state — no await between reading a counter and updating it, and the
- * object handles one call at a time — so concurrent requests cannot overshoot. Changes are written behind to the
- * object's SQLite-backed storage: coalesced every FLUSH_INTERVAL_MS into one unconfirmed write, so admission costs
- * one round trip rather than a storage commit per request; if the object itself is lost, at most that interval of
- * changes goes with it. `settle` swaps the reservation for actual usage; an alarm gives up reservations whose
- * request never settled (a crashed isolate), so budget is never held forever.
+ * object handles one call at a time — so concurrent requests cannot overshoot. A request that set no completion
+ * limit is granted what remains (down to a few tokens), and the gateway writes that grant into the forwarded body.
+ *
+ * Every change is written through to the object's SQLite storage with the synchronous KV API: the runtime commits
+ * the writes of one call together and holds the call's answer until they are durable (the output gate), while
+ * other calls keep being served. So an admission, a settlement or a renewal that was answered survives a restart.
+ * Reservations expire unless their request renews them while it runs; the alarm gives up the ones whose request
+ * died, so budget is never held for longer than about one TTL.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { fitAllowance, type Allowance } from "./allowance";
 import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import {
-  KEY_SCOPE,
-  type AdmitDecision,
-  type AdmitRequest,
-  type LimiterConfig,
-  type QuotaReport,
-  type QuotaWindow,
-  type ScopedBudget,
-  type SettleRequest,
-  type TokenScope,
-} from "./limits";
-import { denial, dollars, iso, nanos, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
-import { WriteBehind } from "./write-behind";
+import { KEY_SCOPE, type AdmitDecision, type AdmitRequest, type LimiterConfig, type QuotaReport, type QuotaWindow, type SettleRequest, type TokenScope } from "./limits";
+import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
 
 interface Counter {
   usage: number;
@@ -33,7 +26,7 @@ interface Reservation {
   scope: string | null;
   tokenId?: string | undefined;
   tokens: number;
-  /** Nano-dollars: money is counted in integers so sums are exact. */
+  /** Nano-dollars. */
   cost: number;
   expiresAt: number;
 }
@@ -44,6 +37,12 @@ interface Pending {
   count: number;
 }
 
+/** One limit the request counts against, with what to answer when it does not fit. */
+interface Constraint {
+  allowance: Allowance;
+  never(): Denial;
+  short(onlyInFlight: boolean): Denial;
+}
 
 const CONFIG_KEY = "config";
 const COUNTER_PREFIX = "c:";
@@ -53,192 +52,160 @@ const REVOKED_PREFIX = "t:revoked:";
 const REVOKED_BEFORE_KEY = "t:revoked-before";
 /** An ephemeral token's sub-budget covers its whole life: a window that never rolls over. */
 const LIFETIME: WindowSpec = { durationMs: Number.MAX_SAFE_INTEGER, calendar: undefined };
-const UNCONFIRMED = { allowUnconfirmed: true } as const;
-/** How long changes may wait in memory before they are written to storage together. */
-const FLUSH_INTERVAL_MS = 20;
 
 function inScope(reservation: Reservation, scope: string): boolean {
   return scope === KEY_SCOPE || reservation.scope === scope;
 }
 
+function ownerOf(scope: string): string {
+  return scope === KEY_SCOPE ? "virtual key" : `provider config ${scope}`;
+}
+
 export class VirtualKeyLimiter extends DurableObject<Env> {
-  private config: LimiterConfig | null = null;
+  private config: LimiterConfig | null;
   private readonly counters = new Map<string, Counter>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly revokedTokens = new Map<string, number>();
-  private revokedBefore = 0;
+  private revokedBefore: number;
   private alarmAt: number | null = null;
-  private readonly pendingWrites: WriteBehind<Counter | Reservation>;
+  private readonly kv: SyncKvStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.pendingWrites = new WriteBehind(
-      ctx.storage,
-      (key) => (key.startsWith(COUNTER_PREFIX) ? this.counters.get(key.slice(COUNTER_PREFIX.length)) : this.reservations.get(key.slice(RESERVATION_PREFIX.length))),
-      FLUSH_INTERVAL_MS,
-    );
-    void ctx.blockConcurrencyWhile(async () => {
-      const [config, counters, reservations, alarmAt, revoked, revokedBefore] = await Promise.all([
-        ctx.storage.get<LimiterConfig>(CONFIG_KEY),
-        ctx.storage.list<Counter>({ prefix: COUNTER_PREFIX }),
-        ctx.storage.list<Reservation>({ prefix: RESERVATION_PREFIX }),
-        ctx.storage.getAlarm(),
-        ctx.storage.list<number>({ prefix: REVOKED_PREFIX }),
-        ctx.storage.get<number>(REVOKED_BEFORE_KEY),
-      ]);
-      for (const [key, exp] of revoked) this.revokedTokens.set(key.slice(REVOKED_PREFIX.length), exp);
-      this.revokedBefore = revokedBefore ?? 0;
-      this.config = config ?? null;
-      for (const [key, counter] of counters) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
-      for (const [key, reservation] of reservations) this.reservations.set(key.slice(RESERVATION_PREFIX.length), reservation);
-      this.alarmAt = alarmAt;
-    });
+    const kv = ctx.storage.kv;
+    this.kv = kv;
+    this.config = kv.get<LimiterConfig>(CONFIG_KEY) ?? null;
+    this.revokedBefore = kv.get<number>(REVOKED_BEFORE_KEY) ?? 0;
+    for (const [key, counter] of kv.list<Counter>({ prefix: COUNTER_PREFIX })) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
+    for (const [key, reservation] of kv.list<Reservation>({ prefix: RESERVATION_PREFIX })) this.reservations.set(key.slice(RESERVATION_PREFIX.length), reservation);
+    for (const [key, exp] of kv.list<number>({ prefix: REVOKED_PREFIX })) this.revokedTokens.set(key.slice(REVOKED_PREFIX.length), exp);
+    // Reservations loaded after a restart belong to requests that may be gone: the alarm releases them once expired.
+    this.scheduleAlarm();
   }
 
   /** Installs the key's limits (null when the key is deleted). Takes effect for the very next admission. */
-  async configure(config: LimiterConfig | null): Promise<void> {
+  configure(config: LimiterConfig | null): void {
     this.config = config;
-    if (config) await this.ctx.storage.put(CONFIG_KEY, config);
-    else await this.ctx.storage.delete(CONFIG_KEY);
+    if (config) this.kv.put(CONFIG_KEY, config);
+    else this.kv.delete(CONFIG_KEY);
   }
 
   admit(request: AdmitRequest): AdmitDecision {
-    for (const settlement of request.settlements ?? []) this.settleOne(settlement);
     const now = Date.now();
     const config = this.config;
     if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
     if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
-    for (const id of this.dropExpired(now)) this.pendingWrites.removedKey(RESERVATION_PREFIX + id);
+    this.dropExpired(now);
+    const token = request.token;
+    if (token && (this.revokedTokens.has(token.id) || token.iat <= this.revokedBefore)) {
+      return denial(401, "ephemeral_token_revoked", "ephemeral token has been revoked", null);
+    }
     const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
-    const refusal =
-      (request.token ? this.checkToken(request.token, request, now) : null) ??
-      this.checkConcurrency(config) ??
-      this.checkRateLimits(config, scopes, request, now) ??
-      this.checkBudgets(config, scopes, request, now);
+    const choices = Math.max(1, request.choices);
+    const asked = request.completionTokens * choices;
+    const lowerable = request.flexible || config.lowerExplicitLimits === true;
+    const least = (lowerable ? Math.min(request.minCompletionTokens, request.completionTokens) : request.completionTokens) * choices;
+    const constraints = this.constraintsFor(config, scopes, request, now, asked);
+
+    // A request that can never fit is the client's to change, whatever else is going on: 400 before any 429.
+    for (const constraint of constraints) if (fitAllowance(constraint.allowance, least).kind === "never") return constraint.never();
+    const refusal = this.checkRequestWindows(config, scopes, token, now) ?? this.checkConcurrency(config);
     if (refusal) return refusal;
+    let granted = asked;
+    for (const constraint of constraints) {
+      const fit = fitAllowance(constraint.allowance, least);
+      if (fit.kind === "never") return constraint.never();
+      if (fit.kind === "short") return constraint.short(fit.onlyInFlight);
+      granted = Math.min(granted, fit.maxCompletion);
+    }
+    const perChoice = Math.floor(granted / choices);
 
     for (const limit of config.rateLimits) {
       if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
-      const name = `requests:${limit.scope}`;
-      const counter = this.counter(name, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now);
-      this.setCounter(name, counter.usage + 1, counter.start);
+      this.increment(`requests:${limit.scope}`, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now, 1);
     }
-    const token = request.token;
-    if (token?.rate) {
-      const name = `token-requests:${token.id}`;
-      const counter = this.counter(name, windowSpec(token.rate.window, false), now);
-      this.setCounter(name, counter.usage + 1, counter.start);
-    }
+    if (token?.rate) this.increment(`token-requests:${token.id}`, windowSpec(token.rate.window, false), now, 1);
     const reservationId = crypto.randomUUID();
-    const reservation: Reservation = { scope: request.scope, tokenId: token?.id, tokens: request.tokens, cost: nanos(request.cost), expiresAt: now + request.ttlMs };
-    this.reservations.set(reservationId, reservation);
-    this.pendingWrites.changedKey(RESERVATION_PREFIX + reservationId);
-    if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
-      this.alarmAt = reservation.expiresAt;
-      void this.ctx.storage.setAlarm(reservation.expiresAt, UNCONFIRMED);
-    }
-    return { ok: true, reservationId };
+    const reservation: Reservation = {
+      scope: request.scope,
+      tokenId: token?.id,
+      tokens: request.promptTokens + perChoice * choices,
+      cost: Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * perChoice * choices),
+      expiresAt: now + request.ttlMs,
+    };
+    this.saveReservation(reservationId, reservation);
+    return { ok: true, reservationId, completionTokens: perChoice };
   }
 
-  /**
-   * Replaces a reservation with what the request actually used. Usage is charged even if the reservation expired.
-   * Nothing here awaits storage: an awaited write would hold every other call (admissions) at the input gate.
-   */
+  /** Replaces reservations with what their requests actually used. Usage is charged even if a reservation expired. */
   settle(requests: SettleRequest[]): void {
     for (const request of requests) this.settleOne(request);
+  }
+
+  /** Keeps the reservations of requests still running from expiring. Returns how many were still held. */
+  renew(reservationIds: string[], ttlMs: number): number {
+    const expiresAt = Date.now() + ttlMs;
+    let held = 0;
+    for (const id of reservationIds) {
+      const reservation = this.reservations.get(id);
+      if (!reservation) continue;
+      held += 1;
+      this.saveReservation(id, { ...reservation, expiresAt });
+    }
+    return held;
   }
 
   private settleOne(request: SettleRequest): void {
     const now = Date.now();
     const reservation = this.reservations.get(request.reservationId);
     const tokenId = reservation?.tokenId ?? request.tokenId;
-    if (tokenId && request.cost > 0) {
-      const name = `token-budget:${tokenId}`;
-      this.setCounter(name, this.counter(name, LIFETIME, now).usage + nanos(request.cost), 0);
+    if (tokenId && request.nanos > 0) this.increment(`token-budget:${tokenId}`, LIFETIME, now, request.nanos, 0);
+    if (reservation) {
+      this.reservations.delete(request.reservationId);
+      this.kv.delete(RESERVATION_PREFIX + request.reservationId);
     }
-    this.reservations.delete(request.reservationId);
-    this.pendingWrites.removedKey(RESERVATION_PREFIX + request.reservationId);
     const config = this.config;
-    if (config) {
-      const scope = reservation ? reservation.scope : request.scope;
-      const scopes = scope === null ? [KEY_SCOPE] : [scope, KEY_SCOPE];
-      for (const limit of config.rateLimits) {
-        if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
-        const name = `tokens:${limit.scope}`;
-        const counter = this.counter(name, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now);
-        this.setCounter(name, counter.usage + request.tokens, counter.start);
-      }
-      for (const budget of config.budgets) {
-        if (!scopes.includes(budget.scope) || request.cost <= 0) continue;
-        const name = `budget:${budget.id}`;
-        const counter = this.counter(name, windowSpec(budget.reset_duration, budget.calendar_aligned), now);
-        this.setCounter(name, counter.usage + nanos(request.cost), counter.start);
-      }
+    if (!config) return;
+    const scope = reservation ? reservation.scope : request.scope;
+    const scopes = scope === null ? [KEY_SCOPE] : [scope, KEY_SCOPE];
+    for (const limit of config.rateLimits) {
+      if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
+      this.increment(`tokens:${limit.scope}`, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now, request.tokens);
     }
+    for (const budget of config.budgets) {
+      if (!scopes.includes(budget.scope) || request.nanos <= 0) continue;
+      this.increment(`budget:${budget.id}`, windowSpec(budget.reset_duration, budget.calendar_aligned), now, request.nanos);
+    }
+  }
+
+  /** Is this ephemeral token still good? Asked where a request is authenticated without being admitted. */
+  tokenRevoked(id: string, iat: number): boolean {
+    return this.revokedTokens.has(id) || iat <= this.revokedBefore;
   }
 
   /** Revokes one of the key's ephemeral tokens (kept until it would have expired anyway). */
-  async revokeToken(id: string, exp: number): Promise<void> {
+  revokeToken(id: string, exp: number): void {
     this.revokedTokens.set(id, exp);
-    // Rare, and a promise to the caller: confirmed before the answer goes out.
-    await this.ctx.storage.put(REVOKED_PREFIX + id, exp);
+    this.kv.put(REVOKED_PREFIX + id, exp);
   }
 
   /** Revokes every ephemeral token of the key issued up to now. */
-  async revokeAllTokens(): Promise<void> {
+  revokeAllTokens(): void {
     this.revokedBefore = Date.now();
-    await this.ctx.storage.put(REVOKED_BEFORE_KEY, this.revokedBefore);
+    this.kv.put(REVOKED_BEFORE_KEY, this.revokedBefore);
   }
 
-  private checkToken(token: TokenScope, request: AdmitRequest, now: number): Denial | null {
-    if (this.revokedTokens.has(token.id) || token.iat <= this.revokedBefore) {
-      return denial(401, "ephemeral_token_revoked", "ephemeral token has been revoked", null);
-    }
-    if (token.rate) {
-      const spec = windowSpec(token.rate.window, false);
-      const counter = this.counter(`token-requests:${token.id}`, spec, now);
-      if (counter.usage + 1 > token.rate.max) {
-        return windowDenial("request_limited", "request", "ephemeral token", counter.usage, token.rate.max, token.rate.window, windowEnd(spec, counter.start), now, "requests");
-      }
-    }
-    if (token.budget !== undefined) {
-      let pending = 0;
-      for (const reservation of this.reservations.values()) if (reservation.tokenId === token.id && reservation.expiresAt > now) pending += reservation.cost;
-      const committed = this.counter(`token-budget:${token.id}`, LIFETIME, now).usage + pending;
-      const cost = nanos(request.cost);
-      if (cost > 0 && committed + cost > nanos(token.budget)) {
-        return denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${dollars(committed).toFixed(4)} spent or reserved + ${request.cost.toFixed(4)} for this request > ${token.budget.toFixed(4)} dollars`, null);
-      }
-    }
-    return null;
-  }
-
-  /** Gives up reservations whose requests never settled. */
-  override async alarm(): Promise<void> {
-    for (const id of this.dropExpired(Date.now())) this.pendingWrites.removedKey(RESERVATION_PREFIX + id);
+  /** Gives up reservations whose requests stopped renewing them, and forgets revocations of expired tokens. */
+  override alarm(): void {
+    this.alarmAt = null;
+    this.dropExpired(Date.now());
     const nowSeconds = Date.now() / 1000;
     for (const [id, exp] of this.revokedTokens) {
       if (exp > nowSeconds) continue;
       this.revokedTokens.delete(id);
-      void this.ctx.storage.delete(REVOKED_PREFIX + id, UNCONFIRMED);
+      this.kv.delete(REVOKED_PREFIX + id);
     }
-    await this.pendingWrites.flush();
-    let next: number | null = null;
-    for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
-    this.alarmAt = next;
-    if (next !== null) await this.ctx.storage.setAlarm(next);
-  }
-
-  /** Forgets expired reservations in memory; returns their ids so storage can follow. */
-  private dropExpired(now: number): string[] {
-    const expired: string[] = [];
-    for (const [id, reservation] of this.reservations) {
-      if (reservation.expiresAt <= now) {
-        this.reservations.delete(id);
-        expired.push(id);
-      }
-    }
-    return expired;
+    this.scheduleAlarm();
   }
 
   quota(): QuotaReport | null {
@@ -283,66 +250,126 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     };
   }
 
+  /** Every token window and budget the request counts against, with the request's demand on each. */
+  private constraintsFor(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number, asked: number): Constraint[] {
+    const constraints: Constraint[] = [];
+    const completionParam = request.flexible ? null : "max_tokens";
+    for (const scope of scopes) {
+      for (const limit of config.rateLimits) {
+        if (limit.scope !== scope || limit.token_max_limit == null || !limit.token_reset_duration) continue;
+        const { token_max_limit: max, token_reset_duration: duration } = limit;
+        const spec = windowSpec(duration, limit.calendar_aligned);
+        const counter = this.counter(`tokens:${scope}`, spec, now);
+        const inFlight = this.pending(scope, now).tokens;
+        const where = ownerOf(scope);
+        constraints.push({
+          allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
+          never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
+          short: (onlyInFlight) =>
+            windowDenial({ type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens", asked: request.promptTokens + asked, inFlight, onlyInFlight }),
+        });
+      }
+    }
+    const priced = request.fixedNanos > 0 || request.nanosPerCompletionToken > 0;
+    if (!priced) return constraints;
+    const worst = (completion: number) => money(Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * completion));
+    for (const scope of scopes) {
+      for (const budget of config.budgets) {
+        if (budget.scope !== scope) continue;
+        const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
+        const counter = this.counter(`budget:${budget.id}`, spec, now);
+        const inFlight = this.pending(scope, now).cost;
+        const capacity = nanos(budget.max_limit);
+        const where = ownerOf(scope);
+        const resetsAt = windowEnd(spec, counter.start);
+        constraints.push({
+          allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
+          never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), completionParam),
+          short: (onlyInFlight) =>
+            denial(
+              402,
+              "budget_exceeded",
+              `budget exceeded: ${where} budget ${money(counter.usage)} spent + ${money(inFlight)} held by requests in flight + up to ${worst(asked)} for this request > ${money(capacity)} (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
+              onlyInFlight ? IN_FLIGHT_RETRY_SECONDS : secondsUntil(resetsAt, now),
+            ),
+        });
+      }
+    }
+    const token = request.token;
+    if (token?.budget !== undefined) {
+      let inFlight = 0;
+      for (const reservation of this.reservations.values()) if (reservation.tokenId === token.id && reservation.expiresAt > now) inFlight += reservation.cost;
+      const used = this.counter(`token-budget:${token.id}`, LIFETIME, now).usage;
+      const capacity = nanos(token.budget);
+      constraints.push({
+        allowance: { capacity, used, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
+        never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), completionParam),
+        short: (onlyInFlight) =>
+          denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? IN_FLIGHT_RETRY_SECONDS : null),
+      });
+    }
+    return constraints;
+  }
+
+  /** Request-count windows: the key's, its provider config's, and the ephemeral token's. */
+  private checkRequestWindows(config: LimiterConfig, scopes: string[], token: TokenScope | undefined, now: number): Denial | null {
+    for (const scope of scopes) {
+      for (const limit of config.rateLimits) {
+        if (limit.scope !== scope || limit.request_max_limit == null || !limit.request_reset_duration) continue;
+        const where = ownerOf(scope);
+        if (limit.request_max_limit === 0) return neverFits(where, `request limit (${limit.request_reset_duration} window)`, "1 request", "0 requests", null);
+        const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
+        const counter = this.counter(`requests:${scope}`, spec, now);
+        if (counter.usage + 1 > limit.request_max_limit) {
+          return windowDenial({ type: "request_limited", kind: "request", where, used: counter.usage, max: limit.request_max_limit, duration: limit.request_reset_duration, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
+        }
+      }
+    }
+    if (token?.rate) {
+      const spec = windowSpec(token.rate.window, false);
+      const counter = this.counter(`token-requests:${token.id}`, spec, now);
+      if (counter.usage + 1 > token.rate.max) {
+        return windowDenial({ type: "request_limited", kind: "request", where: "ephemeral token", used: counter.usage, max: token.rate.max, duration: token.rate.window, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
+      }
+    }
+    return null;
+  }
+
   private checkConcurrency(config: LimiterConfig): Denial | null {
     if (config.maxConcurrent === null) return null;
     const inFlight = this.reservations.size;
     if (inFlight < config.maxConcurrent) return null;
-    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, 1, {
+    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, IN_FLIGHT_RETRY_SECONDS, {
       "x-ratelimit-limit-concurrency": String(config.maxConcurrent),
       "x-ratelimit-remaining-concurrency": "0",
     });
   }
 
-  private checkRateLimits(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number): Denial | null {
-    for (const scope of scopes) {
-      for (const limit of config.rateLimits) {
-        if (limit.scope !== scope) continue;
-        const where = scope === KEY_SCOPE ? "virtual key" : `provider config ${scope}`;
-        if (limit.request_max_limit != null && limit.request_reset_duration) {
-          const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
-          const counter = this.counter(`requests:${scope}`, spec, now);
-          if (counter.usage + 1 > limit.request_max_limit) {
-            return windowDenial("request_limited", "request", where, counter.usage, limit.request_max_limit, limit.request_reset_duration, windowEnd(spec, counter.start), now, "requests");
-          }
-        }
-        if (limit.token_max_limit != null && limit.token_reset_duration) {
-          const spec = windowSpec(limit.token_reset_duration, limit.calendar_aligned);
-          const counter = this.counter(`tokens:${scope}`, spec, now);
-          const used = counter.usage + this.pending(scope, now).tokens;
-          if (used + request.tokens > limit.token_max_limit) {
-            return windowDenial("token_limited", "token", where, used, limit.token_max_limit, limit.token_reset_duration, windowEnd(spec, counter.start), now, "tokens", request.tokens);
-          }
-        }
-      }
+  private saveReservation(id: string, reservation: Reservation): void {
+    this.reservations.set(id, reservation);
+    this.kv.put(RESERVATION_PREFIX + id, reservation);
+    if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
+      this.alarmAt = reservation.expiresAt;
+      void this.ctx.storage.setAlarm(reservation.expiresAt);
     }
-    return null;
   }
 
-  private checkBudgets(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number): Denial | null {
-    for (const scope of scopes) {
-      for (const budget of config.budgets) {
-        if (budget.scope !== scope) continue;
-        const refusal = this.checkBudget(budget, request, now);
-        if (refusal) return refusal;
-      }
+  /** Forgets expired reservations, in memory and in storage. */
+  private dropExpired(now: number): void {
+    for (const [id, reservation] of this.reservations) {
+      if (reservation.expiresAt > now) continue;
+      this.reservations.delete(id);
+      this.kv.delete(RESERVATION_PREFIX + id);
     }
-    return null;
   }
 
-  private checkBudget(budget: ScopedBudget, request: AdmitRequest, now: number): Denial | null {
-    const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
-    const counter = this.counter(`budget:${budget.id}`, spec, now);
-    const committed = counter.usage + this.pending(budget.scope, now).cost;
-    const cost = nanos(request.cost);
-    if (cost <= 0 || committed + cost <= nanos(budget.max_limit)) return null;
-    const resetsAt = windowEnd(spec, counter.start);
-    const owner = budget.scope === KEY_SCOPE ? "virtual key" : `provider config ${budget.scope}`;
-    return denial(
-      402,
-      "budget_exceeded",
-      `budget exceeded: ${owner} budget ${dollars(committed).toFixed(4)} spent or reserved + ${request.cost.toFixed(4)} for this request > ${budget.max_limit.toFixed(4)} dollars (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
-      secondsUntil(resetsAt, now),
-    );
+  /** The alarm at the earliest expiry of a held reservation (none when nothing is held). */
+  private scheduleAlarm(): void {
+    let next: number | null = null;
+    for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
+    if (next === null || next === this.alarmAt) return;
+    this.alarmAt = next;
+    void this.ctx.storage.setAlarm(next);
   }
 
   private pending(scope: string, now: number): Pending {
@@ -364,9 +391,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     return start === stored.start ? stored : { usage: 0, start };
   }
 
-  private setCounter(name: string, usage: number, start: number): void {
-    this.counters.set(name, { usage, start });
-    this.pendingWrites.changedKey(COUNTER_PREFIX + name);
+  /** Adds to a counter in its current window (a fixed `start` pins a window that never rolls). */
+  private increment(name: string, spec: WindowSpec, now: number, amount: number, start?: number): void {
+    const counter = this.counter(name, spec, now);
+    const next = { usage: counter.usage + amount, start: start ?? counter.start };
+    this.counters.set(name, next);
+    this.kv.put(COUNTER_PREFIX + name, next);
   }
 }
-

@@ -16,6 +16,8 @@ export interface LimiterConfig {
   name: string;
   active: boolean;
   maxConcurrent: number | null;
+  /** A request whose own completion limit does not fit is admitted with a lower one instead of refused. */
+  lowerExplicitLimits?: boolean;
   budgets: ScopedBudget[];
   rateLimits: ScopedRateLimit[];
 }
@@ -23,14 +25,22 @@ export interface LimiterConfig {
 export interface AdmitRequest {
   /** The provider config the request was routed through, whose own limits apply too. */
   scope: string | null;
-  /** Worst-case tokens: prompt estimate plus the completion limit. */
-  tokens: number;
-  /** Worst-case cost in USD at those tokens. */
-  cost: number;
-  /** When an unsettled reservation is given up (a crashed request must not hold budget forever). */
+  /** Estimated prompt tokens (settlement uses the origin's count). */
+  promptTokens: number;
+  /** Completion tokens per choice the request asks for: its own limit, or the gateway's default reservation. */
+  completionTokens: number;
+  /** Choices generated (`n`, `best_of`): every limit reserves completionTokens × choices. */
+  choices: number;
+  /** The client set no completion limit: the grant may be lowered to what remains, down to minCompletionTokens. */
+  flexible: boolean;
+  /** The least completion per choice worth admitting a lowered request for. */
+  minCompletionTokens: number;
+  /** Nano-dollars the request costs whatever it generates: its prompt, its audio seconds. */
+  fixedNanos: number;
+  /** Nano-dollars per completion token. */
+  nanosPerCompletionToken: number;
+  /** When an unrenewed reservation is given up (a crashed request must not hold budget). */
   ttlMs: number;
-  /** Earlier requests' settlements, carried along and applied before this admission is decided. */
-  settlements?: SettleRequest[];
   /** The ephemeral token the request came with: its revocation, sub-budget and request window apply too. */
   token?: TokenScope | undefined;
 }
@@ -45,15 +55,18 @@ export interface TokenScope {
   rate?: { max: number; window: string } | undefined;
 }
 
+export type DenialStatus = 400 | 401 | 402 | 429;
+
 export type AdmitDecision =
-  | { ok: true; reservationId: string }
-  | { ok: false; status: 401 | 402 | 429; type: string; message: string; retryAfterSeconds: number | null; headers: Record<string, string> };
+  | { ok: true; reservationId: string; /** Completion tokens per choice the origin may generate. */ completionTokens: number }
+  | { ok: false; status: DenialStatus; type: string; message: string; retryAfterSeconds: number | null; headers: Record<string, string>; param?: string | null };
 
 export interface SettleRequest {
   reservationId: string;
   scope: string | null;
   tokens: number;
-  cost: number;
+  /** Nano-dollars: money is counted in integers so sums are exact. */
+  nanos: number;
   /** The ephemeral token whose sub-budget is charged too. */
   tokenId?: string | undefined;
 }
@@ -84,5 +97,5 @@ export function limiterConfigOf(record: VirtualKeyRecord): LimiterConfig {
     budgets.push(...config.budgets.map((budget) => ({ ...budget, scope: config.id })));
     if (config.rate_limit) rateLimits.push({ ...config.rate_limit, scope: config.id });
   }
-  return { name: record.name, active: record.is_active, maxConcurrent: record.max_concurrent_requests, budgets, rateLimits };
+  return { name: record.name, active: record.is_active, maxConcurrent: record.max_concurrent_requests, lowerExplicitLimits: record.lower_max_tokens_to_fit === true, budgets, rateLimits };
 }

@@ -80,6 +80,7 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
     rate_limit: rateLimit === undefined ? (previous?.rate_limit ?? null) : rateLimit,
     max_concurrent_requests: body.max_concurrent_requests === undefined ? (previous?.max_concurrent_requests ?? null) : body.max_concurrent_requests,
     allowed_origins: body.allowed_origins ?? previous?.allowed_origins ?? [],
+    lower_max_tokens_to_fit: body.lower_max_tokens_to_fit ?? previous?.lower_max_tokens_to_fit ?? false,
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

@@ -65,6 +65,8 @@ export const virtualKeyBodySchema = z.strictObject({
   budget: budgetSchema.optional(),
   rate_limit: rateLimitSchema.nullish(),
   max_concurrent_requests: z.number().int().min(1).nullish(),
+  /** A request whose own max_tokens does not fit what remains is admitted with a lower limit instead of refused. */
+  lower_max_tokens_to_fit: z.boolean().optional(),
   /** Browser origins allowed to use the key (CORS); "*" for any. Browser requests from other origins are refused. */
   allowed_origins: z.array(z.string().refine((v) => v === "*" || (URL.canParse(v) && new URL(v).origin === v), "must be an origin such as https://app.example.com, or *")).max(100).optional(),
   /** Deprecated in Bifrost: applies calendar alignment to every budget that does not say otherwise. */
@@ -116,6 +118,8 @@ export interface VirtualKeyRecord {
   budgets: Budget[];
   rate_limit: RateLimit | null;
   max_concurrent_requests: number | null;
+  /** Lower a request's own completion limit to what remains instead of refusing it (absent in older records: false). */
+  lower_max_tokens_to_fit?: boolean;
   allowed_origins: string[];
   created_at: string;
   updated_at: string;
@@ -139,7 +143,11 @@ export const pricingOverrideSchema = z
     request_types: z.array(z.string()).optional(),
     input_price_per_million: perMillion.optional(),
     output_price_per_million: perMillion.optional(),
-    pricing_patch: z.strictObject({ input_cost_per_token: perToken.optional(), output_cost_per_token: perToken.optional() }).optional(),
+    /** USD per second of audio (transcriptions, translations). */
+    price_per_second: z.number().min(0).max(1000).optional(),
+    pricing_patch: z
+      .strictObject({ input_cost_per_token: perToken.optional(), output_cost_per_token: perToken.optional(), input_cost_per_second: z.number().min(0).max(1000).optional() })
+      .optional(),
   })
   .refine((p) => p.match_type === "exact" || (p.pattern.endsWith("*") && p.pattern.indexOf("*") === p.pattern.length - 1), {
     message: "a wildcard pattern has exactly one *, at its end",
@@ -161,9 +169,11 @@ export const pricingOverrideSchema = z
     (p) =>
       p.input_price_per_million !== undefined ||
       p.output_price_per_million !== undefined ||
+      p.price_per_second !== undefined ||
       p.pricing_patch?.input_cost_per_token !== undefined ||
-      p.pricing_patch?.output_cost_per_token !== undefined,
-    { message: "give input_price_per_million / output_price_per_million (or pricing_patch per token)" },
+      p.pricing_patch?.output_cost_per_token !== undefined ||
+      p.pricing_patch?.input_cost_per_second !== undefined,
+    { message: "give input_price_per_million / output_price_per_million / price_per_second (or pricing_patch per token or per second)" },
   );
 
 export type PricingOverrideInput = z.infer<typeof pricingOverrideSchema>;
@@ -180,4 +190,6 @@ export interface PricingOverride {
   /** USD per 1M tokens. */
   input_price_per_million: number;
   output_price_per_million: number;
+  /** USD per second of audio; absent in older rules (0). */
+  price_per_second?: number;
 }

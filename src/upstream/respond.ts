@@ -65,8 +65,14 @@ export interface UsageReport {
   promptTokens: number;
   completionTokens: number;
   estimated: boolean;
+  /** The origin's answer carried no usage at all: the request is charged what was reserved. */
+  unreported?: boolean;
+  /** Seconds of audio the origin reported transcribing (priced per second). */
+  audioSeconds?: number | undefined;
   /** The origin broke the stream (error frame, cut, idle) — a failure for its health, whatever was delivered. */
   originFailed?: boolean;
+  /** Why the answer failed after it started: the error frame's code, or how the stream broke. */
+  failureCode?: string | undefined;
   /** When a stream's first event arrived, ms since the epoch. */
   firstTokenAt?: number | undefined;
   /** A JSON answer's body as the origin sent it (kept in logs only with LOG_PAYLOADS=true). */
@@ -74,11 +80,14 @@ export interface UsageReport {
 }
 
 export const NO_USAGE: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: false };
+const UNREPORTED: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: true, unreported: true };
 
 /** The client's response, and the usage it turns out to carry (known once a stream has ended). */
 export interface Answer {
   response: Response;
   usage: Promise<UsageReport>;
+  /** A stream holds its final event until `until` settles (absent: the body is complete as it is). */
+  holdEnd?(until: Promise<unknown>): void;
 }
 
 export interface JsonAnswer extends Answer {
@@ -90,14 +99,19 @@ function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-/** Reads an OpenAI `usage` object (prompt/completion tokens; input_tokens from some servers). */
+/**
+ * Reads an OpenAI `usage` object: prompt/completion tokens (input/output tokens from some servers), and the
+ * transcription shapes — `{type:"duration", seconds}` or `{type:"tokens", input_tokens, output_tokens}`.
+ */
 export function usageOf(usage: unknown): UsageReport | null {
   if (typeof usage !== "object" || usage === null) return null;
-  const u = usage as StreamUsage & { input_tokens?: number; output_tokens?: number };
+  const u = usage as StreamUsage & { input_tokens?: number; output_tokens?: number; type?: unknown; seconds?: number };
   const prompt = count(u.prompt_tokens) || count(u.input_tokens);
   const completion = count(u.completion_tokens) || count(u.output_tokens);
   const total = count(u.total_tokens);
-  return { promptTokens: prompt || Math.max(0, total - completion), completionTokens: completion, estimated: false };
+  const report: UsageReport = { promptTokens: prompt || Math.max(0, total - completion), completionTokens: completion, estimated: false };
+  if (u.type === "duration") report.audioSeconds = count(u.seconds);
+  return report;
 }
 
 /** Reads a JSON answer, treats an embedded error as an error, and restores the client's model name. */
@@ -121,7 +135,7 @@ export async function relayJson(call: OriginCall, target: Target, publicModel: s
   return {
     response: new Response(out, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }),
     body: parsed,
-    usage: Promise.resolve({ ...(usageOf(parsed.usage) ?? NO_USAGE), responseBody: out }),
+    usage: Promise.resolve({ ...(usageOf(parsed.usage) ?? UNREPORTED), responseBody: out }),
   };
 }
 
@@ -139,7 +153,7 @@ export function relayRaw(call: OriginCall): Answer {
   }
   return {
     response: new Response(call.response.body, { status: call.response.status, headers: forwardedHeaders(call.response.headers, contentType) }),
-    usage: Promise.resolve(usage ?? NO_USAGE),
+    usage: Promise.resolve(usage ?? UNREPORTED),
   };
 }
 
@@ -177,6 +191,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
       reportUsage({
         ...(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
         originFailed: summary.outcome !== "completed" && summary.outcome !== "client_cancelled",
+        failureCode: summary.failureCode,
         firstTokenAt: summary.firstEventAt,
       }),
   });
@@ -185,7 +200,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     await relay.discard();
     throw originError(200, JSON.stringify({ error: firstError }), label(target));
   }
-  return { response: new Response(relay.stream, { status: 200, headers: SSE_HEADERS }), usage };
+  return { response: new Response(relay.stream, { status: 200, headers: SSE_HEADERS }), usage, holdEnd: (until) => relay.holdEnd(until) };
 }
 
 /** Picks the relay that fits what the origin actually sent. */

@@ -24,6 +24,8 @@ export interface RelaySummary {
   dataEvents: number;
   /** When the first data event arrived from the origin, ms since the epoch. */
   firstEventAt: number | undefined;
+  /** Why a stream that did not complete failed: the error frame's own code, or how the stream broke. */
+  failureCode?: string | undefined;
 }
 
 export interface FirstFrameError {
@@ -74,6 +76,10 @@ export class SseRelay {
   private firstEventAt: number | undefined;
   private usage: StreamUsage | null = null;
   private firstError: FirstFrameError | null = null;
+  /** The code of the first error frame the origin sent. */
+  private errorCode: string | undefined;
+  /** The final bytes wait for this (the request's settlement), so the client's next request sees exact numbers. */
+  private endGate: Promise<unknown> | null = null;
   private readonly rewrite: ModelRewrite | null;
 
   constructor(
@@ -101,6 +107,11 @@ export class SseRelay {
     return this.firstError;
   }
 
+  /** Holds the stream's final bytes until `until` settles. */
+  holdEnd(until: Promise<unknown>): void {
+    this.endGate = until;
+  }
+
   private async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     while (this.pending.length === 0 && !this.finished) {
       if ((await this.readOrKeepAlive()) === "quiet") {
@@ -108,11 +119,12 @@ export class SseRelay {
         return;
       }
     }
+    if (this.finished && this.endGate) await this.endGate;
     if (this.pending.length > 0) {
       controller.enqueue(encoder.encode(this.pending.join("")));
       this.pending = [];
     }
-    if (this.finished && this.pending.length === 0) controller.close();
+    if (this.finished) controller.close();
   }
 
   /** The next upstream read, or "quiet" when keepAliveMs pass first (the read stays pending for the next call). */
@@ -137,7 +149,7 @@ export class SseRelay {
       const { done, value } = await this.reader.read();
       if (done) {
         this.consume(this.decoder.decode(), true);
-        this.finish(this.sawDone ? "completed" : this.sawError ? "error_frame" : "truncated");
+        this.finish(this.sawError ? "error_frame" : "truncated");
       } else {
         this.consume(this.decoder.decode(value, { stream: true }), false);
       }
@@ -167,15 +179,21 @@ export class SseRelay {
   }
 
   private handleEvent(raw: string): void {
+    // Nothing after [DONE] is part of the answer.
+    if (this.finished) return;
     const data = dataOf(raw);
     if (data === null) {
       this.pending.push(`${raw}\n\n`); // comments and keep-alives pass through
       return;
     }
     if (data === "[DONE]") {
+      if (this.sawDone) return;
       this.sawDone = true;
       if (this.options.converter) this.convertEnd(() => this.options.converter?.done() ?? []);
       else this.pending.push("data: [DONE]\n\n");
+      // The answer is complete (vLLM may send [DONE] after an error frame: still a failure).
+      this.finish(this.sawError ? "error_frame" : "completed");
+      this.drainUpstream();
       return;
     }
     let parsed: unknown;
@@ -187,6 +205,7 @@ export class SseRelay {
       const parts = errorPartsOf(parse());
       if (parts) {
         this.sawError = true;
+        this.errorCode ??= parts.code === undefined || parts.code === null ? (parts.type ?? "stream_error_frame") : String(parts.code);
         if (isFirst) this.firstError = parts;
         if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);
       }
@@ -238,7 +257,16 @@ export class SseRelay {
       if (converter) this.convertEnd(() => converter.fail(failure.message));
       else this.pending.push(errorEvent(failure.message, failure.code));
     }
-    this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt });
+    const failureCode = outcome === "error_frame" ? this.errorCode : failure?.code;
+    this.options.onEnd?.({ outcome, usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt, failureCode });
+  }
+
+  /** Reads whatever follows [DONE] to the end, so the origin connection closes normally. */
+  private drainUpstream(): void {
+    const drain = async () => {
+      while (!(await this.reader.read()).done);
+    };
+    drain().catch(() => undefined);
   }
 
   private async cancel(): Promise<void> {

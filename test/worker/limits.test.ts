@@ -3,6 +3,7 @@ import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnE
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
+import type { AdmitRequest } from "../../src/governance/limits";
 import { LLAMA, admin, configure, errorOf, eventually, origin, postJson, quota, received, virtualKey } from "./helpers";
 
 beforeAll(async () => {
@@ -11,6 +12,11 @@ beforeAll(async () => {
   const price = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "vllm", match_type: "wildcard", pattern: "*", input_price_per_million: 0, output_price_per_million: 1000 });
   expect(price.status).toBe(200);
 });
+
+/** An admission as the Worker sends it: 10 tokens, free, flexible. */
+export function admission(extra: Partial<AdmitRequest> = {}): AdmitRequest {
+  return { scope: null, promptTokens: 5, completionTokens: 5, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 60_000, ...extra };
+}
 
 function chat(key: string, model: string, extra: Record<string, unknown> = {}, requestId?: string) {
   return postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], ...extra }, { "x-bf-vk": key, ...(requestId ? { "x-request-id": requestId } : {}) });
@@ -73,7 +79,8 @@ describe("rate limits", () => {
 
   it("reserves prompt estimate plus max_tokens against the token window", async () => {
     const body = { model: "vllm/slow-headers", messages: [{ role: "user", content: "hi" }], max_tokens: 30 };
-    const estimate = Math.ceil(JSON.stringify(body).length / 4) + 30;
+    // "hi" is 1 token, plus 4 for its message and 3 for the reply header: 8 prompt tokens, and 30 to complete.
+    const estimate = 8 + 30;
     const limit = estimate * 3 + 5; // room for exactly three in flight
     const key = await virtualKey("tokens-edge", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: limit, token_reset_duration: "1h" } });
     const responses = await Promise.all(Array.from({ length: 8 }, () => postJson("/v1/chat/completions", body, { "x-bf-vk": key })));
@@ -124,12 +131,12 @@ describe("settlement", () => {
     const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName("crashed"));
     const reservations = () => runInDurableObject(stub, async (_instance, state) => (await state.storage.list({ prefix: "r:" })).size);
     // A request admitted and never settled, as if its isolate had crashed.
-    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 300 })).ok).toBe(true);
-    expect(await eventually(reservations, (n) => n === 1)).toBe(1); // written behind, within the flush interval
-    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 300 })).ok).toBe(false);
+    expect((await stub.admit(admission({ ttlMs: 300 }))).ok).toBe(true);
+    expect(await reservations()).toBe(1); // durable before the admission was answered
+    expect((await stub.admit(admission({ ttlMs: 300 }))).ok).toBe(false);
     // The object's own alarm releases it — in storage too; nothing else has to happen.
     expect(await eventually(reservations, (n) => n === 0)).toBe(0);
-    expect((await stub.admit({ scope: null, tokens: 10, cost: 0, ttlMs: 60_000 })).ok).toBe(true);
+    expect((await stub.admit(admission({ ttlMs: 60_000 }))).ok).toBe(true);
   });
 });
 
@@ -164,20 +171,25 @@ describe("deactivation and the hot path", () => {
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
   });
 
-  it("makes exactly one Durable Object call before answering, and settles after", async () => {
+  it("makes one Durable Object call to admit and one to settle, and answers only once settled", async () => {
     const key = await virtualKey("one-call", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
     const completed: string[] = [];
     let releaseSettlement: () => void = () => undefined;
     const settlementGate = new Promise<void>((resolve) => (releaseSettlement = resolve));
+    let settleCalled: () => void = () => undefined;
+    const settling = new Promise<void>((resolve) => (settleCalled = resolve));
     const countingStub = (stub: object) =>
       new Proxy(stub, {
         get(target, method) {
           const value: unknown = Reflect.get(target, method);
           if (typeof value !== "function" || typeof method !== "string") return value;
           return async (...args: unknown[]) => {
-            // Settlement is held back: if the response waited for it, the request below would never finish.
-            if (method === "settle") await settlementGate;
+            // Settlement is held back: the response must wait for it.
+            if (method === "settle") {
+              settleCalled();
+              await settlementGate;
+            }
             const result: unknown = await Reflect.apply(value, target, args);
             completed.push(method);
             return result;
@@ -193,15 +205,22 @@ describe("deactivation and the hot path", () => {
       },
     });
     const ctx = createExecutionContext();
-    const response = await buildApp().fetch(
-      new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": key }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }),
-      { ...env, VK_LIMITER: namespace },
-      ctx,
-    );
-    expect(response.status).toBe(200);
-    await response.text();
+    let answered = false;
+    const responding = Promise.resolve(
+      buildApp().fetch(
+        new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": key }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }),
+        { ...env, VK_LIMITER: namespace },
+        ctx,
+      ),
+    ).then((response) => ((answered = true), response));
+    await settling;
     expect(completed).toEqual(["admit"]);
+    expect(answered).toBe(false);
     releaseSettlement();
+    const response = await responding;
+    expect(response.status).toBe(200);
+    expect(completed).toEqual(["admit", "settle"]);
+    await response.text();
     await waitOnExecutionContext(ctx);
     expect(completed).toEqual(["admit", "settle"]);
   });

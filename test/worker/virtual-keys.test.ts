@@ -14,6 +14,9 @@ beforeAll(async () => {
       custom_provider_config: { base_provider_type: "openai" },
     },
   });
+  // Budgeted keys are refused models without a price: every model here costs $0.10 / $0.20 per 1M tokens.
+  const price = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "global", match_type: "wildcard", pattern: "*", input_price_per_million: 0.1, output_price_per_million: 0.2 });
+  expect(price.status).toBe(200);
 });
 
 const chat = (model: string, headers: Record<string, string> = {}) => postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }] }, headers);
@@ -46,7 +49,15 @@ describe("virtual key admin API", () => {
     const { virtual_key } = (await response.json()) as { virtual_key: { id: string; name: string; budgets: unknown[]; value: string } };
     expect(virtual_key).toMatchObject({ id: "vk-free", name: "vk-free" });
     expect(virtual_key.budgets).toHaveLength(1);
-    // Unpriced self-hosted models cost nothing, so a $0 budget still serves them.
+    // Priced models can never fit a $0 budget: a 400 that names the budget, not a 402 to wait out.
+    const priced = await chat(`vllm-local/${LLAMA}`, { "x-bf-vk": virtual_key.value });
+    expect(priced.status).toBe(400);
+    const refusal = await errorOf(priced);
+    expect(refusal.code).toBe("request_exceeds_limit");
+    expect(refusal.message).toContain("budget (1d) of virtual key is $0.00");
+    // Models explicitly priced at $0 are what a $0 budget serves.
+    const free = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "vllm-local", match_type: "wildcard", pattern: "*", input_price_per_million: 0, output_price_per_million: 0 });
+    expect(free.status).toBe(200);
     expect((await chat(`vllm-local/${LLAMA}`, { "x-bf-vk": virtual_key.value })).status).toBe(200);
     const updated = await admin("PUT", "/api/governance/virtual-keys/vk-free", { rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
     const body = (await updated.json()) as { virtual_key: { budgets: unknown[]; rate_limit: unknown; value: string } };
