@@ -74,6 +74,7 @@ configRoutes.post("/import", async (c) => {
   }
   await publishSnapshot(c.env);
   const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], generatedValues: {}, warnings: [] };
+  if (file.governance) await publishSnapshot(c.env);
   warnings.push(...governance.warnings);
   return jsonResponse({
     message: "configuration imported",

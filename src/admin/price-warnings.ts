@@ -2,7 +2,7 @@
  * Warnings for a virtual key with a dollar budget that can reach models without a price: such requests are refused
  * (never served for free), so the admin hears about it when the key is saved, not from a client's 403.
  */
-import { allowsModel } from "../governance/routing";
+import { allowsModel, keyAllowed } from "../governance/routing";
 import { priceFor } from "../governance/pricing";
 import type { ProviderConfig, VirtualKeyRecord } from "../governance/schema";
 import { targetsOf } from "../routing/resolve";
@@ -12,8 +12,7 @@ import type { CompiledKey, CompiledProvider, RoutingTable } from "../routing/tab
 const ANY_MODEL = "\u0000any model";
 
 function keysOf(config: ProviderConfig, provider: CompiledProvider): CompiledKey[] {
-  const ids = config.key_ids;
-  return provider.keys.filter((key) => key.enabled && (ids === null || ids.includes("*") || ids.includes(key.id) || ids.includes(key.name)));
+  return provider.keys.filter((key) => key.enabled && keyAllowed(config, key));
 }
 
 function unpricedFor(table: RoutingTable, vk: VirtualKeyRecord, config: ProviderConfig, provider: CompiledProvider): string[] {

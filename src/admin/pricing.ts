@@ -1,10 +1,16 @@
 /** /api/governance/pricing-overrides — model prices (USD per 1M tokens) at global, provider, key or virtual-key scope. */
 import { Hono } from "hono";
-import { publishSnapshot } from "../config/store";
+import { z } from "zod";
+import { providerName } from "../config/schema";
+import { getRoutingTable, publishSnapshot } from "../config/store";
 import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { GatewayError, jsonResponse } from "../http/errors";
+import { waitUntilOf } from "../http/context";
+import { CATALOG_SOURCE, rateAt } from "../governance/price-catalog";
+import { priceFor, type Price } from "../governance/pricing";
+import { targetsOf } from "../routing/resolve";
 import { pricingOverrideSchema, type PricingOverride, type PricingOverrideInput } from "../governance/schema";
 
 const BODY_LIMIT = 64 * 1024;
@@ -38,6 +44,43 @@ async function save(env: AppEnv["Bindings"], rule: PricingOverride): Promise<voi
 }
 
 export const pricingRoutes = new Hono<AppEnv>();
+
+const priceQuery = z.strictObject({
+  provider: providerName,
+  model: z.string().min(1).max(256),
+  virtual_key_id: z.string().min(1).max(128).optional(),
+});
+
+/** One line of a price answer, in the units the overrides use. */
+function presentPrice(price: Price | null, promptTokens: number) {
+  if (!price) return null;
+  return {
+    input_price_per_million: rateAt(price.input, promptTokens),
+    output_price_per_million: rateAt(price.output, promptTokens),
+    ...(typeof price.input === "number" && typeof price.output === "number" ? {} : { tiered: { input: price.input, output: price.output } }),
+    price_per_second: price.perSecond,
+    source: price.source,
+  };
+}
+
+/**
+ * The price in force for a model, on each key of the provider that serves it, and where it comes from (an
+ * override, or the bundled catalog) — null where there is none, which a dollar budget refuses.
+ */
+pricingRoutes.get("/effective", async (c) => {
+  const query = parseOrThrow(priceQuery, c.req.query(), "price query");
+  const table = await getRoutingTable(c.env, waitUntilOf(c));
+  const provider = table.providers.get(query.provider);
+  if (!provider) throw new GatewayError(404, `provider '${query.provider}' is not configured`, "provider_not_found", { param: "provider" });
+  const name = query.model.startsWith(`${provider.name}/`) ? query.model.slice(provider.name.length + 1) : query.model;
+  const keys = targetsOf(provider, name).map((target) => ({
+    key: target.key.name,
+    served_model: target.upstreamModel,
+    price: presentPrice(priceFor(table.pricing, { provider: provider.name, keyName: target.key.name, virtualKeyId: query.virtual_key_id ?? null, servedModel: target.upstreamModel, clientModel: name }), 0),
+  }));
+  if (keys.length === 0) throw new GatewayError(404, `no key of provider '${provider.name}' serves model '${name}'`, "model_not_found", { param: "model" });
+  return jsonResponse({ provider: provider.name, model: name, keys, catalog: CATALOG_SOURCE });
+});
 
 pricingRoutes.get("/", async (c) => {
   const { results } = await c.env.DB.prepare("SELECT config FROM pricing_overrides ORDER BY created_at, id").all<{ config: string }>();

@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
-import { getRoutingTable } from "../config/store";
+import { getRoutingTable, publishSnapshot } from "../config/store";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { waitUntilOf } from "../http/context";
@@ -53,6 +53,8 @@ async function store(c: AdminContext, record: VirtualKeyRecord, previous: Virtua
     throw error;
   }
   await limiterFor(c.env, record).configure(limiterConfigOf(record));
+  // Every location learns the key's id and name (to explain them when sent as credentials).
+  await publishSnapshot(c.env);
 }
 
 async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> {
@@ -108,5 +110,6 @@ virtualKeyRoutes.delete("/:id", async (c) => {
   const record = await existing(c, c.req.param("id"));
   await limiterFor(c.env, record).configure(null);
   await deleteVirtualKey(c.env, record);
+  await publishSnapshot(c.env);
   return jsonResponse({ message: "Virtual key deleted successfully" });
 });

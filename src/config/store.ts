@@ -18,6 +18,8 @@ interface Snapshot {
   version: string;
   providers: ProviderRecord[];
   pricing: PricingOverride[];
+  /** Virtual key ids and names (never values), to explain a key's name sent as its credential. */
+  virtualKeyNames?: string[];
 }
 
 interface CachedTable {
@@ -60,7 +62,7 @@ async function remember(env: Env, snapshot: Snapshot): Promise<RoutingTable> {
     return cached.table;
   }
   const providers = await Promise.all(snapshot.providers.map((record) => openRecord(record, env.CONFIG_ENCRYPTION_KEY)));
-  const table = compileRoutingTable(snapshot.version, providers, snapshot.pricing ?? []);
+  const table = compileRoutingTable(snapshot.version, providers, snapshot.pricing ?? [], snapshot.virtualKeyNames ?? []);
   cached = { table, checkedAt: Date.now() };
   return table;
 }
@@ -69,8 +71,13 @@ async function remember(env: Env, snapshot: Snapshot): Promise<RoutingTable> {
 export async function publishSnapshot(env: Env): Promise<{ table: RoutingTable }> {
   await ensureDefaults(env);
   // The snapshot carries secrets as stored (sealed when CONFIG_ENCRYPTION_KEY is set).
-  const [providers, pricing] = await Promise.all([loadStoredProviders(env), loadPricing(env)]);
-  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing };
+  const [providers, pricing, keyNames] = await Promise.all([
+    loadStoredProviders(env),
+    loadPricing(env),
+    env.DB.prepare("SELECT id, name FROM virtual_keys").all<{ id: string; name: string }>(),
+  ]);
+  const virtualKeyNames = [...new Set(keyNames.results.flatMap((row) => [row.id, row.name]))];
+  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing, virtualKeyNames };
   await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
   return { table: await remember(env, snapshot) };
 }

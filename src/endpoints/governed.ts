@@ -10,8 +10,8 @@ import type { AppEnv } from "../env";
 import { getRoutingTable } from "../config/store";
 import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, asGatewayError } from "../http/errors";
-import { admitRequest, releaseReservation, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
-import { presentedVirtualKey } from "../governance/credentials";
+import { admitRequest, limiterFor, releaseReservation, settleUsage, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
+import { otherCredential, presentedVirtualKey } from "../governance/credentials";
 import { EPHEMERAL_PREFIX, requireSecret, tokenAllowsModel, verifyToken, type TokenClaims } from "../governance/ephemeral";
 import { findVirtualKey, findVirtualKeyById, hashKeyValue } from "../governance/key-store";
 import { dollars } from "../governance/limiter-denials";
@@ -63,24 +63,48 @@ function checkOrigin(c: AppContext, principal: Principal | null): void {
   }
 }
 
+/** The id or name of a virtual key, sent where its `sk-bf-…` value belongs: a 401 that says so. */
+function nameAsCredential(name: string): GatewayError {
+  return unauthorized(
+    "virtual_key_name_as_credential",
+    `'${name.slice(0, 128)}' is the id or name of a virtual key, not its credential: send the key's value (sk-bf-…, shown once when the key was created) as x-bf-vk, Authorization: Bearer or x-api-key`,
+  );
+}
+
 async function principalFor(c: AppContext, presented: string): Promise<Principal> {
   if (presented.startsWith(EPHEMERAL_PREFIX)) {
     const claims = await verifyToken(presented, requireSecret(c.env.EPHEMERAL_TOKEN_SECRET));
     const parent = await findVirtualKeyById(c.env, claims.vk);
     if (!parent) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
+    if (!parent.is_active) throw unauthorized("virtual_key_blocked", `virtual key '${parent.name}' behind this ephemeral token is inactive`);
+    // Revocations live in the key's Durable Object: asked here, so no route serves a revoked token.
+    if (await limiterFor(c.env, parent).tokenRevoked(claims.id, claims.iat)) throw unauthorized("ephemeral_token_revoked", "ephemeral token has been revoked");
     return { vk: parent, token: claims };
   }
   if (presented.length > MAX_KEY_LENGTH || /\s/.test(presented)) throw unauthorized("virtual_key_not_found", "malformed virtual key");
   const record = await findVirtualKey(c.env, await hashKeyValue(presented));
-  if (!record) throw unauthorized("virtual_key_not_found", "virtual key not found: it does not exist or has been deleted");
+  if (!record) {
+    if ((await getRoutingTable(c.env, waitUntilOf(c))).virtualKeyNames.has(presented)) throw nameAsCredential(presented);
+    throw unauthorized("virtual_key_not_found", "virtual key not found: it does not exist or has been deleted");
+  }
+  if (!record.is_active) throw unauthorized("virtual_key_blocked", `virtual key '${record.name}' is inactive`);
   return { vk: record, token: null };
 }
 
-/** The caller (checked against the request's Origin), or null for a keyless request where those are allowed. */
+/**
+ * The caller (checked against the request's Origin), or null for a keyless request where those are allowed. Every
+ * route calls this first, before reading a body: unknown, inactive and revoked credentials never get further.
+ */
 export async function authenticate(c: AppContext): Promise<Principal | null> {
-  const presented = presentedVirtualKey(c.req.raw.headers);
-  if (presented === undefined && c.env.REQUIRE_VIRTUAL_KEY === "true") {
-    throw unauthorized("virtual_key_required", "virtual key is required: send it as x-bf-vk, Authorization: Bearer sk-bf-…, or x-api-key");
+  const headers = c.req.raw.headers;
+  const presented = presentedVirtualKey(headers);
+  if (presented === undefined) {
+    // A key's id or name in place of its value is a mistake to point out, never a silently ungoverned request.
+    const other = otherCredential(headers);
+    if (other !== undefined && other.length <= MAX_KEY_LENGTH && (await getRoutingTable(c.env, waitUntilOf(c))).virtualKeyNames.has(other)) throw nameAsCredential(other);
+    if (c.env.REQUIRE_VIRTUAL_KEY === "true") {
+      throw unauthorized("virtual_key_required", "virtual key is required: send it as x-bf-vk, Authorization: Bearer sk-bf-…, or x-api-key");
+    }
   }
   const principal = presented === undefined ? null : await principalFor(c, presented);
   checkOrigin(c, principal);

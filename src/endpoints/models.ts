@@ -9,7 +9,7 @@ import { waitUntilOf, type AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { servedModelName, type CompiledKey, type RoutingTable } from "../routing/table";
-import { allowsModel } from "../governance/routing";
+import { allowsModel, keyAllowed } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { callOrigin, originLabel } from "../upstream/origin";
 import { authenticate } from "./governed";
@@ -29,7 +29,7 @@ export function publicNamesFor(key: CompiledKey, served: string): string[] {
   return [...names].filter((name) => servedModelName(key, name) === served);
 }
 
-function listTargets(table: RoutingTable): Target[] {
+function listTargets(table: RoutingTable, allowed: (provider: string, key: CompiledKey) => boolean): Target[] {
   const targets: Target[] = [];
   const seen = new Set<string>();
   for (const provider of table.providers.values()) {
@@ -37,7 +37,7 @@ function listTargets(table: RoutingTable): Target[] {
     for (const key of provider.keys) {
       // Keys of one provider sharing an origin and credentials would list the same thing.
       const identity = `${provider.name}\n${key.originUrl}\n${key.value}`;
-      if (!key.enabled || seen.has(identity)) continue;
+      if (!key.enabled || seen.has(identity) || !allowed(provider.name, key)) continue;
       seen.add(identity);
       targets.push({ provider, key, upstreamModel: "" });
     }
@@ -81,7 +81,8 @@ function visibleTo(vk: VirtualKeyRecord | null, provider: string, name: string):
 export async function listModels(c: AppContext): Promise<JsonObject[]> {
   const vk = (await authenticate(c))?.vk ?? null;
   const table = await getRoutingTable(c.env, waitUntilOf(c));
-  const targets = listTargets(table).filter((target) => !vk || vk.provider_configs.some((config) => config.provider === target.provider.name));
+  // Under a virtual key: only its providers, and of those only the keys its key_ids allow.
+  const targets = listTargets(table, (provider, key) => !vk || vk.provider_configs.some((config) => config.provider === provider && keyAllowed(config, key)));
   const settled = await Promise.allSettled(targets.map((target) => listFromOrigin(c, target, vk)));
   const cards = new Map<string, JsonObject>();
   const failures: string[] = [];

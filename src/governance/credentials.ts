@@ -15,3 +15,10 @@ export function presentedVirtualKey(headers: Headers): string | undefined {
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
   return withPrefix(bearer) ?? withPrefix(headers.get("x-api-key")?.trim()) ?? withPrefix(headers.get("x-goog-api-key")?.trim());
 }
+
+/** A bearer or x-api-key value that is not a virtual key (an SDK placeholder — or a key's id or name sent by mistake). */
+export function otherCredential(headers: Headers): string | undefined {
+  const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim();
+  const value = bearer || headers.get("x-api-key")?.trim();
+  return value && !value.toLowerCase().startsWith(VIRTUAL_KEY_PREFIX) ? value : undefined;
+}

@@ -5,7 +5,7 @@
 import type { RequestType } from "../config/schema";
 import { GatewayError } from "../http/errors";
 import { resolveModel, splitProvider, targetsOf, weightedOrder, type Resolution, type Target } from "../routing/resolve";
-import type { RoutingTable } from "../routing/table";
+import type { CompiledKey, RoutingTable } from "../routing/table";
 import type { ProviderConfig, VirtualKeyRecord } from "./schema";
 
 export interface GovernedResolution extends Resolution {
@@ -24,10 +24,14 @@ export function allowsModel(config: ProviderConfig, name: string): boolean {
   return allowed === null || allowed.includes("*") || allowed.includes(name) || allowed.includes(`${config.provider}/${name}`);
 }
 
-function allowedTargets(config: ProviderConfig, targets: Target[]): Target[] {
+/** May requests under this provider config use this provider key (key_ids, by id or name)? */
+export function keyAllowed(config: ProviderConfig, key: Pick<CompiledKey, "id" | "name">): boolean {
   const keys = config.key_ids;
-  if (keys === null || keys.includes("*")) return targets;
-  return targets.filter((target) => keys.includes(target.key.id) || keys.includes(target.key.name));
+  return keys === null || keys.includes("*") || keys.includes(key.id) || keys.includes(key.name);
+}
+
+function allowedTargets(config: ProviderConfig, targets: Target[]): Target[] {
+  return targets.filter((target) => keyAllowed(config, target.key));
 }
 
 function throughConfig(table: RoutingTable, vk: VirtualKeyRecord, config: ProviderConfig, name: string, publicModel: string, requestType: RequestType): GovernedResolution {

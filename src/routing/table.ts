@@ -47,6 +47,8 @@ export interface RoutingTable {
   version: string;
   providers: ReadonlyMap<string, CompiledProvider>;
   pricing: readonly PricingOverride[];
+  /** Every virtual key's id and name: a client that sends one of them as its credential is told so. */
+  virtualKeyNames: ReadonlySet<string>;
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -120,8 +122,8 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
   };
 }
 
-export function compileRoutingTable(version: string, records: readonly ProviderRecord[], pricing: readonly PricingOverride[]): RoutingTable {
-  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])), pricing };
+export function compileRoutingTable(version: string, records: readonly ProviderRecord[], pricing: readonly PricingOverride[], virtualKeyNames: readonly string[] = []): RoutingTable {
+  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])), pricing, virtualKeyNames: new Set(virtualKeyNames) };
 }
 
 /**

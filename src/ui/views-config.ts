@@ -89,6 +89,40 @@ async function addProviderKey(values, existing) {
   return api("POST", "/api/providers", body);
 }
 
+function priceSource(source) {
+  if (source.kind === "catalog") return "catalog: " + source.model + " (" + source.catalog + ")";
+  return "override '" + source.name + "' (" + source.scope_kind + ", " + source.pattern + (source.matched === "client_model" ? ", by the client's name" : "") + ")";
+}
+
+/** Looks up the price in force for a model on each key that serves it, and where that price comes from. */
+function pricingCard(providers) {
+  const result = h("div", { id: "price-result" });
+  const form = h(
+    "form",
+    {
+      class: "grid", id: "price-lookup", "aria-label": "Look up a model's price",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const v = formValues(event.target);
+        attempt(result, async () => {
+          const answer = await api("GET", "/api/governance/pricing-overrides/effective?provider=" + encodeURIComponent(v.provider) + "&model=" + encodeURIComponent(v.model));
+          const per = (value) => "$" + value + " / 1M";
+          result.replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, ...["Key", "Served model", "Input", "Output", "Audio", "Source"].map((t) => h("th", { text: t })))), h("tbody", {}, ...answer.keys.map((k) =>
+            h("tr", {}, h("td", { text: k.key }), h("td", { text: k.served_model }),
+              ...(k.price
+                ? [h("td", { text: per(k.price.input_price_per_million) }), h("td", { text: per(k.price.output_price_per_million) }), h("td", { text: k.price.price_per_second ? "$" + k.price.price_per_second + " / s" : "—" }), h("td", { text: priceSource(k.price.source) })]
+                : [h("td", { colspan: "4", class: "error", text: "No price: refused under a dollar budget until priced" })]),
+            )))));
+        });
+      },
+    },
+    field("Provider", h("select", { name: "provider", id: "f-price-provider" }, ...providers.map((p) => h("option", { value: p.name, text: p.name })))),
+    field("Model", input("model", { required: true, placeholder: "meta-llama/Llama-3.1-8B-Instruct" })),
+    h("button", { class: "primary", type: "submit" }, "Show price"),
+  );
+  return h("section", { class: "card" }, h("h2", { text: "Prices" }), h("p", { class: "muted", text: "Overrides win over the bundled catalog of hosted-model prices; the model sent upstream is what is priced." }), form, result);
+}
+
 async function renderProviders() {
   const { providers } = await api("GET", "/api/providers");
   const status = h("div");
@@ -108,7 +142,7 @@ async function renderProviders() {
     field("Models (comma-separated; blank = all)", input("models")),
     h("button", { class: "primary", type: "submit" }, "Add"),
   );
-  return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map(providerCard)];
+  return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map(providerCard), pricingCard(providers)];
 }
 
 function usageBar(label, used, max, format) {
