@@ -270,6 +270,12 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   const waitUntil = waitUntilOf(c);
   const settings = healthSettings(c.env);
   let ticket: AdmissionTicket | null = null;
+  // Also under waitUntil: a client that left has cancelled the request itself, and its reservation must still go.
+  const release = (held: AdmissionTicket) => {
+    const released = logged(releaseReservation(held), `releasing reservation ${held.reservationId}`);
+    waitUntil(released);
+    return released;
+  };
   // Health bookkeeping around every attempt: in-flight counts, and failures that are the origin's fault.
   const tracked = (chain: Resolution, grant: Grant) => async (target: Target): Promise<Answer> => {
     beginAttempt(target);
@@ -287,6 +293,14 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       throw error;
     }
   };
+  // A client that leaves before the first byte cancels this request's own code; the abort event still runs, so the
+  // reservation held at that moment is given back from there (after the answer started, its settlement does it).
+  let answered = false;
+  const clientSignal = c.req.raw.signal;
+  const onClientGone = () => {
+    if (ticket && !answered) void release(ticket);
+  };
+  clientSignal.addEventListener("abort", onClientGone, { once: true });
   let primaryError: unknown;
   for (const [index, chain] of chains.entries()) {
     let targets: Target[];
@@ -295,7 +309,7 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       ({ targets, price: reservePrice } = routed.vk ? pricedTargets(routed, chain, estimate) : { targets: chain.targets, price: null });
       // A fallback through another provider config counts against that config's own limits: move the reservation.
       if (ticket && chain.scope !== ticket.scope) {
-        await logged(releaseReservation(ticket), `releasing reservation ${ticket.reservationId}`);
+        await release(ticket);
         ticket = null;
       }
       if (!ticket && routed.vk && chain.scope !== null && targets[0]) ticket = await admitRequest(c.env, routed.vk, chain.scope, estimate, reservePrice, routed.token);
@@ -309,7 +323,9 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       const grant: Grant = { completionTokens: ticket && estimate.completionTokens > 0 ? ticket.completionTokens : null };
       syncHealth(targets, waitUntil);
       const ordered = orderTargets(targets, affinityKey(routed, targets[0]));
-      const dispatched = await dispatch(ordered, tracked(chain, grant), c.req.raw.signal, options.once ? 0 : undefined);
+      const dispatched = await dispatch(ordered, tracked(chain, grant), clientSignal, options.once ? 0 : undefined);
+      answered = true;
+      clientSignal.removeEventListener("abort", onClientGone);
       const price = routed.vk ? priceOf(routed, chain, dispatched.target) : null;
       const answer = dispatched.answer;
       const admitted = ticket;
@@ -337,7 +353,7 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       if (!worthFallback(error)) break;
     }
   }
-  if (ticket) await logged(releaseReservation(ticket), `releasing reservation ${ticket.reservationId}`);
+  if (ticket) await release(ticket);
   if (first) recordRoute(c, first, routed.publicModel, 0, 0);
   throw primaryError;
 }

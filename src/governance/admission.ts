@@ -88,7 +88,7 @@ export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string
   // Renewed a few times per TTL, so one lost renewal does not let a live request's reservation lapse.
   const renewal = setInterval(() => {
     limiter.renew([reservationId], ttlMs).catch((error: unknown) => console.error(`renewing reservation ${reservationId} failed:`, error));
-  }, Math.max(1000, ttlMs / 3));
+  }, Math.max(100, ttlMs / 3));
   return { reservationId, scope, tokenId: token?.id, completionTokens: decision.completionTokens, vk, env, stopRenewing: () => clearInterval(renewal) };
 }
 
