@@ -66,8 +66,9 @@ export function metricDeltas(row: LogRow, into = new Map<string, number>()): Map
     add(`${name}_count`, base, 1);
   };
   add("bifrost_upstream_requests_total", base, 1);
-  if (row.status < 400) add("bifrost_success_requests_total", base, 1);
-  else add("bifrost_error_requests_total", `${base},status_code="${row.status}"`, 1);
+  // A stream that started (200) and then broke or carried an error frame is a failure too.
+  if (row.status < 400 && row.error_code === null) add("bifrost_success_requests_total", base, 1);
+  else add("bifrost_error_requests_total", `${base},status_code="${row.status < 400 ? "stream_error" : row.status}"`, 1);
   add("bifrost_input_tokens_total", base, row.prompt_tokens);
   add("bifrost_output_tokens_total", base, row.completion_tokens);
   add("bifrost_cost_total", base, row.cost);

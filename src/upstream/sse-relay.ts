@@ -205,6 +205,7 @@ export class SseRelay {
       const parts = errorPartsOf(parse());
       if (parts) {
         this.sawError = true;
+        this.dataEvents -= 1; // an error frame generated nothing
         this.errorCode ??= parts.code === undefined || parts.code === null ? (parts.type ?? "stream_error_frame") : String(parts.code);
         if (isFirst) this.firstError = parts;
         if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);

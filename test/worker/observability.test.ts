@@ -23,7 +23,10 @@ beforeAll(async () => {
   await streamed.text();
   await postJson("/openai/v1/chat/completions", { model: "vllm/not-served", messages: [] }, { "x-request-id": "log-error" });
   await postJson("/v1/chat/completions", "{broken", { "x-request-id": "log-bad-json" });
-  await eventually(() => logs(), (body) => body.total >= 4, 5000);
+  // vLLM sends an error frame after content, then [DONE]: a failure all the same.
+  const broken = await postJson("/v1/chat/completions", { model: "vllm/mid-stream-error", stream: true, messages: [{ role: "user", content: "break" }] }, { "x-request-id": "log-error-frame" });
+  await broken.text();
+  await eventually(() => logs(), (body) => body.total >= 5, 5000);
 });
 
 describe("request logs", () => {
@@ -51,6 +54,11 @@ describe("request logs", () => {
     expect(Number(stream?.completion_tokens)).toBeGreaterThan(0);
     expect(rows.find((row) => row.id === "log-error")).toMatchObject({ status: 404, error_code: "model_not_found", endpoint: "chat/completions" });
     expect(rows.find((row) => row.id === "log-bad-json")).toMatchObject({ status: 400, error_code: "invalid_json" });
+    // The frame's own code (vLLM's HTTP-style 500), on a stream that started with 200 and was still charged: with
+    // no usage chunk, one token per streamed chunk (the role chunk and two words; the error frame is not one).
+    const frame = rows.find((row) => row.id === "log-error-frame");
+    expect(frame).toMatchObject({ stream: true, status: 200, error_code: "500" });
+    expect(Number(frame?.completion_tokens)).toBe(3);
   });
 
   it("filters by key, model and status, and paginates", async () => {
@@ -107,6 +115,8 @@ describe("Prometheus metrics", () => {
     expect(text).toContain("# TYPE bifrost_upstream_requests_total counter");
     expect(text).toMatch(new RegExp(`bifrost_upstream_requests_total\\{${labels.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\} 2`));
     expect(text).toContain(`bifrost_error_requests_total{provider="vllm",model="vllm/not-served",virtual_key="",status_code="404"} 1`);
+    expect(text).toContain(`bifrost_error_requests_total{provider="vllm",model="vllm/mid-stream-error",virtual_key="",status_code="stream_error"} 1`);
+    expect(text).not.toContain(`bifrost_success_requests_total{provider="vllm",model="vllm/mid-stream-error"`);
     expect(text).toContain("# TYPE bifrost_upstream_latency_seconds histogram");
     expect(text).toContain(`bifrost_upstream_latency_seconds_bucket{${labels},le="+Inf"} 2`);
     expect(text).toContain(`bifrost_stream_first_token_latency_seconds_count{${labels}} 1`);
