@@ -66,6 +66,17 @@ describe("dashboard", () => {
     await expect.poll(weightCell, { timeout: 5000 }).toBe("3");
   });
 
+  it("shows the price in force for a model and where it comes from", async () => {
+    await page.selectOption("#f-price-provider", "ui-origin");
+    await page.fill("#f-model", "meta-llama/Llama-3.2-1B-Instruct");
+    await page.click('#price-lookup button[type="submit"]');
+    const row = page.locator("#price-result tbody tr").first();
+    await row.waitFor();
+    const cells = await row.locator("td").allTextContents();
+    expect(cells).toEqual(["ui-gpu", "meta-llama/Llama-3.2-1B-Instruct", "$100 / 1M", "$1000 / 1M", "—", "override '*' (provider, *)"]);
+    await snap("prices");
+  });
+
   it("creates a virtual key, shown once; a request with it appears in the logs and moves its budget bar", async () => {
     await page.click('nav button[data-view="keys"]');
     await page.fill("#f-name", "ui-key");
