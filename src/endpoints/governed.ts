@@ -15,7 +15,8 @@ import { otherCredential, presentedVirtualKey } from "../governance/credentials"
 import { EPHEMERAL_PREFIX, requireSecret, tokenAllowsModel, verifyToken, type TokenClaims } from "../governance/ephemeral";
 import { findVirtualKey, findVirtualKeyById, hashKeyValue } from "../governance/key-store";
 import { dollars } from "../governance/limiter-denials";
-import { costNanos, fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
+import { costNanos, type Price } from "../governance/pricing";
+import { meteredUsage, priceOf, pricedTargets } from "./charges";
 import type { RequestTrace } from "../observability/log-row";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
@@ -23,7 +24,7 @@ import { dispatch } from "../routing/dispatch";
 import { beginAttempt, endAttempt, healthSettings, orderTargets, recordFailure, recordSuccess, syncHealth } from "../routing/health";
 import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
-import type { Answer, UsageReport } from "../upstream/respond";
+import type { Answer } from "../upstream/respond";
 import { withRouteHeaders } from "./route-headers";
 
 const MAX_KEY_LENGTH = 256;
@@ -179,50 +180,6 @@ export async function route(c: AppContext, request: RouteRequest): Promise<Route
   return { publicModel: primary.publicModel, targets: primary.targets, table, vk, token, scope, fallbacks: fallbacks.filter(allowedForToken), sessionId, promptPrefix: request.promptPrefix };
 }
 
-/** The price of serving a chain's model on one target: the model sent upstream, under the name the client used. */
-function priceOf(routed: Routed, chain: Resolution, target: Target): Price | null {
-  const prefix = `${target.provider.name}/`;
-  const clientModel = chain.publicModel.startsWith(prefix) ? chain.publicModel.slice(prefix.length) : chain.publicModel;
-  return priceFor(routed.table.pricing, { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, servedModel: target.upstreamModel, clientModel });
-}
-
-/** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's)? */
-function underDollarBudget(routed: Routed, scope: string): boolean {
-  const vk = routed.vk;
-  if (!vk) return false;
-  return vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0);
-}
-
-/**
- * The chain's targets that may serve the request, and the price to reserve at: the dearest of them for this
- * request, so a retry on another key can never cost more than was reserved. Under a dollar budget, targets whose
- * model has no price are left out; when none is left the request is refused — never served for free.
- */
-function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstimate): { targets: Target[]; price: Price | null } {
-  const budgeted = chain.scope !== null && underDollarBudget(routed, chain.scope);
-  const worst = (price: Price) => fixedNanos(price, estimate.promptTokens, estimate.audioSeconds) + nanosPerCompletionToken(price, estimate.promptTokens) * estimate.completionTokens * estimate.choices;
-  const targets: Target[] = [];
-  let reserveAt: Price | null = null;
-  for (const target of chain.targets) {
-    const price = priceOf(routed, chain, target);
-    if (!price && budgeted) continue;
-    targets.push(target);
-    if (price && (!reserveAt || worst(price) > worst(reserveAt))) reserveAt = price;
-  }
-  if (targets.length === 0 && chain.targets[0]) {
-    const served = chain.targets[0].upstreamModel;
-    const provider = chain.targets[0].provider.name;
-    throw new GatewayError(
-      403,
-      `model '${served}' of provider '${provider}' has no price, and a dollar budget applies to this virtual key: it cannot be served for free. ` +
-        `Price it with POST /api/governance/pricing-overrides (e.g. {"scope_kind":"provider","provider":"${provider}","match_type":"exact","pattern":"${served}","input_price_per_million":0.1,"output_price_per_million":0.4}; 0 is a valid price)`,
-      "model_unpriced",
-      { type: "model_unpriced", param: "model" },
-    );
-  }
-  return { targets, price: reserveAt };
-}
-
 export interface ServeOptions {
   /** The request body can be sent only once (a streamed upload): one attempt, no retries. */
   once?: boolean;
@@ -326,7 +283,7 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       const dispatched = await dispatch(ordered, tracked(chain, grant), clientSignal, options.once ? 0 : undefined);
       answered = true;
       clientSignal.removeEventListener("abort", onClientGone);
-      const price = routed.vk ? priceOf(routed, chain, dispatched.target) : null;
+      const price = priceOf(routed, chain, dispatched.target);
       const answer = dispatched.answer;
       const admitted = ticket;
       const metered = answer.usage.then((usage) => meteredUsage(usage, estimate, grant));
@@ -356,12 +313,6 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   if (ticket) await release(ticket);
   if (first) recordRoute(c, first, routed.publicModel, 0, 0);
   throw primaryError;
-}
-
-/** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */
-function meteredUsage(usage: UsageReport, estimate: TokenEstimate, grant: Grant): MeteredUsage {
-  if (!usage.unreported) return usage;
-  return { promptTokens: estimate.promptTokens, completionTokens: (grant.completionTokens ?? estimate.completionTokens) * estimate.choices, audioSeconds: estimate.audioSeconds };
 }
 
 function logAttemptFailure(c: AppContext, index: number, chain: Chain, error: unknown): void {

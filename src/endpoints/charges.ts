@@ -1,0 +1,61 @@
+/**
+ * What a governed request is priced and charged at: the served model's price on each candidate target, the
+ * dearest one to reserve at, the refusal of unpriced models under a dollar budget, and the usage to charge.
+ */
+import { GatewayError } from "../http/errors";
+import type { TokenEstimate } from "../governance/admission";
+import { fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
+import type { Resolution, Target } from "../routing/resolve";
+import type { UsageReport } from "../upstream/respond";
+import type { Chain, Grant, Routed } from "./governed";
+
+/** The price of serving a chain's model on one target: the model sent upstream, under the name the client used. */
+export function priceOf(routed: Routed, chain: Resolution, target: Target): Price | null {
+  const prefix = `${target.provider.name}/`;
+  const clientModel = chain.publicModel.startsWith(prefix) ? chain.publicModel.slice(prefix.length) : chain.publicModel;
+  return priceFor(routed.table.pricing, { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, servedModel: target.upstreamModel, clientModel });
+}
+
+/** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's)? */
+function underDollarBudget(routed: Routed, scope: string): boolean {
+  const vk = routed.vk;
+  if (!vk) return false;
+  return vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0);
+}
+
+/**
+ * The chain's targets that may serve the request, and the price to reserve at: the dearest of them for this
+ * request, so a retry on another key can never cost more than was reserved. Under a dollar budget, targets whose
+ * model has no price are left out; when none is left the request is refused — never served for free.
+ */
+export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstimate): { targets: Target[]; price: Price | null } {
+  const budgeted = chain.scope !== null && underDollarBudget(routed, chain.scope);
+  const worst = (price: Price) => fixedNanos(price, estimate.promptTokens, estimate.audioSeconds) + nanosPerCompletionToken(price, estimate.promptTokens) * estimate.completionTokens * estimate.choices;
+  const targets: Target[] = [];
+  let reserveAt: Price | null = null;
+  for (const target of chain.targets) {
+    const price = priceOf(routed, chain, target);
+    if (!price && budgeted) continue;
+    targets.push(target);
+    if (price && (!reserveAt || worst(price) > worst(reserveAt))) reserveAt = price;
+  }
+  if (targets.length === 0 && chain.targets[0]) {
+    const served = chain.targets[0].upstreamModel;
+    const provider = chain.targets[0].provider.name;
+    throw new GatewayError(
+      403,
+      `model '${served}' of provider '${provider}' has no price, and a dollar budget applies to this virtual key: it cannot be served for free. ` +
+        `Price it with POST /api/governance/pricing-overrides (e.g. {"scope_kind":"provider","provider":"${provider}","match_type":"exact","pattern":"${served}","input_price_per_million":0.1,"output_price_per_million":0.4}; 0 is a valid price)`,
+      "model_unpriced",
+      { type: "model_unpriced", param: "model" },
+    );
+  }
+  return { targets, price: reserveAt };
+}
+
+/** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */
+export function meteredUsage(usage: UsageReport, estimate: TokenEstimate, grant: Grant): MeteredUsage {
+  if (!usage.unreported) return usage;
+  return { promptTokens: estimate.promptTokens, completionTokens: (grant.completionTokens ?? estimate.completionTokens) * estimate.choices, audioSeconds: estimate.audioSeconds };
+}
+
