@@ -30,8 +30,9 @@ function filterOf(query: (name: string) => string | undefined): Filter {
   const provider = query("provider");
   if (provider) add("provider = ?", provider);
   const status = query("status");
-  if (status === "error") clauses.push("status >= 400");
-  else if (status === "success") clauses.push("status < 400");
+  // A stream that started (200) and then broke or carried an error frame has an error_code: a failure.
+  if (status === "error") clauses.push("(status >= 400 OR error_code IS NOT NULL)");
+  else if (status === "success") clauses.push("(status < 400 AND error_code IS NULL)");
   else if (status) {
     if (!/^\d{3}$/.test(status)) throw badRequest("status must be a status code, 'success' or 'error'", "invalid_request", "status");
     add("status = ?", Number(status));
@@ -67,7 +68,7 @@ logRoutes.get("/summary", async (c) => {
   const n = filter.bindings.length;
   const where = `${filter.where ? `${filter.where} AND` : "WHERE"} ts >= ?${n + 1} AND ts < ?${n + 2}`;
   const { results } = await c.env.DB.prepare(
-    `SELECT (ts / ?${n + 3}) * ?${n + 3} AS bucket, COUNT(*) AS requests, SUM(status >= 400) AS errors, SUM(prompt_tokens) AS prompt_tokens,
+    `SELECT (ts / ?${n + 3}) * ?${n + 3} AS bucket, COUNT(*) AS requests, SUM(status >= 400 OR error_code IS NOT NULL) AS errors, SUM(prompt_tokens) AS prompt_tokens,
             SUM(completion_tokens) AS completion_tokens, SUM(cost) AS cost, AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms
      FROM request_logs ${where} GROUP BY bucket ORDER BY bucket`,
   )

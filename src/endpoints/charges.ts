@@ -55,6 +55,8 @@ export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstim
 
 /** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */
 export function meteredUsage(usage: UsageReport, estimate: TokenEstimate, grant: Grant): MeteredUsage {
+  // Audio whose length the origin did not report (a stream, a token-only usage) is charged the seconds reserved.
+  if (estimate.audioSeconds !== undefined && usage.audioSeconds === undefined) return { ...usage, audioSeconds: estimate.audioSeconds };
   if (!usage.unreported) return usage;
   return { promptTokens: estimate.promptTokens, completionTokens: (grant.completionTokens ?? estimate.completionTokens) * estimate.choices, audioSeconds: estimate.audioSeconds };
 }

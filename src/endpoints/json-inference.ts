@@ -9,7 +9,7 @@ import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
-import { fallbackModels, writeCompletionLimit } from "../http/request-fields";
+import { fallbackModels, ownCompletionLimit, writeCompletionLimit } from "../http/request-fields";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
 import { callOrigin, type PathKey } from "../upstream/origin";
@@ -74,7 +74,7 @@ export function defaultCompletionTokens(c: AppContext): number {
 function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFields, body: JsonObject): TokenEstimate {
   const promptTokens = estimatePromptTokens(body);
   if (!endpoint.generates) return inputOnly(promptTokens);
-  const own = fields.max_completion_tokens ?? fields.max_tokens ?? undefined;
+  const own = ownCompletionLimit(fields);
   return {
     promptTokens,
     completionTokens: own ?? endpoint.defaultMaxTokens ?? defaultCompletionTokens(c),

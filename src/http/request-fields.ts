@@ -11,10 +11,21 @@ export const fallbackModels = z.array(z.string().min(1), { error: "fallbacks mus
  */
 export function writeCompletionLimit(body: Record<string, unknown>, granted: number | null): void {
   if (granted === null) return;
-  if (typeof body.max_completion_tokens === "number" || ("max_completion_tokens" in body && typeof body.max_tokens !== "number")) {
+  if (isLimit(body.max_completion_tokens) || ("max_completion_tokens" in body && !isLimit(body.max_tokens))) {
     body.max_completion_tokens = granted;
     if (typeof body.max_tokens === "number") body.max_tokens = granted;
   } else {
     body.max_tokens = granted;
   }
+}
+
+/** vLLM reads `max_completion_tokens or max_tokens`: 0 is no limit at all, like null. */
+export function isLimit(value: unknown): value is number {
+  return typeof value === "number" && value > 0;
+}
+
+/** The completion limit a client set itself, read as vLLM reads it (0 and null are none). */
+export function ownCompletionLimit(body: { max_completion_tokens?: number | null | undefined; max_tokens?: number | null | undefined }): number | undefined {
+  if (isLimit(body.max_completion_tokens)) return body.max_completion_tokens;
+  return isLimit(body.max_tokens) ? body.max_tokens : undefined;
 }

@@ -29,7 +29,13 @@ export const SCENARIO_MODELS = [
   "cut-short",
   "drop-connection",
   "slow-first-token",
+  "long-answer",
+  "gpt-4o-mini",
 ];
+/** What "long-answer" generates when nothing stops it sooner: this many one-word tokens. */
+export const LONG_ANSWER_TOKENS = 500;
+/** Bytes per second of the audio "audio-seconds" reports transcribing (16 kHz 16-bit mono WAV). */
+export const AUDIO_BYTES_PER_REPORTED_SECOND = 32_000;
 export const AUTH_TOKEN = "origin-secret-token";
 
 type Json = Record<string, unknown>;
@@ -195,6 +201,7 @@ export class FakeVllm {
         break;
     }
     if (chat && (model === "tool-call" || model === "thinker" || model === "cut-short")) return this.scripted(res, body, model);
+    if (model === "long-answer") return this.longAnswer(res, body, chat);
     const reply = chatReply(body);
     const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));
     const words = (chat ? reply : ` ${reply}`).split(/(?= )/);
@@ -292,6 +299,38 @@ export class FakeVllm {
     res.end("data: [DONE]\n\n");
   }
 
+  /**
+   * Generates like vLLM up to its limit: min(limit, LONG_ANSWER_TOKENS) one-word tokens, each counted in usage, and
+   * finish_reason "length" when the limit cut the answer. The limit is vLLM's `max_completion_tokens or max_tokens`
+   * (so a 0 counts as absent); without one, chat runs to the end and completions stop at vLLM's default of 16.
+   */
+  private longAnswer(res: ServerResponse, body: Json, chat: boolean) {
+    const set = (value: unknown) => (typeof value === "number" && value > 0 ? value : undefined);
+    const limit = set(body.max_completion_tokens) ?? set(body.max_tokens) ?? (chat ? LONG_ANSWER_TOKENS : 16);
+    const count = Math.min(limit, LONG_ANSWER_TOKENS);
+    const finish = limit < LONG_ANSWER_TOKENS ? "length" : "stop";
+    const words = Array.from({ length: count }, (_, i) => (i === 0 ? "word" : " word"));
+    const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));
+    const base = { id: chat ? "chatcmpl-long" : "cmpl-long", created: 1, model: "long-answer" };
+    if (!body.stream) {
+      const choice = chat
+        ? { index: 0, message: { role: "assistant", content: words.join(""), reasoning: null, tool_calls: [] }, logprobs: null, finish_reason: finish, stop_reason: null }
+        : { index: 0, text: words.join(""), logprobs: null, finish_reason: finish, stop_reason: null };
+      return sendJson(res, 200, { ...base, object: chat ? "chat.completion" : "text_completion", choices: [choice], usage: usage(prompt, count) });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    const object = chat ? "chat.completion.chunk" : "text_completion";
+    const frame = (choices: unknown[], extra: Json = {}) => res.write(`data: ${JSON.stringify({ ...base, object, choices, ...extra })}\n\n`);
+    const piece = (text: string, finishReason: string | null = null) =>
+      frame([chat ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: finishReason } : { index: 0, text, logprobs: null, finish_reason: finishReason }]);
+    if (chat) frame([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+    for (const word of words) piece(word);
+    piece("", finish);
+    const options = body.stream_options as Json | undefined;
+    if (options?.include_usage) frame([], { usage: usage(prompt, count) });
+    res.end("data: [DONE]\n\n");
+  }
+
   private embeddings(res: ServerResponse, body: Json) {
     const inputs = Array.isArray(body.input) ? body.input : [body.input];
     if (body.encoding_format === "bytes") {
@@ -333,7 +372,7 @@ export class FakeVllm {
     const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": String(req.headers["content-type"]) }, body: new Uint8Array(raw) }).formData();
     const file = form.get("file");
     const model = String(form.get("model"));
-    if (!SERVED_MODELS.includes(model)) return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
+    if (!SERVED_MODELS.includes(model) && model !== "audio-seconds") return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
     const size = file instanceof Blob ? file.size : 0;
     const text = `transcribed ${size} bytes`;
     if (form.get("stream") === "true") {
@@ -347,7 +386,9 @@ export class FakeVllm {
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
       return void res.end(text);
     }
-    sendJson(res, 200, { text, usage: { type: "duration", seconds: 1 } });
+    // "audio-seconds" reports the upload's real duration, as vLLM does for a WAV file.
+    const seconds = model === "audio-seconds" ? Math.ceil(size / AUDIO_BYTES_PER_REPORTED_SECOND) : 1;
+    sendJson(res, 200, { text, usage: { type: "duration", seconds } });
   }
 }
 

@@ -171,12 +171,11 @@ describe("deactivation and the hot path", () => {
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
   });
 
-  it("makes one Durable Object call to admit and one to settle, and answers only once settled", async () => {
-    const key = await virtualKey("one-call", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
-    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
+  /** The key's Durable Object namespace, with every call recorded and settlement held until `release()`. */
+  function gatedLimiter() {
     const completed: string[] = [];
-    let releaseSettlement: () => void = () => undefined;
-    const settlementGate = new Promise<void>((resolve) => (releaseSettlement = resolve));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
     let settleCalled: () => void = () => undefined;
     const settling = new Promise<void>((resolve) => (settleCalled = resolve));
     const countingStub = (stub: object) =>
@@ -185,10 +184,9 @@ describe("deactivation and the hot path", () => {
           const value: unknown = Reflect.get(target, method);
           if (typeof value !== "function" || typeof method !== "string") return value;
           return async (...args: unknown[]) => {
-            // Settlement is held back: the response must wait for it.
             if (method === "settle") {
               settleCalled();
-              await settlementGate;
+              await gate;
             }
             const result: unknown = await Reflect.apply(value, target, args);
             completed.push(method);
@@ -204,6 +202,13 @@ describe("deactivation and the hot path", () => {
         return (...args: unknown[]) => Reflect.apply(value, target, args);
       },
     });
+    return { namespace, completed, settling, release };
+  }
+
+  it("makes one Durable Object call to admit and one to settle, and answers only once settled", async () => {
+    const key = await virtualKey("one-call", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
+    const { namespace, completed, settling, release: releaseSettlement } = gatedLimiter();
     const ctx = createExecutionContext();
     let answered = false;
     const responding = Promise.resolve(
@@ -223,5 +228,33 @@ describe("deactivation and the hot path", () => {
     await response.text();
     await waitOnExecutionContext(ctx);
     expect(completed).toEqual(["admit", "settle"]);
+  });
+
+  it("holds a stream's [DONE] until its settlement has reached the key's object", async () => {
+    const key = await virtualKey("stream-settle", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 100_000, token_reset_duration: "1h" } });
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
+    const { namespace, completed, settling, release } = gatedLimiter();
+    const ctx = createExecutionContext();
+    const response = await buildApp().fetch(
+      new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": key }, body: JSON.stringify({ model: `vllm/${LLAMA}`, stream: true, messages: [{ role: "user", content: "hi" }] }) }),
+      { ...env, VK_LIMITER: namespace },
+      ctx,
+    );
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let received = "";
+    const reading = (async () => {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += decoder.decode(chunk.value, { stream: true });
+    })();
+    // The origin's stream has ended and the settlement is under way, but held: the client has not seen the end.
+    await settling;
+    expect(completed).toEqual(["admit"]);
+    expect(received).not.toContain("[DONE]");
+    release();
+    await reading;
+    expect(received.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    expect(completed).toEqual(["admit", "settle"]);
+    await waitOnExecutionContext(ctx);
   });
 });
