@@ -14,13 +14,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { fitAllowance, type Allowance } from "./allowance";
 import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import { KEY_SCOPE, type AdmitDecision, type AdmitRequest, type LimiterConfig, type QuotaReport, type QuotaWindow, type SettleRequest, type TokenScope } from "./limits";
+import { KEY_SCOPE, type AdmitDecision, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
+import { quotaReport, type Counter, type Pending } from "./limiter-quota";
 import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
-
-interface Counter {
-  usage: number;
-  start: number;
-}
 
 interface Reservation {
   scope: string | null;
@@ -29,12 +25,6 @@ interface Reservation {
   /** Nano-dollars. */
   cost: number;
   expiresAt: number;
-}
-
-interface Pending {
-  tokens: number;
-  cost: number;
-  count: number;
 }
 
 /** One limit the request counts against, with what to answer when it does not fit. */
@@ -212,42 +202,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const config = this.config;
     if (!config) return null;
     const now = Date.now();
-    const window = (name: string, max: number, duration: string, calendarAligned: boolean, reserved: number, unit = 1): QuotaWindow => {
-      const spec = windowSpec(duration, calendarAligned);
-      const counter = this.counter(name, spec, now);
-      const used = counter.usage / unit;
-      return {
-        max_limit: max,
-        current_usage: used,
-        reserved: reserved / unit,
-        remaining: Math.max(0, max - used - reserved / unit),
-        reset_duration: duration,
-        calendar_aligned: calendarAligned,
-        last_reset: iso(counter.start),
-        resets_at: iso(windowEnd(spec, counter.start)),
-      };
-    };
-    return {
-      virtual_key_name: config.name,
-      is_active: config.active,
-      budgets: config.budgets.map((b) => ({
-        id: b.id,
-        scope: b.scope,
-        ...window(`budget:${b.id}`, b.max_limit, b.reset_duration, b.calendar_aligned, this.pending(b.scope, now).cost, 1e9),
-      })),
-      rate_limits: config.rateLimits.map((limit) => ({
-        scope: limit.scope,
-        requests:
-          limit.request_max_limit != null && limit.request_reset_duration
-            ? window(`requests:${limit.scope}`, limit.request_max_limit, limit.request_reset_duration, limit.calendar_aligned, 0)
-            : null,
-        tokens:
-          limit.token_max_limit != null && limit.token_reset_duration
-            ? window(`tokens:${limit.scope}`, limit.token_max_limit, limit.token_reset_duration, limit.calendar_aligned, this.pending(limit.scope, now).tokens)
-            : null,
-      })),
-      concurrency: { max_concurrent_requests: config.maxConcurrent, in_flight: this.pending(KEY_SCOPE, now).count },
-    };
+    return quotaReport(config, { counter: (name, spec) => this.counter(name, spec, now), pending: (scope) => this.pending(scope, now) });
   }
 
   /** Every token window and budget the request counts against, with the request's demand on each. */
