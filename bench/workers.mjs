@@ -77,7 +77,8 @@ export async function startPassthrough(originUrl) {
 
 /**
  * Starts the built gateway bundle with empty local D1 and KV (and the Durable Objects wrangler.toml declares),
- * then applies the SQL migrations to D1.
+ * applies the SQL migrations to D1, and prices the default vllm provider's models (as a deployment with dollar
+ * budgets must: an unpriced model is refused under a budget).
  */
 export async function startGateway(bundlePath, root, originUrl) {
   const objects = durableObjects(await readFile(join(root, "wrangler.toml"), "utf8"));
@@ -96,7 +97,17 @@ export async function startGateway(bundlePath, root, originUrl) {
       Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),
     ),
   );
-  return started(mf, "gateway", async () => applyMigrations(await mf.getD1Database("DB"), join(root, "migrations")));
+  const gateway = await started(mf, "gateway", async () => applyMigrations(await mf.getD1Database("DB"), join(root, "migrations")));
+  const priced = await fetch(`${gateway.direct}/api/governance/pricing-overrides`, {
+    method: "POST",
+    headers: { authorization: "Bearer bench-admin", "content-type": "application/json" },
+    body: JSON.stringify({ scope_kind: "provider", provider: "vllm", match_type: "wildcard", pattern: "*", input_price_per_million: 0.05, output_price_per_million: 0.25 }),
+  });
+  if (!priced.ok) {
+    await mf.dispose();
+    throw new Error(`pricing the bench provider failed: ${priced.status} ${await priced.text()}`);
+  }
+  return gateway;
 }
 
 /**
