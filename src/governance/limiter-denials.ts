@@ -50,14 +50,16 @@ export interface WindowRefusal {
   asked?: number;
   /** Held by requests in flight; when they alone stand in the way, the refusal says so and asks for a short wait. */
   inFlight?: number;
-  onlyInFlight?: boolean;
+  /** Seconds until requests in flight free what this request needs; set when they alone stand in the way. */
+  inFlightRetrySeconds?: number | undefined;
 }
 
 /** A 429 for a request or token window, with the headers clients use to back off. */
 export function windowDenial(refusal: WindowRefusal): Denial {
-  const { type, kind, where, used, max, duration, resetsAt, now, header, asked, inFlight = 0, onlyInFlight = false } = refusal;
+  const { type, kind, where, used, max, duration, resetsAt, now, header, asked, inFlight = 0, inFlightRetrySeconds } = refusal;
   const resetSeconds = secondsUntil(resetsAt, now);
-  const retryAfter = onlyInFlight ? IN_FLIGHT_RETRY_SECONDS : resetSeconds;
+  const onlyInFlight = inFlightRetrySeconds !== undefined;
+  const retryAfter = inFlightRetrySeconds ?? resetSeconds;
   const extra = asked === undefined ? "" : `, this request may use up to ${asked}`;
   const held = inFlight > 0 ? ` (${inFlight} of them held by requests in flight)` : "";
   const when = onlyInFlight ? `retry in ${retryAfter}s, once requests in flight have settled` : `resets in ${resetSeconds}s at ${iso(resetsAt)}`;

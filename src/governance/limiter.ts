@@ -25,7 +25,12 @@ interface Reservation {
   /** Nano-dollars. */
   cost: number;
   expiresAt: number;
+  /** The TTL its request renews it to (absent in older records). */
+  ttlMs?: number;
 }
+
+/** A running request renews every third of its TTL; one that missed renewals by more than this is taken for dead. */
+const RENEWAL_SLACK_MS = 1_000;
 
 /** One limit the request counts against, with what to answer when it does not fit. */
 interface Constraint {
@@ -122,6 +127,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
       tokens: request.promptTokens + perChoice * choices,
       cost: Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * perChoice * choices),
       expiresAt: now + request.ttlMs,
+      ttlMs: request.ttlMs,
     };
     this.saveReservation(reservationId, reservation);
     return { ok: true, reservationId, completionTokens: perChoice };
@@ -221,7 +227,10 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
           allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
           never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
           short: (onlyInFlight) =>
-            windowDenial({ type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens", asked: request.promptTokens + asked, inFlight, onlyInFlight }),
+            windowDenial({
+              type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens",
+              asked: request.promptTokens + asked, inFlight, inFlightRetrySeconds: onlyInFlight ? this.inFlightRetrySeconds(now) : undefined,
+            }),
         });
       }
     }
@@ -245,7 +254,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
               402,
               "budget_exceeded",
               `budget exceeded: ${where} budget ${money(counter.usage)} spent + ${money(inFlight)} held by requests in flight + up to ${worst(asked)} for this request > ${money(capacity)} (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
-              onlyInFlight ? IN_FLIGHT_RETRY_SECONDS : secondsUntil(resetsAt, now),
+              onlyInFlight ? this.inFlightRetrySeconds(now) : secondsUntil(resetsAt, now),
             ),
         });
       }
@@ -260,7 +269,7 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
         allowance: { capacity, used, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
         never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), completionParam),
         short: (onlyInFlight) =>
-          denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? IN_FLIGHT_RETRY_SECONDS : null),
+          denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? this.inFlightRetrySeconds(now) : null),
       });
     }
     return constraints;
@@ -294,10 +303,25 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     if (config.maxConcurrent === null) return null;
     const inFlight = this.reservations.size;
     if (inFlight < config.maxConcurrent) return null;
-    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, IN_FLIGHT_RETRY_SECONDS, {
+    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, this.inFlightRetrySeconds(Date.now()), {
       "x-ratelimit-limit-concurrency": String(config.maxConcurrent),
       "x-ratelimit-remaining-concurrency": "0",
     });
+  }
+
+  /**
+   * When what requests in flight hold is likely free: within a second while any of them is still renewing its
+   * reservation (it settles as soon as it ends); when the earliest lapses if none is — their requests died, as in a
+   * restart, and nothing but expiry will release them.
+   */
+  private inFlightRetrySeconds(now: number): number {
+    let earliestLapse = Number.POSITIVE_INFINITY;
+    for (const reservation of this.reservations.values()) {
+      const renewing = reservation.ttlMs === undefined || reservation.expiresAt - now >= (reservation.ttlMs * 2) / 3 - RENEWAL_SLACK_MS;
+      if (renewing) return IN_FLIGHT_RETRY_SECONDS;
+      earliestLapse = Math.min(earliestLapse, reservation.expiresAt);
+    }
+    return Number.isFinite(earliestLapse) ? secondsUntil(earliestLapse, now) : IN_FLIGHT_RETRY_SECONDS;
   }
 
   private saveReservation(id: string, reservation: Reservation): void {

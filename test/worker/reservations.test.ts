@@ -76,4 +76,24 @@ describe("reservations", () => {
     expect(await eventually(() => storedExpiries("died"), (expiries) => expiries.length === 0, 3000)).toEqual([]);
     expect((await admit()).ok).toBe(true);
   });
+
+  it("tell a refused client to wait for the lapse when the requests holding them stopped renewing", async () => {
+    await virtualKey("stale-holder", { provider_configs: [{ provider: "vllm" }], max_concurrent_requests: 1 });
+    const admit = () =>
+      limiter("stale-holder").admit({ scope: null, promptTokens: 1, completionTokens: 1, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 60_000 });
+    expect((await admit()).ok).toBe(true);
+    // A live request renews its reservation: the next refusal says one second.
+    const live = await admit();
+    expect(live.ok ? null : live.retryAfterSeconds).toBe(1);
+    // As if admitted 50 s ago by a request that died with its process: 10 s of the 60 s TTL left, no renewal since.
+    await runInDurableObject(limiter("stale-holder"), async (_instance, state) => {
+      const [[id, held]] = [...(await state.storage.list<{ expiresAt: number }>({ prefix: "r:" })).entries()] as [[string, { expiresAt: number }]];
+      await state.storage.put(id, { ...held, expiresAt: Date.now() + 10_000 });
+    });
+    await evictDurableObject(limiter("stale-holder"));
+    const stale = await admit();
+    const retryAfter = stale.ok ? null : stale.retryAfterSeconds;
+    expect(retryAfter).toBeGreaterThanOrEqual(9);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+  });
 });
