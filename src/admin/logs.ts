@@ -16,13 +16,15 @@ function timeParam(raw: string | undefined, name: string): number | undefined {
   return value;
 }
 
-/** The WHERE clause for ?virtual_key=&model=&provider=&status=&from=&to= (all optional). */
+/** The WHERE clause for ?request_id=&virtual_key=&model=&provider=&status=&from=&to= (all optional). */
 function filterOf(query: (name: string) => string | undefined): Filter {
   const clauses: string[] = [];
   const bindings: (string | number)[] = [];
   const add = (clause: string, ...values: (string | number)[]) => {
     clauses.push(clause.replace(/\?/g, () => `?${bindings.push(values.shift() as string | number)}`));
   };
+  const requestId = query("request_id");
+  if (requestId) add("request_id = ?", requestId);
   const key = query("virtual_key");
   if (key) add("(virtual_key_id = ? OR virtual_key_name = ?)", key, key);
   const model = query("model");

@@ -1,7 +1,10 @@
 /** What the gateway records about one inference request. */
 
 export interface LogRow {
+  /** Generated for every row: never chosen by a client. */
   id: string;
+  /** The request's id: the client's X-Request-Id when it sent a sane one, else the gateway's own. */
+  request_id: string;
   ts: number;
   virtual_key_id: string | null;
   virtual_key_name: string | null;

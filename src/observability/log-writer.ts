@@ -14,11 +14,11 @@ let buffer: LogRow[] = [];
 let flushScheduled = false;
 
 const COLUMNS = [
-  "id", "ts", "virtual_key_id", "virtual_key_name", "provider", "provider_key", "origin", "model", "endpoint", "stream", "status",
+  "id", "request_id", "ts", "virtual_key_id", "virtual_key_name", "provider", "provider_key", "origin", "model", "endpoint", "stream", "status",
   "error_code", "prompt_tokens", "completion_tokens", "cost", "latency_ms", "ttft_ms", "attempts", "fallback_index", "request_body", "response_body",
 ] as const;
 
-const INSERT = `INSERT OR REPLACE INTO request_logs (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((_, i) => `?${i + 1}`).join(", ")})`;
+const INSERT = `INSERT INTO request_logs (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((_, i) => `?${i + 1}`).join(", ")})`;
 const UPSERT = "INSERT INTO metric_counters (name, labels, value) VALUES (?1, ?2, ?3) ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value";
 
 async function flush(env: Env): Promise<void> {

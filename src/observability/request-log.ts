@@ -41,7 +41,8 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     outcome.then((result) => {
       const ended = Date.now();
       const row: LogRow = {
-        id: requestId,
+        id: crypto.randomUUID(),
+        request_id: requestId,
         ts: started,
         virtual_key_id: trace.virtualKey?.id ?? null,
         virtual_key_name: trace.virtualKey?.name ?? null,

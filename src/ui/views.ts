@@ -69,7 +69,7 @@ async function renderLogs() {
   const rows = page.logs.map((log) =>
     h(
       "tr",
-      { "data-request-id": log.id },
+      { "data-request-id": log.request_id },
       h("td", { text: new Date(log.ts).toLocaleString() }),
       h("td", { text: log.virtual_key_name || "—" }),
       h("td", { text: log.model || "—" }),

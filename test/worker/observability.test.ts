@@ -32,7 +32,7 @@ beforeAll(async () => {
 describe("request logs", () => {
   it("records each request once, off the request path, with routing, usage, cost and timing", async () => {
     const { logs: rows } = await logs();
-    const plain = rows.find((row) => row.id === "log-plain");
+    const plain = rows.find((row) => row.request_id === "log-plain");
     expect(plain).toMatchObject({
       virtual_key_name: "logged-key",
       provider: "vllm",
@@ -48,25 +48,38 @@ describe("request logs", () => {
     });
     expect(Number(plain?.prompt_tokens)).toBeGreaterThan(0);
     expect(Number(plain?.cost)).toBeGreaterThan(0);
-    const stream = rows.find((row) => row.id === "log-stream");
+    const stream = rows.find((row) => row.request_id === "log-stream");
     expect(stream).toMatchObject({ stream: true, status: 200 });
     expect(Number(stream?.ttft_ms)).toBeGreaterThanOrEqual(0);
     expect(Number(stream?.completion_tokens)).toBeGreaterThan(0);
-    expect(rows.find((row) => row.id === "log-error")).toMatchObject({ status: 404, error_code: "model_not_found", endpoint: "chat/completions" });
-    expect(rows.find((row) => row.id === "log-bad-json")).toMatchObject({ status: 400, error_code: "invalid_json" });
+    expect(rows.find((row) => row.request_id === "log-error")).toMatchObject({ status: 404, error_code: "model_not_found", endpoint: "chat/completions" });
+    expect(rows.find((row) => row.request_id === "log-bad-json")).toMatchObject({ status: 400, error_code: "invalid_json" });
     // The frame's own code (vLLM's HTTP-style 500), on a stream that started with 200 and was still charged: with
     // no usage chunk, one token per streamed chunk (the role chunk and two words; the error frame is not one).
-    const frame = rows.find((row) => row.id === "log-error-frame");
+    const frame = rows.find((row) => row.request_id === "log-error-frame");
     expect(frame).toMatchObject({ stream: true, status: 200, error_code: "500" });
     expect(Number(frame?.completion_tokens)).toBe(3);
+  });
+
+  it("keeps every row even when clients reuse a request id: row ids are the server's", async () => {
+    for (const content of ["first", "second"]) {
+      const response = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content }] }, { "x-request-id": "log-reused" });
+      expect(response.headers.get("x-request-id")).toBe("log-reused");
+      await response.text();
+    }
+    const body = await eventually(() => logs("?request_id=log-reused"), (found) => found.total === 2, 5000);
+    expect(body.total).toBe(2);
+    const [one, two] = body.logs;
+    expect(one?.id).not.toBe(two?.id);
+    expect(String(one?.id)).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("filters by key, model and status, and paginates", async () => {
     expect((await logs("?virtual_key=logged-key")).total).toBe(2);
     // Errors are the refused requests and the stream that carried an error frame after its 200.
-    expect((await logs("?status=error")).logs.map((row) => row.id).sort()).toEqual(["log-bad-json", "log-error", "log-error-frame"]);
-    expect((await logs("?status=success")).logs.map((row) => row.id).sort()).toEqual(["log-plain", "log-stream"]);
-    expect((await logs(`?model=${encodeURIComponent(`vllm/${LLAMA}`)}`)).total).toBe(2);
+    expect((await logs("?status=error")).logs.map((row) => row.request_id).sort()).toEqual(["log-bad-json", "log-error", "log-error-frame"]);
+    expect((await logs("?status=success")).logs.map((row) => row.request_id).sort()).toEqual(["log-plain", "log-reused", "log-reused", "log-stream"]);
+    expect((await logs(`?model=${encodeURIComponent(`vllm/${LLAMA}`)}`)).total).toBe(4);
     const page = await logs("?limit=1&offset=1");
     expect(page.logs).toHaveLength(1);
     expect(page.total).toBeGreaterThanOrEqual(4);
@@ -83,7 +96,7 @@ describe("request logs", () => {
     );
     await response.text();
     await waitOnExecutionContext(ctx);
-    const row = (await eventually(() => logs(), (body) => body.logs.some((r) => r.id === "log-payload"))).logs.find((r) => r.id === "log-payload");
+    const row = (await eventually(() => logs(), (body) => body.logs.some((r) => r.request_id === "log-payload"))).logs.find((r) => r.request_id === "log-payload");
     expect(String(row?.request_body)).toContain("remember me");
     expect(String(row?.response_body)).toContain("You said: remember me");
   });
