@@ -2,26 +2,35 @@
 import type { z } from "zod";
 import { GatewayError } from "../http/errors";
 
+/** Issues and field names a message names at most: a hostile body must not become a megabyte-long error. */
+const MAX_ISSUES = 10;
+const MAX_NAME = 64;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
+    else out += out === "" ? clip(String(segment), MAX_NAME) : `.${clip(String(segment), MAX_NAME)}`;
   }
-  return out;
+  return clip(out, 4 * MAX_NAME);
 }
 
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const at = formatPath(issue.path);
-      if (issue.code === "unrecognized_keys") {
-        const fields = issue.keys.map((key) => (at ? `${at}.${key}` : key));
-        return `unknown field${fields.length > 1 ? "s" : ""}: ${fields.join(", ")}`;
-      }
-      return at ? `${at}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
+  const described = error.issues.slice(0, MAX_ISSUES).map((issue) => {
+    const at = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const fields = issue.keys.slice(0, MAX_ISSUES).map((key) => clip(at ? `${at}.${key}` : key, 2 * MAX_NAME));
+      const more = issue.keys.length > MAX_ISSUES ? ` and ${issue.keys.length - MAX_ISSUES} more` : "";
+      return `unknown field${issue.keys.length > 1 ? "s" : ""}: ${fields.join(", ")}${more}`;
+    }
+    return at ? `${at}: ${issue.message}` : issue.message;
+  });
+  if (error.issues.length > MAX_ISSUES) described.push(`and ${error.issues.length - MAX_ISSUES} more problems`);
+  return described.join("; ");
 }
 
 export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
-import { fallbackModels } from "../http/request-fields";
+import { fallbackModels, modelField } from "../http/request-fields";
 import type { JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
@@ -14,7 +14,7 @@ const block = z.looseObject({ type: z.string() });
 const textBlocks = z.union([z.string(), z.array(block)]);
 
 export const messagesFields = z.looseObject({
-  model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
+  model: modelField,
   max_tokens: z.number({ error: "max_tokens is required and must be a number" }).int().min(1),
   messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }), content: textBlocks }), { error: "messages is required and must be an array" }),
   system: textBlocks.nullish(),

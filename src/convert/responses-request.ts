@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
-import { fallbackModels } from "../http/request-fields";
+import { fallbackModels, modelField } from "../http/request-fields";
 import type { JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
@@ -24,7 +24,7 @@ const inputItem = z.looseObject({
 const functionTool = z.looseObject({ type: z.string(), name: z.string().optional(), description: z.string().optional(), parameters: z.unknown().optional(), strict: z.boolean().nullish() });
 
 export const responsesFields = z.looseObject({
-  model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
+  model: modelField,
   input: z.union([z.string(), z.array(inputItem)], { error: "input is required: a string or a list of items" }),
   instructions: z.string().nullish(),
   max_output_tokens: z.number().int().min(1).nullish(),

@@ -327,6 +327,9 @@ function recordRoute(c: AppContext, target: Target, model: string, attempts: num
   trace.providerKey = target.key.name;
   trace.origin = target.key.originHost;
   trace.model = model;
+  trace.servedModel = target.upstreamModel;
+  // A name the key's configuration chose (pinned, listed, aliased) — not one the client made up and the key passed on.
+  trace.servedModelConfigured = target.key.modelName !== undefined || target.key.models !== null || [...target.key.aliases.values()].includes(target.upstreamModel);
   trace.attempts = attempts;
   trace.fallbackIndex = fallbackIndex;
 }

@@ -9,7 +9,7 @@ import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
-import { fallbackModels, ownCompletionLimit, writeCompletionLimit } from "../http/request-fields";
+import { fallbackModels, modelField, ownCompletionLimit, writeCompletionLimit } from "../http/request-fields";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
 import { callOrigin, type PathKey } from "../upstream/origin";
@@ -50,7 +50,7 @@ const tokenCount = z.number().int().min(0).nullish();
 
 /** Only the fields the gateway acts on; every other field is the origin's business. */
 const gatewayFields = z.looseObject({
-  model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
+  model: modelField,
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
   max_tokens: tokenCount,

@@ -3,6 +3,7 @@
  * shape to `/v1/rerank` and falls back to `/rerank` on 404/405/501, and answers with results sorted by score.
  */
 import { z } from "zod";
+import { modelField } from "../http/request-fields";
 import { parseOrThrow } from "../config/validation";
 import { isJsonObject, readJsonRequest, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
@@ -20,7 +21,7 @@ const document = z.union([z.string(), z.looseObject({ text: z.string() }), z.loo
 });
 
 const rerankFields = z.looseObject({
-  model: z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty"),
+  model: modelField,
   query: z.union([z.string(), z.looseObject({})], { error: "query is required: a string or an object with content" }),
   documents: z.array(document, { error: "documents is required and must be an array" }).min(1, "documents must not be empty"),
   params: z.looseObject({ return_documents: z.boolean().optional() }).optional(),

@@ -25,6 +25,11 @@ export interface LogRow {
   fallback_index: number;
   request_body: string | null;
   response_body: string | null;
+  /**
+   * The `model` metric label (not stored): the served model under its provider when configuration named it or the
+   * origin accepted it, else "other" — so client-chosen strings never become metric series.
+   */
+  metric_model: string;
 }
 
 /** What the request path learns along the way; the request-log middleware turns it into a LogRow at the end. */
@@ -34,6 +39,9 @@ export interface RequestTrace {
   providerKey?: string;
   origin?: string;
   model?: string;
+  /** The model name sent upstream, and whether the key's configuration chose it. */
+  servedModel?: string;
+  servedModelConfigured?: boolean;
   attempts?: number;
   fallbackIndex?: number;
   /** Usage and cost once the response has finished (a stream's end). */

@@ -38,10 +38,10 @@ const renderedBase = new Map<string, string>();
 const MAX_RENDERED = 5000;
 
 function baseLabels(row: LogRow): string {
-  const key = `${row.provider ?? ""}\u0000${row.model ?? ""}\u0000${row.virtual_key_name ?? ""}`;
+  const key = `${row.provider ?? ""}\u0000${row.metric_model}\u0000${row.virtual_key_name ?? ""}`;
   let labels = renderedBase.get(key);
   if (labels === undefined) {
-    labels = labelsOf({ provider: row.provider ?? "", model: row.model ?? "", virtual_key: row.virtual_key_name ?? "" });
+    labels = labelsOf({ provider: row.provider ?? "", model: row.metric_model, virtual_key: row.virtual_key_name ?? "" });
     if (renderedBase.size >= MAX_RENDERED) renderedBase.clear();
     renderedBase.set(key, labels);
   }

@@ -24,6 +24,12 @@ export function truncatePayload(text: string): string {
   return text.length > PAYLOAD_LIMIT ? `${text.slice(0, PAYLOAD_LIMIT)}…` : text;
 }
 
+/** The served model when configuration named it or the origin accepted it (a 2xx); anything else is one value. */
+function metricModel(trace: RequestTrace, status: number): string {
+  const known = trace.servedModel !== undefined && trace.provider !== undefined && (trace.servedModelConfigured === true || status < 400);
+  return known ? `${trace.provider}/${trace.servedModel}` : "other";
+}
+
 export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method === "OPTIONS" || c.req.method === "GET") return next();
   const started = Date.now();
@@ -63,6 +69,7 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
         fallback_index: trace.fallbackIndex ?? 0,
         request_body: trace.requestBody ?? null,
         response_body: payloadLoggingOn(env) && result?.responseBody !== undefined ? truncatePayload(result.responseBody) : null,
+        metric_model: metricModel(trace, status),
       };
       enqueueLogRow(env, row, waitUntil);
     }),

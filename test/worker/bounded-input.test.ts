@@ -1,0 +1,49 @@
+/** Client-chosen strings never become unbounded state: capped model names, bounded errors, bounded metric labels. */
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, admin, configure, errorOf, eventually, gateway, origin, postJson } from "./helpers";
+
+beforeAll(async () => {
+  await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+});
+
+describe("bounded inputs", () => {
+  it("refuses model names over 256 characters without echoing them", async () => {
+    for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/rerank"]) {
+      const huge = `vllm/${"x".repeat(2 * 1024 * 1024)}`;
+      const body = { model: huge, messages: [{ role: "user", content: "hi" }], prompt: "hi", input: "hi", max_tokens: 5, query: "q", documents: ["d"] };
+      const response = await postJson(path, body);
+      expect(response.status, path).toBe(400);
+      const text = await response.text();
+      expect(text.length, path).toBeLessThan(1024);
+      expect(text, path).toContain("at most 256 characters");
+    }
+    const fallbacks = await postJson("/v1/chat/completions", { model: "vllm/m", messages: [], fallbacks: ["y".repeat(300)] });
+    expect(fallbacks.status).toBe(400);
+    expect((await errorOf(fallbacks)).message).toContain("at most 256 characters");
+  });
+
+  it("names at most ten problems of a body, each briefly", async () => {
+    const fields = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`field_${i}_${"z".repeat(200)}`, i]));
+    const response = await admin("POST", "/api/governance/virtual-keys", { name: "bounded", ...fields });
+    expect(response.status).toBe(400);
+    const { message } = await errorOf(response);
+    expect(message.length).toBeLessThan(2048);
+    expect(message).toContain("and 1990 more");
+  });
+
+  it("labels metrics with configured or served model names only, never a made-up one", async () => {
+    for (let i = 0; i < 5; i += 1) {
+      const response = await postJson("/v1/chat/completions", { model: `vllm/made-up-${i}-\u0000-${"q".repeat(200)}`, messages: [] });
+      expect(response.status).toBe(404);
+      await response.text();
+    }
+    const served = await postJson("/v1/chat/completions", { model: "vllm/meta-llama/Llama-3.2-1B-Instruct", messages: [] });
+    expect(served.status).toBe(200);
+    await served.text();
+    const text = await eventually(async () => (await gateway("/metrics", { headers: ADMIN })).text(), (body) => body.includes('status_code="404"} 5'), 5000);
+    expect(text).toContain(`bifrost_error_requests_total{provider="vllm",model="other",virtual_key="",status_code="404"} 5`);
+    expect(text).toContain(`bifrost_success_requests_total{provider="vllm",model="vllm/meta-llama/Llama-3.2-1B-Instruct",virtual_key=""} 1`);
+    expect(text).not.toContain("made-up");
+    expect(text).not.toContain("\u0000");
+  });
+});
