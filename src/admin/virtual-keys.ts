@@ -4,6 +4,7 @@
  * deactivation above all) applies to the very next request everywhere.
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
 import { getRoutingTable, publishSnapshot } from "../config/store";
@@ -63,12 +64,17 @@ async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> 
   return record;
 }
 
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  search: z.string().max(128).optional(),
+});
+
 export const virtualKeyRoutes = new Hono<AppEnv>();
 
 virtualKeyRoutes.get("/", async (c) => {
-  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 25) || 25, 1), 100);
-  const offset = Math.max(Number(c.req.query("offset") ?? 0) || 0, 0);
-  const page = await listVirtualKeys(c.env, { limit, offset, search: c.req.query("search") });
+  const { limit, offset, search } = parseOrThrow(listQuery, c.req.query(), "virtual key list query");
+  const page = await listVirtualKeys(c.env, { limit, offset, search });
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
 });
 

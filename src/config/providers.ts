@@ -22,6 +22,11 @@ export const HOSTED_OPENAI_COMPATIBLE: Readonly<Record<string, string>> = {
   fireworks: "https://api.fireworks.ai/inference",
 };
 
+/** The default base URL of a hosted provider; own keys only, so names like `constructor` are just names. */
+export function hostedBaseUrl(name: string): string | undefined {
+  return Object.hasOwn(HOSTED_OPENAI_COMPATIBLE, name) ? HOSTED_OPENAI_COMPATIBLE[name] : undefined;
+}
+
 /** Bifrost provider types whose native APIs are not OpenAI-compatible. */
 const UNSUPPORTED_PROVIDER_TYPES = new Set([
   "azure",
@@ -39,7 +44,7 @@ const UNSUPPORTED_PROVIDER_TYPES = new Set([
 ]);
 
 export function isKnownProviderName(name: string): boolean {
-  return SELF_HOSTED_PROVIDERS.has(name) || name in HOSTED_OPENAI_COMPATIBLE || UNSUPPORTED_PROVIDER_TYPES.has(name);
+  return SELF_HOSTED_PROVIDERS.has(name) || hostedBaseUrl(name) !== undefined || UNSUPPORTED_PROVIDER_TYPES.has(name);
 }
 
 function invalid(message: string): GatewayError {
@@ -48,7 +53,7 @@ function invalid(message: string): GatewayError {
 
 /** The base URL a key's requests go to: its own vllm_key_config.url wins over the provider's base URL. */
 export function keyOriginUrl(providerName: string, settings: Omit<ProviderSettings, "keys">, key: ProviderKeyInput): string | undefined {
-  return key.vllm_key_config?.url ?? settings.network_config?.base_url ?? HOSTED_OPENAI_COMPATIBLE[providerName];
+  return key.vllm_key_config?.url ?? settings.network_config?.base_url ?? hostedBaseUrl(providerName);
 }
 
 /** Checks the rules zod cannot see on its own: provider kind, origin URLs, key names. Throws a 400 naming the problem. */
@@ -59,7 +64,7 @@ export function validateProvider(name: string, settings: ProviderSettings): void
         `To reach an OpenAI-compatible endpoint under this name, add custom_provider_config {"base_provider_type":"openai"} and network_config.base_url.`,
     );
   }
-  const known = SELF_HOSTED_PROVIDERS.has(name) || name in HOSTED_OPENAI_COMPATIBLE;
+  const known = SELF_HOSTED_PROVIDERS.has(name) || hostedBaseUrl(name) !== undefined;
   if (!known && !settings.custom_provider_config) {
     throw invalid(
       `'${name}' is not a known provider type (${[...SELF_HOSTED_PROVIDERS, ...Object.keys(HOSTED_OPENAI_COMPATIBLE)].join(", ")}); ` +

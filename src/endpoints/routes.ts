@@ -4,6 +4,8 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { badRequest } from "../http/errors";
+import { MAX_MODEL_NAME_LENGTH } from "../http/request-fields";
 import { handleAudio } from "./audio";
 import { CHAT, COMPLETIONS, EMBEDDINGS, handleJsonInference } from "./json-inference";
 import { handleListModels, handleListModelsAnthropic, handleRetrieveModel } from "./models";
@@ -11,6 +13,18 @@ import { handleCountTokens, handleMessages } from "./messages";
 import { handleRerank } from "./rerank";
 import { handleResponses } from "./responses";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
+
+/** A model id from a URL path; bad percent-encoding is the client's mistake (400), not an exception. */
+function decodedModelName(encoded: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(encoded);
+  } catch {
+    throw badRequest("the model id in the path is not valid percent-encoding", "invalid_request", "model");
+  }
+  if (name.length > MAX_MODEL_NAME_LENGTH) throw badRequest(`model must be at most ${MAX_MODEL_NAME_LENGTH} characters`, "invalid_request", "model");
+  return name;
+}
 
 export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -26,7 +40,7 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   routes.get("/models", (c) => handleListModels(c));
   routes.get("/models/*", (c) => {
     const prefix = c.req.path.indexOf("/models/");
-    return handleRetrieveModel(c, decodeURIComponent(c.req.path.slice(prefix + "/models/".length)));
+    return handleRetrieveModel(c, decodedModelName(c.req.path.slice(prefix + "/models/".length)));
   });
   for (const { path, operation } of UNSUPPORTED_ROUTES) {
     routes.all(path, () => {

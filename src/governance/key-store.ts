@@ -115,10 +115,11 @@ export interface VirtualKeyPage {
 }
 
 export async function listVirtualKeys(env: Env, options: { limit: number; offset: number; search?: string }): Promise<VirtualKeyPage> {
-  const pattern = `%${options.search ?? ""}%`;
+  // The search is a substring, never a pattern: LIKE's wildcards in it are matched literally.
+  const pattern = `%${(options.search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
   const [rows, count] = await env.DB.batch<{ config: string } | { total: number }>([
-    env.DB.prepare("SELECT config FROM virtual_keys WHERE name LIKE ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3").bind(pattern, options.limit, options.offset),
-    env.DB.prepare("SELECT COUNT(*) AS total FROM virtual_keys WHERE name LIKE ?1").bind(pattern),
+    env.DB.prepare("SELECT config FROM virtual_keys WHERE name LIKE ?1 ESCAPE '\\' ORDER BY created_at, id LIMIT ?2 OFFSET ?3").bind(pattern, options.limit, options.offset),
+    env.DB.prepare("SELECT COUNT(*) AS total FROM virtual_keys WHERE name LIKE ?1 ESCAPE '\\'").bind(pattern),
   ]);
   return {
     records: ((rows?.results ?? []) as { config: string }[]).map((row) => JSON.parse(row.config) as VirtualKeyRecord),

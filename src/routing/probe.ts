@@ -4,7 +4,7 @@
  * to one KV entry that isolates pick up with their config refresh, so a replica that is down — even one receiving no
  * traffic — is tried last, and busy replicas receive less.
  */
-import { HOSTED_OPENAI_COMPATIBLE } from "../config/providers";
+import { hostedBaseUrl } from "../config/providers";
 import type { Env } from "../env";
 import { numberSetting } from "../env";
 import { callOrigin } from "../upstream/origin";
@@ -67,7 +67,7 @@ async function probe(env: Env, target: Target, withMetrics: boolean): Promise<Or
 export async function probeOrigins(env: Env, table: RoutingTable): Promise<ProbeReports> {
   const targets: Target[] = [];
   for (const provider of table.providers.values()) {
-    if (provider.name in HOSTED_OPENAI_COMPATIBLE) continue;
+    if (hostedBaseUrl(provider.name) !== undefined) continue;
     for (const key of provider.keys) if (key.enabled) targets.push({ provider, key, upstreamModel: "" });
   }
   const withMetrics = env.HEALTH_PROBE_METRICS === "true";
