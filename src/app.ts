@@ -35,14 +35,20 @@ export function buildApp(): Hono<AppEnv> {
   });
 
   app.onError((thrown, c) => {
-    const error = asGatewayError(thrown);
+    const requestId = c.get("requestId");
+    let error = asGatewayError(thrown);
+    if (!(thrown instanceof GatewayError)) {
+      // A defect: the details go to the logs, the client gets the request id to quote.
+      console.error(JSON.stringify({ event: "internal_error", request_id: requestId, path: c.req.path, error: thrown instanceof Error ? (thrown.stack ?? thrown.message) : String(thrown) }));
+      error = new GatewayError(500, `internal gateway error; quote request id ${requestId} when reporting it`, "internal_error");
+    }
     const trace = c.get("trace");
     if (trace) trace.errorCode = error.code ?? undefined;
     // The one place errors are shaped: Anthropic's SDKs expect Anthropic's shape on every Messages route.
-    if (/\/messages(\/count_tokens)?$/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, c.get("requestId"));
-    return errorResponse(error, c.get("requestId"));
+    if (/\/messages(\/count_tokens)?$/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, requestId);
+    return errorResponse(error, requestId);
   });
-  app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path}`, "route_not_found"), c.get("requestId")));
+  app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`, "route_not_found"), c.get("requestId")));
 
   app.get("/health", () => jsonResponse({ status: "ok" }));
   app.get("/ui", () => dashboardPage());

@@ -65,11 +65,13 @@ export function errorResponse(error: GatewayError, requestId?: string): Response
   return new Response(JSON.stringify(error.toBody()), { status: error.status, headers });
 }
 
-/** Anything thrown that is not a GatewayError is a defect in the gateway itself. */
+/**
+ * Anything thrown that is not a GatewayError is a defect in the gateway itself: the client learns only that, never
+ * the exception's text (the error handler logs it with its stack).
+ */
 export function asGatewayError(thrown: unknown): GatewayError {
   if (thrown instanceof GatewayError) return thrown;
-  const detail = thrown instanceof Error ? thrown.message : String(thrown);
-  return new GatewayError(500, `internal gateway error: ${detail}`, "internal_error");
+  return new GatewayError(500, "internal gateway error", "internal_error");
 }
 
 export function badRequest(message: string, code: string, param: string | null = null): GatewayError {

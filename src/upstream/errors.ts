@@ -90,7 +90,9 @@ export function originError(originStatus: number, bodyText: string, origin: Orig
   const headers: Record<string, string> = retryAfter ? { "retry-after": retryAfter } : {};
 
   if (status === 401 || status === 403) {
-    return new GatewayError(502, `origin rejected the gateway's credentials for ${where} (HTTP ${status}: ${message})`, "upstream_auth_failed");
+    // What the origin said about the gateway's own credentials is for the operator, not the client.
+    console.log(JSON.stringify({ event: "upstream_auth_failed", provider: origin.provider, key: origin.key, status, message }));
+    return new GatewayError(502, `origin rejected the gateway's credentials for ${where} (HTTP ${status}); the gateway's logs have its answer`, "upstream_auth_failed");
   }
   if ((status === 404 || status === 405) && isJsonObject(payload) && typeof payload.detail === "string") {
     return new GatewayError(
@@ -105,9 +107,14 @@ export function originError(originStatus: number, bodyText: string, origin: Orig
   return new GatewayError(clientStatus, message, code, { type: parts?.type, param, headers });
 }
 
+/**
+ * A body that is no error shape the gateway knows comes from something in front of the engine (a proxy, a tunnel,
+ * a load balancer) and may name internal hosts: the client hears its status, the logs get the text.
+ */
 function describeRawBody(bodyText: string, status: number): string {
   const trimmed = bodyText.trim();
   if (trimmed === "") return `origin answered HTTP ${status} with an empty body`;
+  console.log(JSON.stringify({ event: "upstream_unrecognised_error_body", status, body: trimmed.slice(0, MAX_MESSAGE) }));
   if (/^<(!doctype|html)/i.test(trimmed)) return `origin answered HTTP ${status} with an HTML page`;
-  return trimmed.slice(0, MAX_MESSAGE);
+  return `origin answered HTTP ${status} with a body that is not an error the gateway understands (logged)`;
 }

@@ -139,10 +139,20 @@ export async function relayJson(call: OriginCall, target: Target, publicModel: s
   };
 }
 
-/** Streams a non-JSON success body (bytes embeddings, text transcripts) through untouched. */
-export function relayRaw(call: OriginCall): Answer {
+/** Content types a browser would run or render as a page: never served from the gateway's own origin. */
+const ACTIVE_CONTENT = /^\s*(text\/html|application\/xhtml|image\/svg|text\/xml|application\/xml|text\/javascript|application\/javascript)/i;
+
+/**
+ * Streams a non-JSON success body (bytes embeddings, text transcripts) through untouched — but never a page: an
+ * inference endpoint that answers HTML is a login page or an error page in front of the engine, not an answer.
+ */
+export async function relayRaw(call: OriginCall, target: Target): Promise<Answer> {
   call.stopTimer();
   const contentType = call.response.headers.get("content-type") ?? "application/octet-stream";
+  if (ACTIVE_CONTENT.test(contentType)) {
+    await call.response.body?.cancel().catch(() => undefined);
+    throw new GatewayError(502, `origin for provider '${target.provider.name}' key '${target.key.name}' answered with ${contentType.split(";")[0]}, not an API answer`, "invalid_upstream_response");
+  }
   // vLLM's bytes embeddings describe themselves, usage included, in a `metadata` header.
   let usage: UsageReport | null = null;
   try {
@@ -151,8 +161,10 @@ export function relayRaw(call: OriginCall): Answer {
   } catch {
     usage = null;
   }
+  const headers = forwardedHeaders(call.response.headers, contentType);
+  headers.set("x-content-type-options", "nosniff");
   return {
-    response: new Response(call.response.body, { status: call.response.status, headers: forwardedHeaders(call.response.headers, contentType) }),
+    response: new Response(call.response.body, { status: call.response.status, headers }),
     usage: Promise.resolve(usage ?? UNREPORTED),
   };
 }
@@ -207,5 +219,5 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
 export async function relayAnswer(call: OriginCall, target: Target, options: StreamOptions): Promise<Answer> {
   if (call.response.ok && isEventStream(call.response)) return relayStream(call, target, options);
   if (!call.response.ok || isJsonContent(call.response)) return relayJson(call, target, options.publicModel);
-  return relayRaw(call);
+  return relayRaw(call, target);
 }

@@ -132,6 +132,16 @@ export class FakeVllm {
       res.writeHead(502, { "content-type": "text/html" });
       return void res.end("<!DOCTYPE html><html><body>Bad gateway</body></html>");
     }
+    // Something in front of the engine answering in its own words, naming an internal host.
+    if (origin === "proxy-text") {
+      res.writeHead(503, { "content-type": "text/plain" });
+      return void res.end("upstream connect error or disconnect/reset before headers: 10.0.3.7:8000 connection refused");
+    }
+    // A login page served with 200, as an identity proxy does.
+    if (origin === "login-page") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      return void res.end("<!DOCTYPE html><html><body><script>steal()</script></body></html>");
+    }
 
     if (req.method === "GET" && path === "/v1/models") return this.models(res, origin);
     if (req.method === "GET" && path === "/health") return void res.writeHead(origin === "sick" ? 503 : 200).end();

@@ -239,7 +239,7 @@ describe("a stream that fails mid-way", () => {
     expect(await tokenWindow(key)).toMatchObject({ current_usage: HI_ESTIMATE + 3, reserved: 0 });
     const logs = async () => ((await (await admin("GET", "/api/logs?virtual_key=error-frame")).json()) as { logs: Record<string, unknown>[] }).logs;
     const [row] = await eventually(logs, (rows) => rows.length > 0);
-    expect(row).toMatchObject({ id: requestId, stream: true, status: 200, error_code: "500", prompt_tokens: HI_ESTIMATE, completion_tokens: 3 });
+    expect(row).toMatchObject({ request_id: requestId, stream: true, status: 200, error_code: "500", prompt_tokens: HI_ESTIMATE, completion_tokens: 3 });
     // Metrics are written with the row: an error, not a success.
     const metrics = await (await admin("GET", "/metrics")).text();
     const labels = 'provider="vllm",model="vllm/mid-stream-error",virtual_key="error-frame"';
