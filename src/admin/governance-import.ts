@@ -10,7 +10,7 @@ import { limiterFor } from "../governance/admission";
 import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
-import { buildVirtualKeyRecord } from "../governance/records";
+import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { budgetSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
 
 /** Bifrost files may number their ids; they are strings here. */
@@ -32,7 +32,8 @@ const importedKey = z.strictObject({
   id,
   name: z.string().min(1).max(128),
   description: z.string().optional(),
-  value: z.string().min(1).optional(),
+  /** A credential: long enough not to be guessed, like the sk-bf-<uuid> values the gateway generates. */
+  value: z.string().min(24, "a virtual key value must be at least 24 characters").max(256).optional(),
   is_active: z.boolean().optional(),
   rate_limit_id: id.optional(),
   provider_configs: z.array(importedProviderConfig).optional(),
@@ -113,7 +114,7 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       result.generatedValues[key.name] = value;
     }
     const identity = value
-      ? { id: key.id, valueHash: await hashKeyValue(value), valuePrefix: value.slice(0, 10) }
+      ? { id: key.id, valueHash: await hashKeyValue(value), valuePrefix: shownValue(value) }
       : { id: key.id, valueHash: previous?.value_hash ?? "", valuePrefix: previous?.value_prefix ?? "" };
     const record = buildVirtualKeyRecord(identity, body, previous);
     await saveVirtualKey(env, record, previous?.value_hash);

@@ -17,7 +17,7 @@ import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { unpricedModelWarnings } from "./price-warnings";
-import { buildVirtualKeyRecord } from "../governance/records";
+import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
 
 const BODY_LIMIT = 1024 * 1024;
@@ -26,13 +26,13 @@ const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 type AdminContext = Context<AppEnv>;
 
 export function presentVirtualKey(record: VirtualKeyRecord): Record<string, unknown> {
-  const { value_hash: _hash, value_prefix: prefix, ...rest } = record;
-  return { ...rest, value: `${prefix}…` };
+  const { value_hash: _hash, value_prefix: shown, ...rest } = record;
+  return { ...rest, value: shown.includes("…") ? shown : `${shown}…` };
 }
 
 async function newKeyValue(): Promise<{ value: string; valueHash: string; valuePrefix: string }> {
   const value = `${VIRTUAL_KEY_PREFIX}${crypto.randomUUID()}`;
-  return { value, valueHash: await hashKeyValue(value), valuePrefix: value.slice(0, 10) };
+  return { value, valueHash: await hashKeyValue(value), valuePrefix: shownValue(value) };
 }
 
 /** Providers a key names that are not configured, and models its budget cannot price: allowed, but said out loud. */

@@ -27,7 +27,12 @@ export async function handleMintToken(c: AppContext): Promise<Response> {
   const vk = await parentKey(c);
   const secret = requireSecret(c.env.EPHEMERAL_TOKEN_SECRET);
   const request = parseOrThrow(mintRequestSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "ephemeral token request");
-  const claims = claimsFor(vk.id, request);
+  // A key that names its browser origins mints tokens for those only; one that names none leaves it to its backend.
+  const origins = vk.allowed_origins;
+  if (origins.length > 0 && !origins.includes("*") && !origins.includes(request.allowed_origin)) {
+    throw new GatewayError(403, `virtual key '${vk.name}' allows the origins ${origins.join(", ")}; it cannot mint a token for ${request.allowed_origin}`, "origin_not_allowed", { type: "origin_not_allowed", param: "allowed_origin" });
+  }
+  const claims = claimsFor(vk, request);
   return jsonResponse({
     token: await signToken(claims, secret),
     id: claims.id,

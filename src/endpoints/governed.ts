@@ -76,7 +76,7 @@ async function principalFor(c: AppContext, presented: string): Promise<Principal
   if (presented.startsWith(EPHEMERAL_PREFIX)) {
     const claims = await verifyToken(presented, requireSecret(c.env.EPHEMERAL_TOKEN_SECRET));
     const parent = await findVirtualKeyById(c.env, claims.vk);
-    if (!parent) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
+    if (!parent || parent.created_at !== claims.kc) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
     if (!parent.is_active) throw unauthorized("virtual_key_blocked", `virtual key '${parent.name}' behind this ephemeral token is inactive`);
     // Revocations live in the key's Durable Object: asked here, so no route serves a revoked token.
     if (await limiterFor(c.env, parent).tokenRevoked(claims.id, claims.iat)) throw unauthorized("ephemeral_token_revoked", "ephemeral token has been revoked");

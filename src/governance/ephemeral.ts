@@ -17,6 +17,8 @@ export const tokenClaimsSchema = z.strictObject({
   id: z.string().min(1),
   /** The parent virtual key's id. */
   vk: z.string().min(1),
+  /** When the parent was created: a key deleted and re-created under the same id does not revive its tokens. */
+  kc: z.string().min(1),
   /** Issued at, milliseconds (fine enough for "revoke everything issued so far"). */
   iat: z.number().int(),
   /** Expiry, seconds. */
@@ -107,11 +109,12 @@ export async function verifyToken(token: string, secret: string, now = Date.now(
   return parsed.data;
 }
 
-export function claimsFor(parentId: string, request: MintRequest, now = Date.now()): TokenClaims {
+export function claimsFor(parent: { id: string; created_at: string }, request: MintRequest, now = Date.now()): TokenClaims {
   return {
     v: 1,
     id: crypto.randomUUID(),
-    vk: parentId,
+    vk: parent.id,
+    kc: parent.created_at,
     iat: now,
     exp: Math.floor(now / 1000) + request.expires_in_seconds,
     origin: request.allowed_origin,

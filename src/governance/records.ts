@@ -58,6 +58,11 @@ function providerConfigsOf(body: VirtualKeyBody, previous: readonly ProviderConf
   });
 }
 
+/** How a key's value is shown after it was created: its first 8 and last 4 characters, never more. */
+export function shownValue(value: string): string {
+  return `${value.slice(0, 8)}…${value.slice(-4)}`;
+}
+
 export interface KeyIdentity {
   id: string;
   valueHash: string;

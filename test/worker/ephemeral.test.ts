@@ -11,7 +11,7 @@ beforeAll(async () => {
   await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
   // $1000 per 1M output tokens: max_tokens 10 may cost $0.01.
   expect((await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "global", match_type: "wildcard", pattern: "*", output_price_per_million: 1000 })).status).toBe(200);
-  parent = await virtualKey("browser-parent", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 10, reset_duration: "1d" }], allowed_origins: ["https://admin.example.com"] });
+  parent = await virtualKey("browser-parent", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 10, reset_duration: "1d" }], allowed_origins: ["https://admin.example.com", APP] });
 });
 
 async function mint(body: Record<string, unknown>, key = parent): Promise<{ token: string; id: string }> {
@@ -32,9 +32,9 @@ describe("CORS and per-key origins", () => {
   });
 
   it("refuses browser requests from origins a key does not allow, before any origin call", async () => {
-    const refused = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": parent, origin: APP });
+    const refused = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": parent, origin: "https://evil.example" });
     expect(refused.status).toBe(403);
-    expect(refused.headers.get("access-control-allow-origin")).toBe(APP);
+    expect(refused.headers.get("access-control-allow-origin")).toBe("https://evil.example");
     expect((await errorOf(refused)).code).toBe("origin_not_allowed");
     const allowed = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": parent, origin: "https://admin.example.com" });
     expect(allowed.status).toBe(200);
@@ -119,5 +119,27 @@ describe("ephemeral tokens", () => {
     const { token } = await mint({ allowed_origin: APP });
     expect((await postJson("/api/governance/virtual-keys/ephemeral-tokens", { allowed_origin: APP }, { authorization: `Bearer ${token}`, origin: APP })).status).toBe(403);
     expect((await gateway("/api/governance/virtual-keys/quota", { headers: { authorization: `Bearer ${token}`, origin: APP } })).status).toBe(403);
+  });
+
+  it("is minted only for an origin its parent allows, when the parent names any", async () => {
+    const refused = await postJson("/api/governance/virtual-keys/ephemeral-tokens", { allowed_origin: "https://elsewhere.example" }, { "x-bf-vk": parent });
+    expect(refused.status).toBe(403);
+    const error = await errorOf(refused);
+    expect(error.code).toBe("origin_not_allowed");
+    expect(error.param).toBe("allowed_origin");
+    // A parent that names no origins leaves the choice to its backend.
+    const open = await virtualKey("browser-open-parent", { provider_configs: [{ provider: "vllm" }] });
+    expect((await postJson("/api/governance/virtual-keys/ephemeral-tokens", { allowed_origin: "https://elsewhere.example" }, { "x-bf-vk": open })).status).toBe(200);
+  });
+
+  it("dies with its parent: a key deleted and re-created under the same id does not revive it", async () => {
+    const mortal = await virtualKey("browser-mortal", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1d" }] });
+    const { token } = await mint({ allowed_origin: APP }, mortal);
+    expect((await chatAs(token, APP)).status).toBe(200);
+    // virtualKey() deletes the key and creates it again under the same id.
+    await virtualKey("browser-mortal", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1d" }] });
+    const revived = await chatAs(token, APP);
+    expect(revived.status).toBe(401);
+    expect((await errorOf(revived)).message).toBe("the virtual key behind this ephemeral token no longer exists");
   });
 });
