@@ -45,7 +45,17 @@ function listTargets(table: RoutingTable, allowed: (provider: string, key: Compi
   return targets;
 }
 
-export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
+/**
+ * Each origin's model cards, kept briefly per isolate: listing is cheap for clients to ask for and fans out to every
+ * origin, so without this a client could turn its requests into many times as many origin calls.
+ */
+const MODEL_LIST_CACHE_MS = 5_000;
+const cachedCards = new Map<string, { cards: JsonObject[]; at: number }>();
+
+async function originCards(c: AppContext, target: Target): Promise<JsonObject[]> {
+  const identity = `${target.provider.name}\n${target.key.id}\n${target.key.originUrl}`;
+  const cached = cachedCards.get(identity);
+  if (cached && Date.now() - cached.at < MODEL_LIST_CACHE_MS) return cached.cards;
   const call = await callOrigin(
     {
       target,
@@ -60,6 +70,13 @@ export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualK
   );
   const { body } = await relayJson(call, target, "");
   const cards = Array.isArray(body.data) ? body.data.filter(isJsonObject) : [];
+  if (cachedCards.size >= 1_000) cachedCards.clear();
+  cachedCards.set(identity, { cards, at: Date.now() });
+  return cards;
+}
+
+export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
+  const cards = await originCards(c, target);
   const out: JsonObject[] = [];
   for (const card of cards) {
     if (typeof card.id !== "string") continue;

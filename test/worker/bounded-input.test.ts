@@ -1,6 +1,6 @@
 /** Client-chosen strings never become unbounded state: capped model names, bounded errors, bounded metric labels. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, admin, configure, errorOf, eventually, gateway, origin, postJson } from "./helpers";
+import { ADMIN, admin, configure, errorOf, eventually, gateway, origin, postJson, received } from "./helpers";
 
 beforeAll(async () => {
   await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
@@ -45,5 +45,14 @@ describe("bounded inputs", () => {
     expect(text).toContain(`bifrost_success_requests_total{provider="vllm",model="vllm/meta-llama/Llama-3.2-1B-Instruct",virtual_key=""} 1`);
     expect(text).not.toContain("made-up");
     expect(text).not.toContain("\u0000");
+  });
+
+  it("cannot amplify model listings into origin traffic: each origin is asked at most once per few seconds", async () => {
+    const first = crypto.randomUUID();
+    const second = crypto.randomUUID();
+    expect((await gateway("/v1/models", { headers: { "x-request-id": first } })).status).toBe(200);
+    expect((await gateway("/v1/models", { headers: { "x-request-id": second } })).status).toBe(200);
+    expect((await received(first)).map((r) => r.path)).toEqual(["/v1/models"]);
+    expect(await received(second)).toEqual([]);
   });
 });
