@@ -92,6 +92,8 @@ export async function startGateway(bundlePath, root, originUrl) {
         DEFAULT_VLLM_URL: text(originUrl),
         CONFIG_CACHE_SECONDS: text("10"),
         ADMIN_TOKEN: text("bench-admin"),
+        // The keyless path is measured too (the gateway requires keys unless this says otherwise).
+        REQUIRE_VIRTUAL_KEY: text("false"),
         ...Object.fromEntries(objects.map((o) => [o.name, { type: "durable-object", worker: "gateway", exportName: o.className }])),
       },
       Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),

@@ -1,7 +1,7 @@
 /**
  * POST /api/config/import takes a Bifrost config.json and upserts its providers and virtual keys (with their budgets
- * and rate limits); GET /api/config exports the providers in the same shape (secrets masked, and a masked value
- * re-imported keeps the stored secret).
+ * and rate limits); GET /api/config exports the providers in the same shape (secrets masked — key values, Access
+ * tokens, extra header values — and a masked value re-imported keeps the stored secret, at the same origin only).
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -11,7 +11,7 @@ import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { jsonResponse } from "../http/errors";
-import { presentKey } from "./present";
+import { presentKey, presentSettings } from "./present";
 import { checkGovernanceLinks, governanceSchema, importGovernance } from "./governance-import";
 import { buildProviderRecord } from "./records";
 
@@ -89,7 +89,7 @@ configRoutes.post("/import", async (c) => {
 
 configRoutes.get("/", async (c) => {
   const providers = Object.fromEntries(
-    (await loadProviders(c.env)).map((record) => [record.name, { ...record.settings, keys: record.keys.map(presentKey) }]),
+    (await loadProviders(c.env)).map((record) => [record.name, { ...presentSettings(record.settings), keys: record.keys.map(presentKey) }]),
   );
   return jsonResponse({ providers });
 });

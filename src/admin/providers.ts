@@ -9,7 +9,7 @@ import { readJsonObject } from "../http/body";
 import { GatewayError, asGatewayError, badRequest, jsonResponse } from "../http/errors";
 import { listFromOrigin } from "../endpoints/models";
 import { compileProvider } from "../routing/table";
-import { presentKey, presentProvider } from "./present";
+import { presentKey, presentProvider, presentRecord } from "./present";
 import { buildProviderRecord, identifyKey } from "./records";
 
 const ADMIN_BODY_LIMIT = 4 * 1024 * 1024;
@@ -52,13 +52,18 @@ providerRoutes.post("/", async (c) => {
 
 providerRoutes.get("/:provider", async (c) => jsonResponse(presentProvider(await existingProvider(c, c.req.param("provider")))));
 
-/** Create-or-update: sections present in the body replace the stored ones; `keys`, when present, replaces the key set. */
+/**
+ * Create-or-update: sections present in the body replace the stored ones; `keys`, when present, replaces the key set.
+ * What the body leaves out is merged in masked, as the client would have sent it back: its stored secrets are kept,
+ * but may not follow a key to a new origin.
+ */
 providerRoutes.put("/:provider", async (c) => {
   const name = c.req.param("provider");
   const { provider, ...settings } = parseOrThrow(updateProviderSchema, await readBody(c), "provider");
   if (provider !== undefined && provider !== name) throw badRequest(`body names provider '${provider}' but the path names '${name}'`, "provider_mismatch", "provider");
   const previous = await loadProvider(c.env, name);
-  const merged = { ...(previous?.settings ?? {}), ...settings, keys: settings.keys ?? previous?.keys };
+  const shown = previous ? presentRecord(previous) : null;
+  const merged = { ...(shown?.settings ?? {}), ...settings, keys: settings.keys ?? shown?.keys };
   const { record, warnings } = buildProviderRecord(name, merged, previous);
   await saveProvider(c.env, record);
   await publishSnapshot(c.env);
@@ -81,7 +86,8 @@ providerRoutes.post("/:provider/keys", async (c) => {
   const previous = await existingProvider(c, c.req.param("provider"));
   const key = identifyKey(parseOrThrow(providerKeySchema, await readBody(c), "key"));
   if (previous.keys.some((k) => k.id === key.id)) throw new GatewayError(409, `key id '${key.id}' already exists`, "key_exists");
-  const { record, warnings } = buildProviderRecord(previous.name, { ...previous.settings, keys: [...previous.keys, key] }, previous);
+  const shown = presentRecord(previous);
+  const { record, warnings } = buildProviderRecord(previous.name, { ...shown.settings, keys: [...shown.keys, key] }, previous);
   await saveProvider(c.env, record);
   await publishSnapshot(c.env);
   return jsonResponse({ ...presentKey(findKey(record.keys, key.id, record.name)), warnings });
@@ -92,15 +98,19 @@ providerRoutes.get("/:provider/keys/:key", async (c) => {
   return jsonResponse(presentKey(findKey(record.keys, c.req.param("key"), record.name)));
 });
 
-/** Partial update of one key: fields present replace the stored ones; a masked value keeps the stored secret. */
+/**
+ * Partial update of one key: fields present replace the stored ones; a masked or omitted value keeps the stored
+ * secret — unless the key's origin changes, which needs the secret re-entered.
+ */
 providerRoutes.put("/:provider/keys/:key", async (c) => {
   const previous = await existingProvider(c, c.req.param("provider"));
   const current = findKey(previous.keys, c.req.param("key"), previous.name);
   const patch = await readBody(c);
   if (patch.id !== undefined && patch.id !== current.id) throw badRequest("a key's id cannot change", "key_id_mismatch", "id");
-  const updated = identifyKey(parseOrThrow(providerKeySchema, { ...current, ...patch }, "key"));
-  const keys = previous.keys.map((k) => (k.id === current.id ? updated : k));
-  const { record, warnings } = buildProviderRecord(previous.name, { ...previous.settings, keys }, previous);
+  const shown = presentRecord(previous);
+  const updated = identifyKey(parseOrThrow(providerKeySchema, { ...presentKey(current), ...patch }, "key"));
+  const keys = shown.keys.map((k) => (k.id === current.id ? updated : k));
+  const { record, warnings } = buildProviderRecord(previous.name, { ...shown.settings, keys }, previous);
   await saveProvider(c.env, record);
   await publishSnapshot(c.env);
   return jsonResponse({ ...presentKey(findKey(record.keys, current.id, record.name)), warnings });
@@ -126,7 +136,8 @@ providerRoutes.post("/:provider/keys/:key/test", async (c) => {
 providerRoutes.delete("/:provider/keys/:key", async (c) => {
   const previous = await existingProvider(c, c.req.param("provider"));
   const key = findKey(previous.keys, c.req.param("key"), previous.name);
-  const { record } = buildProviderRecord(previous.name, { ...previous.settings, keys: previous.keys.filter((k) => k.id !== key.id) }, previous);
+  const shown = presentRecord(previous);
+  const { record } = buildProviderRecord(previous.name, { ...shown.settings, keys: shown.keys.filter((k) => k.id !== key.id) }, previous);
   await saveProvider(c.env, record);
   await publishSnapshot(c.env);
   return jsonResponse({ message: `key '${key.name}' deleted` });

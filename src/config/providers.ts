@@ -56,6 +56,24 @@ export function keyOriginUrl(providerName: string, settings: Omit<ProviderSettin
   return key.vllm_key_config?.url ?? settings.network_config?.base_url ?? hostedBaseUrl(providerName);
 }
 
+/**
+ * Everywhere a key's requests — and with them its secrets and the provider's extra headers — can go: its origin URL
+ * and every absolute URL among the provider's path overrides, each with the VPC binding that carries it.
+ */
+export function keyDestinations(providerName: string, settings: Omit<ProviderSettings, "keys">, key: ProviderKeyInput): string[] {
+  const via = key.vpc_binding === undefined ? "" : ` (through binding ${key.vpc_binding})`;
+  const base = (keyOriginUrl(providerName, settings, key) ?? "").replace(/\/+$/, "");
+  const absolute = Object.values(settings.custom_provider_config?.request_path_overrides ?? {}).filter((path) => !path.startsWith("/"));
+  return [base, ...absolute].map((url) => url + via);
+}
+
+/** Every destination of a provider's requests: its keys' and, for a key-less provider, its base URL's. */
+export function providerDestinations(providerName: string, settings: Omit<ProviderSettings, "keys">, keys: readonly ProviderKeyInput[]): Set<string> {
+  const all = keys.flatMap((key) => keyDestinations(providerName, settings, key));
+  if (settings.custom_provider_config?.is_key_less) all.push(...keyDestinations(providerName, settings, { value: "", weight: 1, enabled: true }));
+  return new Set(all);
+}
+
 /** Checks the rules zod cannot see on its own: provider kind, origin URLs, key names. Throws a 400 naming the problem. */
 export function validateProvider(name: string, settings: ProviderSettings): void {
   if (UNSUPPORTED_PROVIDER_TYPES.has(name) && !settings.custom_provider_config) {

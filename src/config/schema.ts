@@ -4,6 +4,7 @@
  * Bifrost fields this gateway accepts but cannot act on are listed in compat.ts and reported as warnings.
  */
 import { z } from "zod";
+import { envReferenceProblem, isGatewayName } from "../upstream/secrets";
 
 const ENV_REF = /^env\.[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -16,12 +17,19 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** A secret: a literal, or `env.NAME` naming a Worker secret or variable. */
-export const secretValue = z.string().max(16384);
+/** Refuses `env.NAME` references to the gateway's own settings, naming the variable. */
+function noGatewayName(value: string, ctx: z.RefinementCtx): void {
+  const problem = envReferenceProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+}
+
+/** A secret: a literal, or `env.NAME` naming a Worker secret or variable (not one of the gateway's own). */
+export const secretValue = z.string().max(16384).superRefine(noGatewayName);
 
 export const originUrl = z
   .string()
-  .refine((value) => ENV_REF.test(value) || isHttpUrl(value), "must be an http(s) URL or env.NAME");
+  .refine((value) => ENV_REF.test(value) || isHttpUrl(value), "must be an http(s) URL or env.NAME")
+  .superRefine(noGatewayName);
 
 export const providerName = z
   .string()
@@ -60,7 +68,11 @@ export const providerKeySchema = z.strictObject({
   /** Cloudflare Access service token sent as CF-Access-Client-Id / CF-Access-Client-Secret. */
   cloudflare_access: accessServiceTokenSchema.optional(),
   /** Name of a Workers VPC service binding (or any Fetcher binding) that carries this key's requests to its origin. */
-  vpc_binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name").optional(),
+  vpc_binding: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name")
+    .refine((name) => !isGatewayName(name), "names one of the gateway's own bindings or settings")
+    .optional(),
   // Accepted for Bifrost compatibility; see compat.ts.
   use_for_batch_api: z.boolean().optional(),
   status: z.unknown().optional(),
@@ -69,7 +81,8 @@ export const providerKeySchema = z.strictObject({
 
 export const networkConfigSchema = z.strictObject({
   base_url: originUrl.optional(),
-  extra_headers: z.record(headerName, z.string().max(8192)).optional(),
+  /** Values are secrets like key values: literals (masked in answers, sealed at rest) or `env.NAME`. */
+  extra_headers: z.record(headerName, z.string().max(8192).superRefine(noGatewayName)).optional(),
   default_request_timeout_in_seconds: z.number().int().min(1).max(3600).optional(),
   stream_idle_timeout_in_seconds: z.number().int().min(5).max(3600).optional(),
   max_retries: z.number().int().min(0).max(10).optional(),

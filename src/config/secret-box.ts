@@ -1,9 +1,10 @@
 /**
- * Encryption at rest for provider secrets. With the CONFIG_ENCRYPTION_KEY Worker secret set, literal key values and
- * Access service-token values are stored in D1 and KV as `enc:v1:<iv>.<ciphertext>` (AES-256-GCM under a key
- * derived from the secret) and opened only in isolate memory. `env.NAME` references are not secrets and stay as
- * they are. Without the secret, values are stored as given.
+ * Encryption at rest for provider secrets. With the CONFIG_ENCRYPTION_KEY Worker secret set, literal key values,
+ * Access service-token values and `network_config.extra_headers` values are stored in D1 and KV as
+ * `enc:v1:<iv>.<ciphertext>` (AES-256-GCM under a key derived from the secret) and opened only in isolate memory.
+ * `env.NAME` references are not secrets and stay as they are. Without the secret, values are stored as given.
  */
+import { isEnvReference } from "../upstream/secrets";
 import type { ProviderKey, ProviderRecord } from "./schema";
 
 const PREFIX = "enc:v1:";
@@ -34,7 +35,7 @@ export function isSealed(value: string): boolean {
 }
 
 async function seal(value: string, secret: string): Promise<string> {
-  if (value === "" || value.startsWith("env.") || isSealed(value)) return value;
+  if (value === "" || isEnvReference(value) || isSealed(value)) return value;
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await keyFor(secret), encoder.encode(value)));
   return `${PREFIX}${toBase64(iv)}.${toBase64(sealed)}`;
@@ -60,12 +61,28 @@ async function mapSecrets(key: ProviderKey, transform: (value: string) => Promis
   return out;
 }
 
+type Settings = ProviderRecord["settings"];
+
+async function mapHeaderSecrets(settings: Settings, transform: (value: string) => Promise<string>): Promise<Settings> {
+  const headers = settings.network_config?.extra_headers;
+  if (!headers || Object.keys(headers).length === 0) return settings;
+  const entries = await Promise.all(Object.entries(headers).map(async ([name, value]) => [name, await transform(value)] as const));
+  return { ...settings, network_config: { ...settings.network_config, extra_headers: Object.fromEntries(entries) } };
+}
+
+function hasSealed(record: ProviderRecord): boolean {
+  if (Object.values(record.settings.network_config?.extra_headers ?? {}).some(isSealed)) return true;
+  return record.keys.some((key) => isSealed(key.value) || (key.cloudflare_access !== undefined && (isSealed(key.cloudflare_access.client_id) || isSealed(key.cloudflare_access.client_secret))));
+}
+
 export async function sealRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
   if (!secret) return record;
-  return { ...record, keys: await Promise.all(record.keys.map((key) => mapSecrets(key, (value) => seal(value, secret)))) };
+  const close = (value: string) => seal(value, secret);
+  return { ...record, settings: await mapHeaderSecrets(record.settings, close), keys: await Promise.all(record.keys.map((key) => mapSecrets(key, close))) };
 }
 
 export async function openRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
-  if (!record.keys.some((key) => isSealed(key.value) || (key.cloudflare_access && (isSealed(key.cloudflare_access.client_id) || isSealed(key.cloudflare_access.client_secret))))) return record;
-  return { ...record, keys: await Promise.all(record.keys.map((key) => mapSecrets(key, (value) => open(value, secret)))) };
+  if (!hasSealed(record)) return record;
+  const unseal = (value: string) => open(value, secret);
+  return { ...record, settings: await mapHeaderSecrets(record.settings, unseal), keys: await Promise.all(record.keys.map((key) => mapSecrets(key, unseal))) };
 }

@@ -51,7 +51,7 @@ export function originUrl(target: Target, env: object, path: string, pathKey: Pa
 function originHeaders(request: OriginRequest, env: object): Headers {
   const { target } = request;
   const headers = new Headers();
-  for (const [name, value] of target.provider.extraHeaders) headers.set(name, value);
+  for (const [name, value] of target.provider.extraHeaders) headers.set(name, resolveSecret(value, env, `extra header ${name} of provider '${target.provider.name}'`));
   if (request.contentType) headers.set("content-type", request.contentType);
   headers.set("accept", request.stream ? "text/event-stream" : "application/json");
   // Compressed SSE can sit in an encoder's buffer; streams travel uncompressed.
