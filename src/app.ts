@@ -21,6 +21,7 @@ import { renderMetrics, type CounterRow } from "./observability/metrics";
 import { requestLog } from "./observability/request-log";
 import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
+import { settingsOf } from "./settings";
 import { requestIdFor } from "./http/context";
 import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./http/errors";
 
@@ -30,6 +31,8 @@ export function buildApp(): Hono<AppEnv> {
   app.use(async (c, next) => {
     const requestId = requestIdFor(c.req.raw);
     c.set("requestId", requestId);
+    // A misconfigured gateway says so on every request (parsed once per isolate), rather than running on defaults.
+    settingsOf(c.env);
     await next();
     if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", requestId);
   });

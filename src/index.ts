@@ -4,6 +4,7 @@ import { buildApp } from "./app";
 import { getRoutingTable } from "./config/store";
 import { probeOrigins } from "./routing/probe";
 import type { Env } from "./env";
+import { settingsOf } from "./settings";
 
 export { VirtualKeyLimiter } from "./governance/limiter";
 
@@ -17,7 +18,7 @@ export default {
     if (new Date(controller.scheduledTime).getUTCMinutes() === 17) {
       ctx.waitUntil(enforceLogRetention(env).then((removed) => console.log(JSON.stringify({ event: "log_retention", removed }))));
     }
-    if (env.HEALTH_PROBE === "true") {
+    if (settingsOf(env).HEALTH_PROBE) {
       const table = await getRoutingTable(env, (promise) => ctx.waitUntil(promise));
       ctx.waitUntil(probeOrigins(env, table).then((reports) => console.log(JSON.stringify({ event: "health_probe", origins: reports }))));
     }

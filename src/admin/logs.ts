@@ -1,10 +1,10 @@
 /** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), and the retention clean-up. */
 import { Hono } from "hono";
 import type { AppEnv, Env } from "../env";
-import { numberSetting } from "../env";
 import { z } from "zod";
 import { parseOrThrow } from "../config/validation";
 import { jsonResponse } from "../http/errors";
+import { settingsOf } from "../settings";
 
 interface Filter {
   where: string;
@@ -95,7 +95,7 @@ logRoutes.get("/summary", async (c) => {
 
 /** Deletes log rows older than LOG_RETENTION_DAYS (default 30). Run by the scheduled handler. */
 export async function enforceLogRetention(env: Env, now = Date.now()): Promise<number> {
-  const cutoff = now - numberSetting(env.LOG_RETENTION_DAYS, 30) * 86_400_000;
+  const cutoff = now - settingsOf(env).LOG_RETENTION_DAYS * 86_400_000;
   const { meta } = await env.DB.prepare("DELETE FROM request_logs WHERE ts < ?1").bind(cutoff).run();
   return meta.changes;
 }

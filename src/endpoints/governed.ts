@@ -26,6 +26,7 @@ import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
 import type { Answer } from "../upstream/respond";
 import { withRouteHeaders } from "./route-headers";
+import { settingsOf } from "../settings";
 
 const MAX_KEY_LENGTH = 256;
 
@@ -37,10 +38,6 @@ function unauthorized(type: string, message: string): GatewayError {
 export interface Principal {
   vk: VirtualKeyRecord;
   token: TokenClaims | null;
-}
-
-function originList(raw: string | undefined): string[] {
-  return (raw ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
 }
 
 /**
@@ -57,7 +54,7 @@ function checkOrigin(c: AppContext, principal: Principal | null): void {
     return;
   }
   if (origin === undefined) return;
-  const allowed = principal ? principal.vk.allowed_origins : originList(c.env.KEYLESS_ALLOWED_ORIGINS);
+  const allowed = principal ? principal.vk.allowed_origins : settingsOf(c.env).KEYLESS_ALLOWED_ORIGINS;
   if (!allowed.includes("*") && !allowed.includes(origin)) {
     const holder = principal ? `virtual key '${principal.vk.name}'` : "keyless requests";
     throw new GatewayError(403, `origin ${origin} is not allowed for ${holder}`, "origin_not_allowed", { type: "origin_not_allowed" });
@@ -103,7 +100,7 @@ export async function authenticate(c: AppContext): Promise<Principal | null> {
     // A key's id or name in place of its value is a mistake to point out, never a silently ungoverned request.
     const other = otherCredential(headers);
     if (other !== undefined && other.length <= MAX_KEY_LENGTH && (await getRoutingTable(c.env, waitUntilOf(c))).virtualKeyNames.has(other)) throw nameAsCredential(other);
-    if (c.env.REQUIRE_VIRTUAL_KEY === "true") {
+    if (settingsOf(c.env).REQUIRE_VIRTUAL_KEY) {
       throw unauthorized("virtual_key_required", "virtual key is required: send it as x-bf-vk, Authorization: Bearer sk-bf-…, or x-api-key");
     }
   }

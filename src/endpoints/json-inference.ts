@@ -5,7 +5,6 @@
 import { z } from "zod";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
-import { numberSetting } from "../env";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
@@ -16,6 +15,7 @@ import { callOrigin, type PathKey } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
 import { payloadLoggingOn, truncatePayload } from "../observability/request-log";
 import { route, serve, traceOf } from "./governed";
+import { settingsOf } from "../settings";
 
 export interface JsonEndpoint {
   requestType: RequestType;
@@ -63,12 +63,12 @@ const gatewayFields = z.looseObject({
 type GatewayFields = z.infer<typeof gatewayFields>;
 
 export function requestBodyLimit(c: AppContext): number {
-  return mebibytes(numberSetting(c.env.MAX_REQUEST_BODY_MB, 32));
+  return mebibytes(settingsOf(c.env).MAX_REQUEST_BODY_MB);
 }
 
 /** The completion tokens per choice reserved for a request that sets no limit of its own. */
 export function defaultCompletionTokens(c: AppContext): number {
-  return numberSetting(c.env.DEFAULT_MAX_TOKENS_ESTIMATE, 4096);
+  return settingsOf(c.env).DEFAULT_MAX_TOKENS_ESTIMATE;
 }
 
 function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFields, body: JsonObject): TokenEstimate {

@@ -4,12 +4,12 @@
  * next request sees exact numbers. A request that dies stops renewing; its reservation lapses within one TTL.
  */
 import type { Env } from "../env";
-import { numberSetting } from "../env";
 import { GatewayError } from "../http/errors";
 import type { AdmitDecision } from "./limits";
 import { costNanos, fixedNanos, nanosPerCompletionToken, type MeteredUsage, type Price } from "./pricing";
 import type { TokenClaims } from "./ephemeral";
 import type { VirtualKeyRecord } from "./schema";
+import { settingsOf } from "../settings";
 
 export interface TokenEstimate {
   promptTokens: number;
@@ -40,7 +40,6 @@ export interface AdmissionTicket {
   stopRenewing(): void;
 }
 
-const DEFAULT_TTL_SECONDS = 60;
 /** The least completion per choice worth admitting a request whose limit the gateway lowers to what remains. */
 export const MIN_COMPLETION_TOKENS = 16;
 
@@ -58,7 +57,7 @@ export function limiterFor(env: Env, vk: Pick<VirtualKeyRecord, "id">) {
 }
 
 export function reservationTtlMs(env: Env): number {
-  return numberSetting(env.RESERVATION_TTL_SECONDS, DEFAULT_TTL_SECONDS) * 1000;
+  return settingsOf(env).RESERVATION_TTL_SECONDS * 1000;
 }
 
 function refusal(decision: Extract<AdmitDecision, { ok: false }>): GatewayError {

@@ -4,8 +4,8 @@
  * Durable Object holds the authoritative limits and active flag.
  */
 import type { Env } from "../env";
-import { numberSetting } from "../env";
 import type { VirtualKeyRecord } from "./schema";
+import { settingsOf } from "../settings";
 
 const KV_PREFIX = "vk/";
 /** The same record under its id, for ephemeral tokens, which name their parent key by id. */
@@ -55,7 +55,7 @@ let lastD1Fallback = 0;
  */
 async function lookUp(env: Env, cache: Map<string, Cached>, kvKey: string, key: string, load: () => Promise<VirtualKeyRecord | null>): Promise<VirtualKeyRecord | null> {
   const cached = cache.get(key);
-  const ttlMs = cached?.record ? numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000 : NEGATIVE_TTL_MS;
+  const ttlMs = cached?.record ? settingsOf(env).CONFIG_CACHE_SECONDS * 1000 : NEGATIVE_TTL_MS;
   if (cached && Date.now() - cached.checkedAt < ttlMs) return cached.record;
   let record = await env.CONFIG_KV.get<VirtualKeyRecord>(kvKey, "json");
   if (!record && Date.now() - lastD1Fallback >= D1_FALLBACK_INTERVAL_MS) {

@@ -1,7 +1,7 @@
 /** Small accessors over Hono's context that every endpoint needs. */
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
-import { numberSetting } from "../env";
+import { settingsOf } from "../settings";
 
 export type AppContext = Context<AppEnv>;
 
@@ -25,5 +25,5 @@ export function requestIdFor(request: Request): string {
 
 /** How long a stream may be silent toward the client before it gets a `: keep-alive` comment (SSE_KEEPALIVE_SECONDS). */
 export function sseKeepAliveMs(c: AppContext): number {
-  return numberSetting(c.env.SSE_KEEPALIVE_SECONDS, 15) * 1000;
+  return settingsOf(c.env).SSE_KEEPALIVE_SECONDS * 1000;
 }

@@ -8,6 +8,7 @@ import type { AppEnv } from "../env";
 import { waitUntilOf } from "../http/context";
 import type { LogRow, RequestTrace, TraceOutcome } from "./log-row";
 import { enqueueLogRow } from "./log-writer";
+import { settingsOf } from "../settings";
 
 const PAYLOAD_LIMIT = 64 * 1024;
 
@@ -17,7 +18,7 @@ function endpointOf(path: string): string {
 }
 
 export function payloadLoggingOn(env: AppEnv["Bindings"]): boolean {
-  return env.LOG_PAYLOADS === "true";
+  return settingsOf(env).LOG_PAYLOADS;
 }
 
 export function truncatePayload(text: string): string {

@@ -12,9 +12,9 @@
  * In-flight counts are per isolate and drive least-outstanding-requests choice between healthy origins.
  */
 import type { Env } from "../env";
-import { numberSetting } from "../env";
 import { originKey, type OriginReport, type ProbeReports } from "./probe";
 import type { Target } from "./resolve";
+import { settingsOf } from "../settings";
 
 interface OriginHealth {
   /** The latest scheduled probe's verdict and load report, if probing is on. */
@@ -60,7 +60,8 @@ export interface HealthSettings {
 }
 
 export function healthSettings(env: Env): HealthSettings {
-  return { threshold: numberSetting(env.CIRCUIT_FAILURE_THRESHOLD, 3), cooldownMs: numberSetting(env.CIRCUIT_COOLDOWN_SECONDS, 10) * 1000 };
+  const settings = settingsOf(env);
+  return { threshold: settings.CIRCUIT_FAILURE_THRESHOLD, cooldownMs: settings.CIRCUIT_COOLDOWN_SECONDS * 1000 };
 }
 
 /** Takes in the scheduled probe's latest reports (read with the config refresh). */

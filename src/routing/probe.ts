@@ -6,10 +6,10 @@
  */
 import { hostedBaseUrl } from "../config/providers";
 import type { Env } from "../env";
-import { numberSetting } from "../env";
 import { callOrigin } from "../upstream/origin";
 import type { Target } from "./resolve";
 import type { RoutingTable } from "./table";
+import { settingsOf } from "../settings";
 
 export const PROBE_KV_KEY = "health/probe";
 const PROBE_TIMEOUT_MS = 5000;
@@ -70,10 +70,10 @@ export async function probeOrigins(env: Env, table: RoutingTable): Promise<Probe
     if (hostedBaseUrl(provider.name) !== undefined) continue;
     for (const key of provider.keys) if (key.enabled) targets.push({ provider, key, upstreamModel: "" });
   }
-  const withMetrics = env.HEALTH_PROBE_METRICS === "true";
+  const withMetrics = settingsOf(env).HEALTH_PROBE_METRICS;
   const results = await Promise.all(targets.map((target) => probe(env, target, withMetrics)));
   const reports: ProbeReports = Object.fromEntries(targets.map((target, i) => [originKey(target), results[i] as OriginReport]));
-  const ttl = Math.max(60, numberSetting(env.HEALTH_PROBE_TTL_SECONDS, 180));
+  const ttl = Math.max(60, settingsOf(env).HEALTH_PROBE_TTL_SECONDS);
   await env.CONFIG_KV.put(PROBE_KV_KEY, JSON.stringify(reports), { expirationTtl: ttl });
   return reports;
 }
