@@ -10,6 +10,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { GatewayError } from "../http/errors";
+import { settingsOf } from "../settings";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -54,7 +55,7 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   refuseCrossSite(c);
   const expected = c.env.ADMIN_TOKEN;
   if (!expected) {
-    if (c.env.LOCAL_ADMIN_WITHOUT_TOKEN !== "true" || !LOOPBACK_HOSTS.has(new URL(c.req.url).hostname)) {
+    if (!settingsOf(c.env).LOCAL_ADMIN_WITHOUT_TOKEN || !LOOPBACK_HOSTS.has(new URL(c.req.url).hostname)) {
       throw new GatewayError(403, "the admin API is disabled: set the ADMIN_TOKEN secret to enable it", "admin_disabled");
     }
   } else {

@@ -4,7 +4,7 @@
  * while a background refresh revalidates it.
  */
 import type { Env } from "../env";
-import { numberSetting } from "../env";
+import { settingsOf } from "../settings";
 import { applyProbeReports } from "../routing/health";
 import { PROBE_KV_KEY, type ProbeReports } from "../routing/probe";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
@@ -34,7 +34,7 @@ let refreshing: Promise<RoutingTable> | null = null;
 export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unknown>) => void): Promise<RoutingTable> {
   const now = Date.now();
   if (cached) {
-    const ttlMs = numberSetting(env.CONFIG_CACHE_SECONDS, 10) * 1000;
+    const ttlMs = settingsOf(env).CONFIG_CACHE_SECONDS * 1000;
     if (now - cached.checkedAt >= ttlMs && !refreshing) {
       refreshing = refreshFromKv(env).finally(() => (refreshing = null));
       waitUntil(refreshing.catch(() => undefined));
@@ -46,7 +46,7 @@ export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unk
 }
 
 async function refreshFromKv(env: Env): Promise<RoutingTable> {
-  if (env.HEALTH_PROBE === "true") {
+  if (settingsOf(env).HEALTH_PROBE) {
     const reports = await env.CONFIG_KV.get<ProbeReports>(PROBE_KV_KEY, "json");
     if (reports) applyProbeReports(reports);
   }
