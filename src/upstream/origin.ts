@@ -5,7 +5,7 @@
  */
 import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
-import { resolveSecret } from "./secrets";
+import { resolveSecret, unresolved } from "./secrets";
 
 export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription" | "count_tokens";
 
@@ -75,7 +75,7 @@ function fetcherFor(target: Target, env: object): (url: string, init: RequestIni
   if (name === undefined) return (url, init) => fetch(url, init);
   const binding: unknown = (env as Record<string, unknown>)[name];
   if (typeof binding !== "object" || binding === null || typeof (binding as Fetcher).fetch !== "function") {
-    throw new GatewayError(502, `${originLabel(target)} uses the binding ${name}, which the gateway does not have`, "provider_config_unresolved");
+    throw unresolved(originLabel(target), `uses the binding ${name}, which the gateway does not have`);
   }
   return (url, init) => (binding as Fetcher).fetch(url, init);
 }

@@ -56,21 +56,28 @@ export function envReferenceProblem(value: string): string | undefined {
   return `env.${name} is one of the gateway's own settings; provider configuration may reference other Worker secrets and variables only`;
 }
 
+/**
+ * A provider setting the gateway cannot use. The detail (which variable, which binding, the encryption key) is for
+ * the operator's logs; the client learns which provider key is misconfigured, not the gateway's environment.
+ */
+export function unresolved(what: string, detail: string): GatewayError {
+  console.error(JSON.stringify({ event: "provider_config_unresolved", what, detail }));
+  return new GatewayError(502, `${what} cannot be used: its configuration on the gateway is incomplete (the gateway's logs say why)`, "provider_config_unresolved");
+}
+
 /** Resolves a config value; `what` names it in the error when an env reference points nowhere. */
 export function resolveSecret(value: string, env: object, what: string): string {
   if (value.startsWith("enc:v1:")) {
-    throw new GatewayError(502, `${what} is stored encrypted and cannot be opened: set the CONFIG_ENCRYPTION_KEY it was stored with`, "provider_config_unresolved");
+    throw unresolved(what, "stored encrypted and cannot be opened: set the CONFIG_ENCRYPTION_KEY it was stored with");
   }
   const match = ENV_REF.exec(value);
   if (!match) return value;
   const name = match[1] ?? "";
   // Configuration stored before the rule existed is refused here, never sent.
   if (RESERVED.has(name)) {
-    throw new GatewayError(502, `${what} refers to env.${name}, one of the gateway's own settings, which provider configuration may not use`, "provider_config_unresolved");
+    throw unresolved(what, `refers to env.${name}, one of the gateway's own settings, which provider configuration may not use`);
   }
-  const resolved: unknown = (env as Record<string, unknown>)[name];
-  if (typeof resolved !== "string") {
-    throw new GatewayError(502, `${what} refers to env.${name}, which is not set in the gateway's environment`, "provider_config_unresolved");
-  }
+  const resolved: unknown = Object.hasOwn(env, name) ? (env as Record<string, unknown>)[name] : undefined;
+  if (typeof resolved !== "string") throw unresolved(what, `refers to env.${name}, which is not set in the gateway's environment`);
   return resolved;
 }
