@@ -125,7 +125,7 @@ providerRoutes.post("/:provider/keys/:key/test", async (c) => {
   if (!compiled) throw new GatewayError(404, `provider '${record.name}' has no key '${key.id}'`, "key_not_found");
   const started = Date.now();
   try {
-    const models = await listFromOrigin(c, { provider, key: { ...compiled, enabled: true }, upstreamModel: "" }, null);
+    const models = await listFromOrigin(c, { provider, key: { ...compiled, enabled: true }, upstreamModel: "" }, null, true);
     return jsonResponse({ ok: true, latency_ms: Date.now() - started, models: models.map((model) => model.id) });
   } catch (error) {
     const failure = asGatewayError(error);

@@ -52,10 +52,10 @@ function listTargets(table: RoutingTable, allowed: (provider: string, key: Compi
 const MODEL_LIST_CACHE_MS = 5_000;
 const cachedCards = new Map<string, { cards: JsonObject[]; at: number }>();
 
-async function originCards(c: AppContext, target: Target): Promise<JsonObject[]> {
+async function originCards(c: AppContext, target: Target, fresh: boolean): Promise<JsonObject[]> {
   const identity = `${target.provider.name}\n${target.key.id}\n${target.key.originUrl}`;
   const cached = cachedCards.get(identity);
-  if (cached && Date.now() - cached.at < MODEL_LIST_CACHE_MS) return cached.cards;
+  if (!fresh && cached && Date.now() - cached.at < MODEL_LIST_CACHE_MS) return cached.cards;
   const call = await callOrigin(
     {
       target,
@@ -75,8 +75,9 @@ async function originCards(c: AppContext, target: Target): Promise<JsonObject[]>
   return cards;
 }
 
-export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null): Promise<JsonObject[]> {
-  const cards = await originCards(c, target);
+/** The origin's models under their client-facing names; `fresh` asks the origin now (an admin's connection test). */
+export async function listFromOrigin(c: AppContext, target: Target, vk: VirtualKeyRecord | null, fresh = false): Promise<JsonObject[]> {
+  const cards = await originCards(c, target, fresh);
   const out: JsonObject[] = [];
   for (const card of cards) {
     if (typeof card.id !== "string") continue;
