@@ -1,0 +1,57 @@
+/** A client that gives up — before the first byte or mid-stream — says nothing about the origin's health. */
+import { exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { configure, eventually, origin, postJson, received } from "./helpers";
+
+beforeAll(async () => {
+  await configure({
+    // "primary" takes the traffic while its circuit is closed; the standby (weight 0) only when it is open.
+    patient: {
+      keys: [
+        { name: "primary", models: ["*"], weight: 1, vllm_key_config: { url: origin("patient-primary") } },
+        { name: "standby", models: ["*"], weight: 0, vllm_key_config: { url: origin("patient-standby") } },
+      ],
+      network_config: { base_url: origin("patient-primary") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
+});
+
+async function leaveBeforeFirstByte(): Promise<void> {
+  const requestId = crypto.randomUUID();
+  const controller = new AbortController();
+  const pending = exports.default
+    .fetch(
+      new Request("http://gateway.test/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": requestId },
+        body: JSON.stringify({ model: "patient/slow-headers", messages: [{ role: "user", content: "hi" }] }),
+        signal: controller.signal,
+      }),
+    )
+    .catch(() => undefined);
+  await eventually(() => received(requestId), (log) => log.length === 1);
+  controller.abort();
+  await pending;
+  await eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
+}
+
+async function leaveMidStream(): Promise<void> {
+  const response = await postJson("/v1/chat/completions", { model: "patient/slow-stream", stream: true, messages: [{ role: "user", content: "hi" }] });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  await reader.read();
+  await reader.cancel();
+}
+
+describe("the circuit breaker and clients that leave", () => {
+  it("keeps the origin's circuit closed however many clients leave early", async () => {
+    for (let i = 0; i < 4; i += 1) {
+      await leaveBeforeFirstByte();
+      await leaveMidStream();
+    }
+    const requestId = crypto.randomUUID();
+    const response = await postJson("/v1/chat/completions", { model: "patient/meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId });
+    expect(response.status).toBe(200);
+    expect((await received(requestId)).map((r) => r.origin)).toEqual(["patient-primary"]);
+  });
+});
