@@ -36,19 +36,24 @@ async function leaveBeforeFirstByte(): Promise<void> {
   await eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
 }
 
-async function leaveMidStream(): Promise<void> {
-  const response = await postJson("/v1/chat/completions", { model: "patient/slow-stream", stream: true, messages: [{ role: "user", content: "hi" }] });
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  await reader.read();
-  await reader.cancel();
+/** Several streams started (each a success for the origin) and then all abandoned, so nothing succeeds in between. */
+async function leaveMidStream(count: number): Promise<void> {
+  const readers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const response = await postJson("/v1/chat/completions", { model: "patient/slow-stream", stream: true, messages: [{ role: "user", content: "hi" }] });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      return reader;
+    }),
+  );
+  await Promise.all(readers.map((reader) => reader.cancel()));
 }
 
 describe("the circuit breaker and clients that leave", () => {
   it("keeps the origin's circuit closed however many clients leave early", async () => {
-    for (let i = 0; i < 4; i += 1) {
-      await leaveBeforeFirstByte();
-      await leaveMidStream();
-    }
+    // More than the three consecutive failures that would open it.
+    await Promise.all([leaveBeforeFirstByte(), leaveBeforeFirstByte(), leaveBeforeFirstByte(), leaveBeforeFirstByte()]);
+    await leaveMidStream(4);
     const requestId = crypto.randomUUID();
     const response = await postJson("/v1/chat/completions", { model: "patient/meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId });
     expect(response.status).toBe(200);
