@@ -2,13 +2,13 @@
  * Audio transcriptions and translations: multipart uploads routed by their `model` field and streamed to the
  * origin untouched apart from that field; `stream=true` answers come back as vLLM's SSE.
  */
-import { numberSetting } from "../env";
+import { settingsOf } from "../settings";
 import { checkDeclaredLength, mebibytes } from "../http/body";
 import { sseKeepAliveMs, type AppContext } from "../http/context";
 import { GatewayError, badRequest } from "../http/errors";
 import { readMultipartHead } from "../http/multipart-head";
 import { checkRequestAllowed } from "../routing/resolve";
-import { callOrigin } from "../upstream/origin";
+import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayAnswer } from "../upstream/respond";
 import { route, serve } from "./governed";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
@@ -31,10 +31,11 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
   if (!boundary) throw badRequest("audio requests must be multipart/form-data with a boundary", "invalid_request");
   const lengthHeader = request.headers.get("content-length");
   if (lengthHeader === null) throw new GatewayError(411, "audio uploads need a Content-Length header", "length_required");
-  checkDeclaredLength(request, mebibytes(numberSetting(c.env.MAX_UPLOAD_BODY_MB, 100)));
+  const maxBytes = mebibytes(settingsOf(c.env).MAX_UPLOAD_BODY_MB);
+  checkDeclaredLength(request, maxBytes);
   if (!request.body) throw badRequest("the multipart body is empty", "invalid_request");
 
-  const head = await readMultipartHead(request.body, boundary);
+  const head = await readMultipartHead(request.body, boundary, { maxBytes });
   // Charged from the origin's usage report (seconds, or tokens); reserved up front from the upload's size.
   const estimate: TokenEstimate = { ...inputOnly(0), audioSeconds: audioSecondsOf(Number(lengthHeader)) };
   const routed = await route(c, { model: head.model, requestType: "transcription", defaultProvider, estimate });
@@ -43,21 +44,32 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
     routed,
     estimate,
     async (target, publicModel) => {
-      if (head.stream) checkRequestAllowed(target.provider, "transcription_stream");
-      const call = await callOrigin(
-        {
-          target,
-          path: `/v1/audio/${task}`,
-          pathKey: "transcription",
-          method: "POST",
-          body: head.body(target.upstreamModel, Number(lengthHeader)),
-          contentType,
-          stream: head.stream === true,
-          requestId: c.get("requestId"),
-          clientSignal: request.signal,
-        },
-        c.env,
-      );
+      // `stream` may come anywhere, after the file too. A provider that refuses streamed transcriptions has to know
+      // it before the upload starts, so the head reads on for it (held, within the upload limit); for the others
+      // the upload starts at once, and a `stream` field found later only shapes the answer's relay.
+      const refusesStreams = target.provider.allowedRequests !== null && !target.provider.allowedRequests.has("transcription_stream");
+      const stream = head.stream ?? (refusesStreams ? await head.finalStream() : undefined);
+      if (stream) checkRequestAllowed(target.provider, "transcription_stream");
+      let call: OriginCall;
+      try {
+        call = await callOrigin(
+          {
+            target,
+            path: `/v1/audio/${task}`,
+            pathKey: "transcription",
+            method: "POST",
+            body: head.body(target.upstreamModel, Number(lengthHeader)),
+            contentType,
+            stream: stream === true,
+            requestId: c.get("requestId"),
+            clientSignal: request.signal,
+          },
+          c.env,
+        );
+      } catch (error) {
+        // The upload broke off because of the client's own body (a second model field after the file): its error.
+        throw head.failure ?? error;
+      }
       return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: 0, keepAliveMs: sseKeepAliveMs(c) });
     },
     // The upload streams once: exactly one attempt, at the weighted choice.
