@@ -55,9 +55,3 @@ export interface AppEnv {
   Variables: AppVariables;
 }
 
-/** Reads a positive number from a string variable, falling back when it is missing or malformed. */
-export function numberSetting(raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
