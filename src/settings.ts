@@ -57,6 +57,10 @@ const settingsSchema = z.object({
   HEALTH_PROBE_METRICS: flag(false),
   HEALTH_PROBE_TTL_SECONDS: positive(180),
   LOCAL_ADMIN_WITHOUT_TOKEN: flag(false),
+  // Secrets are checked too: a weak or blank one is a misconfiguration, not a feature quietly switched off.
+  ADMIN_TOKEN: z.string().refine((value) => value.trim() !== "", "must not be blank").optional(),
+  EPHEMERAL_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  CONFIG_ENCRYPTION_KEY: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

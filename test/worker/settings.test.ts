@@ -26,4 +26,10 @@ describe("settings", () => {
       expect(error.message).toBe('the gateway is misconfigured: MAX_REQUEST_BODY_MB must be a positive number, not "32MB"; LOG_PAYLOADS must be "true" or "false", not "yes"');
     }
   });
+
+  it("check secrets as well: a short signing secret fails every request instead of weakening tokens", async () => {
+    const response = await buildApp().fetch(new Request("http://gateway.test/health"), { ...env, EPHEMERAL_TOKEN_SECRET: "too-short" });
+    expect(response.status).toBe(500);
+    expect((await errorOf(response)).message).toBe("the gateway is misconfigured: EPHEMERAL_TOKEN_SECRET must be at least 32 characters");
+  });
 });
