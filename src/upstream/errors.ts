@@ -15,8 +15,10 @@ interface ErrorParts {
 
 const MAX_MESSAGE = 2000;
 
+/** A non-empty string, cut to MAX_MESSAGE: validation messages may quote the request, and it may be megabytes. */
 function text(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
+  if (typeof value !== "string" || value === "") return undefined;
+  return value.length > MAX_MESSAGE ? `${value.slice(0, MAX_MESSAGE)}…` : value;
 }
 
 /** Extracts message/type/param/code from any known shape; undefined when the payload carries no error. */
@@ -31,7 +33,7 @@ export function errorPartsOf(payload: unknown): ErrorParts | undefined {
       code: typeof error.code === "number" || typeof error.code === "string" ? error.code : null,
     };
   }
-  if (typeof error === "string" && error !== "") return { message: error };
+  if (typeof error === "string" && error !== "") return { message: text(error) ?? error };
   if (payload.object === "error") {
     return {
       message: text(payload.message) ?? "origin reported an error",
@@ -41,7 +43,7 @@ export function errorPartsOf(payload: unknown): ErrorParts | undefined {
     };
   }
   const { detail } = payload;
-  if (typeof detail === "string") return { message: detail };
+  if (typeof detail === "string") return { message: text(detail) ?? detail };
   if (Array.isArray(detail)) {
     const parts = detail.map((item) => (isJsonObject(item) && typeof item.msg === "string" ? `${Array.isArray(item.loc) ? item.loc.join(".") + ": " : ""}${item.msg}` : JSON.stringify(item)));
     return { message: parts.join("; ").slice(0, MAX_MESSAGE) };

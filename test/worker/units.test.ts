@@ -136,3 +136,14 @@ describe("durations and windows", () => {
     expect(new Date(currentWindowStart(windowSpec("1Y", true), 0, now)).toISOString()).toBe("2026-01-01T00:00:00.000Z");
   });
 });
+
+describe("origin error messages", () => {
+  it("are cut to 2,000 characters, however much of the request the origin quotes back", async () => {
+    const { originError } = await import("../../src/upstream/errors");
+    const where = { provider: "vllm", key: "k" };
+    const quoted = "x".repeat(3_000_000);
+    for (const body of [{ error: { message: quoted, code: 400 } }, { object: "error", message: quoted }, { detail: quoted }, { error: quoted }]) {
+      expect(originError(400, JSON.stringify(body), where).message.length).toBe(2_001);
+    }
+  });
+});
