@@ -138,8 +138,7 @@ describe("durations and windows", () => {
 });
 
 describe("origin error messages", () => {
-  it("are cut to 2,000 characters, however much of the request the origin quotes back", async () => {
-    const { originError } = await import("../../src/upstream/errors");
+  it("are cut to 2,000 characters, however much of the request the origin quotes back", () => {
     const where = { provider: "vllm", key: "k" };
     const quoted = "x".repeat(3_000_000);
     for (const body of [{ error: { message: quoted, code: 400 } }, { object: "error", message: quoted }, { detail: quoted }, { error: quoted }]) {
