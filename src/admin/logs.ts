@@ -85,7 +85,7 @@ logRoutes.get("/summary", async (c) => {
   const bucket = `CAST(?${n + 3} AS INTEGER)`;
   const { results } = await c.env.DB.prepare(
     `SELECT (ts / ${bucket}) * ${bucket} AS bucket, COUNT(*) AS requests, SUM(status >= 400 OR error_code IS NOT NULL) AS errors, SUM(prompt_tokens) AS prompt_tokens,
-            SUM(completion_tokens) AS completion_tokens, SUM(cost) AS cost, AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms
+            SUM(completion_tokens) AS completion_tokens, SUM(cost) AS cost, AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms, COUNT(ttft_ms) AS streams
      FROM request_logs ${where} GROUP BY bucket ORDER BY bucket`,
   )
     .bind(...filter.bindings, from, to, bucketMs)

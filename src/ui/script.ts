@@ -48,8 +48,11 @@ function message(text, kind) {
   return h("p", { class: kind || "muted", role: kind === "error" ? "alert" : "status", text });
 }
 
+/** Dollars with the precision they have: at least two decimals, up to nine ($0.000012, $2.50). */
 function money(value) {
-  return "$" + Number(value || 0).toFixed(4);
+  const fixed = Number(value || 0).toFixed(9).replace(/0+$/, "");
+  const [whole, fraction] = fixed.split(".");
+  return "$" + whole + "." + (fraction || "").padEnd(2, "0");
 }
 
 /** Runs an action from a form or button and reports failure next to it instead of losing it. */

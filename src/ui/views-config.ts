@@ -208,7 +208,7 @@ async function renderKeys() {
     field("Name", input("name", { required: true })),
     field("Provider", h("select", { name: "provider", id: "f-provider", required: true }, ...providers.map((p) => h("option", { value: p.name }, p.name)))),
     field("Allowed models (blank = all)", input("models")),
-    field("Budget, USD (blank = none)", input("budget", { type: "number", min: "0", step: "0.01" })),
+    field("Budget, USD (blank = none)", input("budget", { type: "number", min: "0", step: "any" })),
     field("Budget resets every", h("select", { name: "reset", id: "f-reset" }, ...[["1d", "day"], ["1w", "week"], ["1M", "month"]].map(([v, l]) => h("option", { value: v }, l)))),
     field("Requests per minute (blank = unlimited)", input("requests", { type: "number", min: "1" })),
     h("button", { class: "primary", type: "submit" }, "Create key"),

@@ -3,17 +3,20 @@ import { CONFIG_VIEWS } from "./views-config";
 
 const READ_VIEWS = String.raw`
 /** A small SVG line chart of one series over the summary's time buckets. */
-function chart(title, buckets, value, format) {
+function chart(title, buckets, value, format, weight) {
   const width = 480, height = 140, pad = 24;
   const values = buckets.map((b) => Number(value(b) || 0));
   const max = Math.max(1e-9, ...values);
   const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
   const points = values.map((v, i) => (pad + i * step).toFixed(1) + "," + (height - pad - (v / max) * (height - 2 * pad)).toFixed(1)).join(" ");
-  const total = values.reduce((sum, v) => sum + v, 0);
+  // Counts add up over the period; averages are weighted by how many requests each bucket's average covers.
+  const weights = weight ? buckets.map((b) => Number(weight(b) || 0)) : null;
+  const weightSum = weights ? weights.reduce((sum, w) => sum + w, 0) : 0;
+  const total = weights ? (weightSum ? values.reduce((sum, v, i) => sum + v * weights[i], 0) / weightSum : 0) : values.reduce((sum, v) => sum + v, 0);
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", "0 0 " + width + " " + height);
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", title + ": " + format(total) + " over the period");
+  svg.setAttribute("aria-label", title + ": " + format(total) + (weights ? " on average" : " over the period"));
   svg.innerHTML =
     '<line x1="' + pad + '" y1="' + (height - pad) + '" x2="' + (width - pad) + '" y2="' + (height - pad) + '" stroke="#d8dce3"/>' +
     (values.length ? '<polyline fill="none" stroke="#2457c5" stroke-width="2" points="' + points + '"/>' : "") +
@@ -34,8 +37,8 @@ async function renderOverview() {
       chart("Errors", b, (x) => x.errors, count),
       chart("Tokens", b, (x) => Number(x.prompt_tokens) + Number(x.completion_tokens), count),
       chart("Cost", b, (x) => x.cost, money),
-      chart("Average latency", b, (x) => x.avg_latency_ms, (v) => Math.round(v) + " ms"),
-      chart("Average time to first token", b, (x) => x.avg_ttft_ms, (v) => Math.round(v) + " ms"),
+      chart("Average latency", b, (x) => x.avg_latency_ms, (v) => Math.round(v) + " ms", (x) => x.requests),
+      chart("Average time to first token", b, (x) => x.avg_ttft_ms, (v) => Math.round(v) + " ms", (x) => x.streams),
     ),
   ];
 }
