@@ -32,7 +32,7 @@ function refuseCrossSite(c: Context<AppEnv>): void {
   if ((site !== undefined && site !== "same-origin" && site !== "none") || (origin !== undefined && origin !== ownOrigin)) {
     throw new GatewayError(
       403,
-      `the admin API does not accept requests from other sites or origins (${origin !== undefined ? `Origin ${origin}` : `Sec-Fetch-Site ${site}`}); use the dashboard at ${ownOrigin}/ui or a client that is not a browser`,
+      `the admin API does not accept requests from other sites or origins (${(origin !== undefined ? `Origin ${origin}` : `Sec-Fetch-Site ${site}`).slice(0, 200)}); use the dashboard at ${ownOrigin}/ui or a client that is not a browser`,
       "cross_site_request",
     );
   }
