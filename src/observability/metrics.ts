@@ -8,11 +8,13 @@ import type { LogRow } from "./log-row";
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 90];
 
 interface MetricInfo {
-  type: "counter" | "histogram";
+  type: "counter" | "histogram" | "gauge";
   help: string;
 }
 
 export const METRICS: Record<string, MetricInfo> = {
+  bifrost_requests_total: { type: "counter", help: "Inference requests the gateway answered, whether or not they reached an origin." },
+  bifrost_request_duration_seconds: { type: "gauge", help: "Mean time from request to the end of the response, over every request counted." },
   bifrost_upstream_requests_total: { type: "counter", help: "Requests sent through the gateway to an upstream provider." },
   bifrost_success_requests_total: { type: "counter", help: "Requests that completed successfully." },
   bifrost_error_requests_total: { type: "counter", help: "Requests that failed, by status code." },
@@ -65,17 +67,26 @@ export function metricDeltas(row: LogRow, into = new Map<string, number>()): Map
     add(`${name}_sum`, base, seconds);
     add(`${name}_count`, base, 1);
   };
-  add("bifrost_upstream_requests_total", base, 1);
+  // Every request, at the gateway: what the tutorial's queries count and time.
+  add("bifrost_requests_total", base, 1);
+  add(`${DURATION}_sum`, base, row.latency_ms / 1000);
+  add(`${DURATION}_count`, base, 1);
   // A stream that started (200) and then broke or carried an error frame is a failure too.
   if (row.status < 400 && row.error_code === null) add("bifrost_success_requests_total", base, 1);
   else add("bifrost_error_requests_total", `${base},status_code="${row.status < 400 ? "stream_error" : row.status}"`, 1);
+  add("bifrost_cost_total", base, row.cost);
+  // Upstream figures only for requests that reached an origin.
+  if (row.attempts === 0) return into;
+  add("bifrost_upstream_requests_total", base, 1);
   add("bifrost_input_tokens_total", base, row.prompt_tokens);
   add("bifrost_output_tokens_total", base, row.completion_tokens);
-  add("bifrost_cost_total", base, row.cost);
   observe("bifrost_upstream_latency_seconds", row.latency_ms / 1000);
   if (row.ttft_ms !== null) observe("bifrost_stream_first_token_latency_seconds", row.ttft_ms / 1000);
   return into;
 }
+
+/** The gauge is a mean, kept as a sum and a count of seconds and shown as their quotient at scrape time. */
+const DURATION = "bifrost_request_duration_seconds";
 
 export interface CounterRow {
   name: string;
@@ -87,18 +98,58 @@ function baseName(name: string): string {
   return name.replace(/_(bucket|sum|count)$/, "");
 }
 
+const LE = /,?le="([^"]*)"$/;
+
+/** A bucket's upper bound as a number (+Inf last), and its labels without `le`. */
+function bucketOf(row: CounterRow): { labels: string; le: number } {
+  const match = LE.exec(row.labels);
+  if (!match) return { labels: row.labels, le: Number.NaN };
+  return { labels: row.labels.slice(0, match.index), le: match[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(match[1]) };
+}
+
+/**
+ * Families together, each family's series grouped by label set; a histogram's buckets in increasing numeric `le`
+ * order with +Inf last, then its _sum and _count — the order the exposition format requires.
+ */
+function exposureOrder(a: CounterRow, b: CounterRow): number {
+  const family = baseName(a.name).localeCompare(baseName(b.name));
+  if (family !== 0) return family;
+  const left = bucketOf(a);
+  const right = bucketOf(b);
+  const labels = left.labels.localeCompare(right.labels);
+  if (labels !== 0) return labels;
+  const suffix = (name: string) => (name.endsWith("_bucket") ? 0 : name.endsWith("_sum") ? 1 : 2);
+  return suffix(a.name) - suffix(b.name) || left.le - right.le || a.name.localeCompare(b.name);
+}
+
+function header(lines: string[], name: string): void {
+  const info = METRICS[name];
+  if (info) lines.push(`# HELP ${name} ${info.help}`, `# TYPE ${name} ${info.type}`);
+}
+
 /** Prometheus text exposition format (0.0.4). */
 export function renderMetrics(rows: readonly CounterRow[]): string {
   const lines: string[] = [];
+  const durations = new Map<string, { sum: number; count: number }>();
   let current = "";
-  for (const row of [...rows].sort((a, b) => baseName(a.name).localeCompare(baseName(b.name)) || a.name.localeCompare(b.name) || a.labels.localeCompare(b.labels))) {
+  for (const row of [...rows].sort(exposureOrder)) {
     const base = baseName(row.name);
-    const info = METRICS[base] ?? METRICS[row.name];
-    if (base !== current && info) {
+    if (base === DURATION) {
+      const entry = durations.get(row.labels) ?? { sum: 0, count: 0 };
+      if (row.name.endsWith("_sum")) entry.sum = row.value;
+      else entry.count = row.value;
+      durations.set(row.labels, entry);
+      continue;
+    }
+    if (base !== current) {
       current = base;
-      lines.push(`# HELP ${base} ${info.help}`, `# TYPE ${base} ${info.type}`);
+      header(lines, base);
     }
     lines.push(`${row.name}{${row.labels}} ${row.value}`);
+  }
+  if (durations.size > 0) {
+    header(lines, DURATION);
+    for (const [labels, { sum, count }] of durations) if (count > 0) lines.push(`${DURATION}{${labels}} ${sum / count}`);
   }
   return `${lines.join("\n")}\n`;
 }

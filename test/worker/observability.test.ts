@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import worker from "../../src/index";
+import { parseStrict } from "../support/prometheus-strict";
 import { ADMIN, LLAMA, admin, configure, eventually, gateway, origin, postJson, virtualKey } from "./helpers";
 
 interface LogBody {
@@ -139,4 +140,28 @@ describe("Prometheus metrics", () => {
     expect(text).toContain(`bifrost_stream_first_token_latency_seconds_count{${labels}} 1`);
     expect(text).toMatch(/bifrost_cost_total\{[^}]*virtual_key="logged-key"\} [0-9.e-]+/);
   });
+
+  it("parses strictly and has the series the unified-gateway tutorial queries, by provider", async () => {
+    const text = await (await gateway("/metrics", { headers: ADMIN })).text();
+    const families = parseStrict(text);
+    expect(families.get("bifrost_requests_total")?.type).toBe("counter");
+    expect(families.get("bifrost_request_duration_seconds")?.type).toBe("gauge");
+    expect(families.get("bifrost_cost_total")?.type).toBe("counter");
+    const series = (name: string, labels: Record<string, string>) => families.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    const keyed = { provider: "vllm", model: `vllm/${LLAMA}`, virtual_key: "logged-key" };
+    // rate(bifrost_requests_total[5m]) by (provider); sum(rate(bifrost_requests_total{provider=~"vllm.*|ollama.*"}[5m]))
+    expect(series("bifrost_requests_total", keyed)?.value).toBe(2);
+    expect(families.get("bifrost_requests_total")?.samples.some((s) => /^(vllm.*|ollama.*)$/.test(s.labels.provider ?? ""))).toBe(true);
+    // avg(bifrost_request_duration_seconds) by (provider): a mean in seconds, under a minute here.
+    const duration = series("bifrost_request_duration_seconds", keyed)?.value ?? -1;
+    expect(duration).toBeGreaterThanOrEqual(0);
+    expect(duration).toBeLessThan(60);
+    // sum(bifrost_cost_total) by (provider)
+    expect(series("bifrost_cost_total", keyed)?.value).toBeGreaterThan(0);
+    // Requests that never reached an origin are gateway requests, not upstream ones.
+    expect(series("bifrost_requests_total", { provider: "", model: "other" })?.value).toBeGreaterThanOrEqual(1);
+    expect(series("bifrost_upstream_requests_total", { provider: "" })).toBeUndefined();
+    expect(series("bifrost_upstream_latency_seconds_count", { provider: "" })).toBeUndefined();
+  });
+
 });
