@@ -21,7 +21,7 @@ import type { RequestTrace } from "../observability/log-row";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { dispatch } from "../routing/dispatch";
-import { beginAttempt, endAttempt, healthSettings, orderTargets, recordFailure, recordSuccess, syncHealth } from "../routing/health";
+import { beginAttempt, endAttempt, healthSettings, isAvailable, orderTargets, recordFailure, recordSuccess, syncHealth } from "../routing/health";
 import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
 import type { Answer } from "../upstream/respond";
@@ -256,7 +256,8 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   };
   clientSignal.addEventListener("abort", onClientGone, { once: true });
   let primaryError: unknown;
-  for (const [index, chain] of chains.entries()) {
+  let firstError: unknown;
+  for (const { chain, position: index } of healthFirst(chains)) {
     let targets: Target[];
     let reservePrice: Price | null = null;
     try {
@@ -303,13 +304,26 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       return response;
     } catch (error) {
       if (index === 0) primaryError = error;
+      firstError ??= error;
       logAttemptFailure(c, index, chain, error);
       if (!worthFallback(error)) break;
     }
   }
   if (ticket) await release(ticket);
   if (first) recordRoute(c, first, routed.publicModel, 0, 0);
-  throw primaryError;
+  throw primaryError ?? firstError;
+}
+
+/**
+ * The models to try, those with an origin that is available first: a primary whose every origin has an open circuit
+ * (it failed or hung, as seen here or by the probe) is tried after its fallbacks and a key's other provider configs,
+ * so a hung origin costs a few timeouts per cool-down, not one per request. `position` is the place in the order the
+ * client and the key gave, for x-bf-fallback-index.
+ */
+function healthFirst(chains: readonly Chain[]): { chain: Chain; position: number }[] {
+  const now = Date.now();
+  const ranked = chains.map((chain, position) => ({ chain, position, available: chain.targets.some((target) => isAvailable(target, now)) }));
+  return [...ranked.filter((entry) => entry.available), ...ranked.filter((entry) => !entry.available)];
 }
 
 function logAttemptFailure(c: AppContext, index: number, chain: Chain, error: unknown): void {

@@ -132,6 +132,13 @@ export class FakeVllm {
       res.writeHead(502, { "content-type": "text/html" });
       return void res.end("<!DOCTYPE html><html><body>Bad gateway</body></html>");
     }
+    // An engine that accepted the connection and hangs: no headers for ten seconds (longer than any test's timeout).
+    if (origin === "hung") {
+      setTimeout(() => {
+        if (!res.destroyed) sendJson(res, 503, nestedError(503, "gave up", "ServiceUnavailableError"));
+      }, 10_000).unref();
+      return;
+    }
     // Something in front of the engine answering in its own words, naming an internal host.
     if (origin === "proxy-text") {
       res.writeHead(503, { "content-type": "text/plain" });

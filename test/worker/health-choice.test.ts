@@ -1,0 +1,50 @@
+/** A virtual key's provider configs are chosen with the circuit breaker: a hung primary costs a few timeouts, not one per request. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app";
+import { configure, origin, received, virtualKey } from "./helpers";
+
+/** A cool-down far longer than the test, so nothing depends on how fast the machine is. */
+const settings = { ...env, CIRCUIT_COOLDOWN_SECONDS: "60" };
+
+beforeAll(async () => {
+  await configure({
+    // The tutorial's "hybrid high availability": a self-hosted primary and a standby provider.
+    "vllm-local": {
+      keys: [{ name: "gpu", models: ["*"], value: "" }],
+      network_config: { base_url: origin("hung"), default_request_timeout_in_seconds: 1 },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    standby: {
+      keys: [{ name: "cloud", models: ["*"], value: "" }],
+      network_config: { base_url: origin("standby") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
+});
+
+describe("choosing among a key's provider configs", () => {
+  it("stops waiting on a hung primary once its circuit is open, and says which fallback answered", async () => {
+    const key = await virtualKey("hybrid", { provider_configs: [{ provider: "vllm-local", weight: 1 }, { provider: "standby", weight: 0 }] });
+    const ask = async () => {
+      const requestId = crypto.randomUUID();
+      const ctx = createExecutionContext();
+      const request = new Request("http://gateway.test/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-bf-vk": key, "x-request-id": requestId },
+        body: JSON.stringify({ model: "meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }),
+      });
+      const response = await buildApp().fetch(request, settings, ctx);
+      expect(response.status).toBe(200);
+      await response.text();
+      await waitOnExecutionContext(ctx);
+      return { origins: (await received(requestId)).map((r) => r.origin), fallbackIndex: response.headers.get("x-bf-fallback-index") };
+    };
+    // Three requests wait out the primary's 1 s timeout, then the standby answers; the third failure opens the circuit.
+    for (let i = 0; i < 3; i += 1) expect(await ask()).toEqual({ origins: ["hung", "standby"], fallbackIndex: "1" });
+    // From now on, until the cool-down ends, the primary is not even tried.
+    expect(await ask()).toEqual({ origins: ["standby"], fallbackIndex: "1" });
+    expect(await ask()).toEqual({ origins: ["standby"], fallbackIndex: "1" });
+  }, 20_000);
+});
