@@ -2,7 +2,7 @@
 export const CONFIG_VIEWS = String.raw`
 const SELF_HOSTED = ["vllm", "ollama", "sgl"];
 
-/** An inline form that edits a key's origin URL, models and weight (PUT …/keys/{id}; other fields keep their values). */
+/** An inline form that edits a key's origin URL, models, weight and secret (PUT …/keys/{id}; other fields keep their values). */
 function keyEditor(provider, key, where) {
   const url = key.vllm_key_config && key.vllm_key_config.url;
   const form = h(
@@ -15,12 +15,15 @@ function keyEditor(provider, key, where) {
         const models = v.models.split(",").map((m) => m.trim()).filter(Boolean);
         const patch = { weight: Number(v.weight), models: models.length ? models : ["*"] };
         if (v.url) patch.vllm_key_config = Object.assign({}, key.vllm_key_config, { url: v.url });
+        // A stored secret never follows its key to a new origin on its own: it is re-entered here (or env.NAME).
+        if (v.secret) patch.value = v.secret;
         attempt(where, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), patch); show("providers"); });
       },
     },
     url !== undefined ? field("Origin URL", input("url", { type: "url", value: url })) : null,
     field("Models (comma-separated; blank = all)", input("models", { value: key.models && !key.models.includes("*") ? key.models.join(", ") : "" })),
     field("Weight", input("weight", { type: "number", min: "0", step: "any", value: String(key.weight) })),
+    field("Secret (blank = keep; re-enter when the origin changes)", input("secret", { type: "password", autocomplete: "off", placeholder: key.value || "none" })),
     h("button", { class: "primary", type: "submit" }, "Save"),
   );
   where.replaceChildren(form);

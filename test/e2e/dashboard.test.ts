@@ -66,6 +66,28 @@ describe("dashboard", () => {
     await expect.poll(weightCell, { timeout: 5000 }).toBe("3");
   });
 
+  it("moves a key with a secret to a new origin only when the secret is re-entered", async () => {
+    await page.fill("#f-provider", "sgl");
+    await page.fill("#f-url", `${fakeUrl}/o/sgl-a`);
+    await page.fill("#f-key_name", "sgl-gpu");
+    await page.fill("#f-key_value", "sgl-origin-secret-0123456789");
+    await page.click('#add-provider button[type="submit"]');
+    const card = page.locator('[data-provider="sgl"]');
+    await card.waitFor();
+    const form = () => card.locator('form[aria-label="Edit key sgl-gpu"]');
+    await card.getByRole("button", { name: "Edit" }).click();
+    await form().locator('input[name="url"]').fill(`${fakeUrl}/o/sgl-b`);
+    await form().locator('button[type="submit"]').click();
+    await expect.poll(() => card.locator('[role="alert"]').textContent(), { timeout: 5000 }).toContain("re-ent");
+    await card.getByRole("button", { name: "Edit" }).click();
+    await form().locator('input[name="url"]').fill(`${fakeUrl}/o/sgl-b`);
+    await form().locator('input[name="secret"]').fill("sgl-origin-secret-0123456789");
+    await form().locator('button[type="submit"]').click();
+    const originCell = () => page.locator('[data-provider="sgl"] tbody tr').first().locator("td").nth(1).textContent();
+    await expect.poll(originCell, { timeout: 5000 }).toBe(`${fakeUrl}/o/sgl-b`);
+    await snap("key-moved");
+  });
+
   it("shows the price in force for a model and where it comes from", async () => {
     await page.selectOption("#f-price-provider", "ui-origin");
     await page.fill("#f-model", "meta-llama/Llama-3.2-1B-Instruct");
