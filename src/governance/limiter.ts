@@ -100,18 +100,17 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const asked = request.completionTokens * choices;
     const lowerable = request.flexible || config.lowerExplicitLimits === true;
     const least = (lowerable ? Math.min(request.minCompletionTokens, request.completionTokens) : request.completionTokens) * choices;
-    const constraints = this.constraintsFor(config, scopes, request, now, asked);
+    const fits = this.constraintsFor(config, scopes, request, now, asked).map((constraint) => ({ constraint, fit: fitAllowance(constraint.allowance, least) }));
 
     // A request that can never fit is the client's to change, whatever else is going on: 400 before any 429.
-    for (const constraint of constraints) if (fitAllowance(constraint.allowance, least).kind === "never") return constraint.never();
+    const never = fits.find(({ fit }) => fit.kind === "never");
+    if (never) return never.constraint.never();
     const refusal = this.checkRequestWindows(config, scopes, token, now) ?? this.checkConcurrency(config);
     if (refusal) return refusal;
     let granted = asked;
-    for (const constraint of constraints) {
-      const fit = fitAllowance(constraint.allowance, least);
-      if (fit.kind === "never") return constraint.never();
+    for (const { constraint, fit } of fits) {
       if (fit.kind === "short") return constraint.short(fit.onlyInFlight);
-      granted = Math.min(granted, fit.maxCompletion);
+      if (fit.kind === "fits") granted = Math.min(granted, fit.maxCompletion);
     }
     const perChoice = Math.floor(granted / choices);
 

@@ -198,18 +198,17 @@ export class SseRelay {
     }
     let parsed: unknown;
     const parse = () => (parsed ??= safeParse(data));
-    const isFirst = this.dataEvents === 0;
+    const isFirst = this.firstEventAt === undefined;
     if (isFirst) this.firstEventAt = Date.now();
-    this.dataEvents += 1;
-    if (data.includes('"error"')) {
-      const parts = errorPartsOf(parse());
-      if (parts) {
-        this.sawError = true;
-        this.dataEvents -= 1; // an error frame generated nothing
-        this.errorCode ??= parts.code === undefined || parts.code === null ? (parts.type ?? "stream_error_frame") : String(parts.code);
-        if (isFirst) this.firstError = parts;
-        if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);
-      }
+    const parts = data.includes('"error"') ? errorPartsOf(parse()) : undefined;
+    if (parts) {
+      this.sawError = true;
+      this.errorCode ??= parts.code === undefined || parts.code === null ? (parts.type ?? "stream_error_frame") : String(parts.code);
+      if (isFirst) this.firstError = parts;
+      if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);
+    } else {
+      // Chunks generated, a proxy for tokens when usage never arrives (an error frame generated nothing).
+      this.dataEvents += 1;
     }
     if (this.options.converter) {
       const chunk = parse();
