@@ -23,18 +23,28 @@ function underDollarBudget(routed: Routed, scope: string): boolean {
   return vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0);
 }
 
+export interface PricedTargets {
+  targets: Target[];
+  /** The price to reserve at. */
+  price: Price | null;
+  /** Each target's own price, for charging whichever answers. */
+  prices: ReadonlyMap<Target, Price | null>;
+}
+
 /**
  * The chain's targets that may serve the request, and the price to reserve at: the dearest of them for this
  * request, so a retry on another key can never cost more than was reserved. Under a dollar budget, targets whose
  * model has no price are left out; when none is left the request is refused — never served for free.
  */
-export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstimate): { targets: Target[]; price: Price | null } {
+export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstimate): PricedTargets {
   const budgeted = chain.scope !== null && underDollarBudget(routed, chain.scope);
   const worst = (price: Price) => fixedNanos(price, estimate.promptTokens, estimate.audioSeconds) + nanosPerCompletionToken(price, estimate.promptTokens) * estimate.completionTokens * estimate.choices;
   const targets: Target[] = [];
+  const prices = new Map<Target, Price | null>();
   let reserveAt: Price | null = null;
   for (const target of chain.targets) {
     const price = priceOf(routed, chain, target);
+    prices.set(target, price);
     if (!price && budgeted) continue;
     targets.push(target);
     if (price && (!reserveAt || worst(price) > worst(reserveAt))) reserveAt = price;
@@ -50,7 +60,7 @@ export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstim
       { type: "model_unpriced", param: "model" },
     );
   }
-  return { targets, price: reserveAt };
+  return { targets, price: reserveAt, prices };
 }
 
 /** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */

@@ -260,8 +260,9 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
   for (const { chain, position: index } of healthFirst(chains)) {
     let targets: Target[];
     let reservePrice: Price | null = null;
+    let prices: ReadonlyMap<Target, Price | null> | undefined;
     try {
-      ({ targets, price: reservePrice } = routed.vk ? pricedTargets(routed, chain, estimate) : { targets: chain.targets, price: null });
+      ({ targets, price: reservePrice, prices } = routed.vk ? pricedTargets(routed, chain, estimate) : { targets: chain.targets, price: null, prices: undefined });
       // A fallback through another provider config counts against that config's own limits: move the reservation.
       if (ticket && chain.scope !== ticket.scope) {
         await release(ticket);
@@ -281,7 +282,7 @@ export async function serve(c: AppContext, routed: Routed, estimate: TokenEstima
       const dispatched = await dispatch(ordered, tracked(chain, grant), clientSignal, options.once ? 0 : undefined);
       answered = true;
       clientSignal.removeEventListener("abort", onClientGone);
-      const price = priceOf(routed, chain, dispatched.target);
+      const price = prices?.has(dispatched.target) ? (prices.get(dispatched.target) ?? null) : priceOf(routed, chain, dispatched.target);
       const answer = dispatched.answer;
       const admitted = ticket;
       const metered = answer.usage.then((usage) => meteredUsage(usage, estimate, grant));
