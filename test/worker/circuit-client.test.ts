@@ -1,7 +1,6 @@
 /** A client that gives up — before the first byte or mid-stream — says nothing about the origin's health. */
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { configure, eventually, origin, postJson, received } from "./helpers";
+import { abandonBeforeFirstByte, configure, origin, postJson, received } from "./helpers";
 
 beforeAll(async () => {
   await configure({
@@ -18,22 +17,7 @@ beforeAll(async () => {
 });
 
 async function leaveBeforeFirstByte(): Promise<void> {
-  const requestId = crypto.randomUUID();
-  const controller = new AbortController();
-  const pending = exports.default
-    .fetch(
-      new Request("http://gateway.test/v1/chat/completions", {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-request-id": requestId },
-        body: JSON.stringify({ model: "patient/slow-headers", messages: [{ role: "user", content: "hi" }] }),
-        signal: controller.signal,
-      }),
-    )
-    .catch(() => undefined);
-  await eventually(() => received(requestId), (log) => log.length === 1);
-  controller.abort();
-  await pending;
-  await eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
+  await abandonBeforeFirstByte({ model: "patient/slow-headers", messages: [{ role: "user", content: "hi" }] });
 }
 
 /** Several streams started (each a success for the origin) and then all abandoned, so nothing succeeds in between. */

@@ -98,3 +98,27 @@ export async function eventually<T>(read: () => Promise<T>, check: (value: T) =>
   }
   return value;
 }
+
+/**
+ * Sends a chat request and leaves once the origin has it, before any byte of the answer (`whileHeld` runs first).
+ * Resolves with what the origin recorded once it has seen the client go.
+ */
+export async function abandonBeforeFirstByte(body: unknown, headers: Record<string, string> = {}, whileHeld?: () => Promise<void>): Promise<RecordedRequest[]> {
+  const requestId = crypto.randomUUID();
+  const controller = new AbortController();
+  const pending = exports.default
+    .fetch(
+      new Request("http://gateway.test/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": requestId, ...headers },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      }),
+    )
+    .catch(() => undefined);
+  await eventually(() => received(requestId), (log) => log.length === 1);
+  await whileHeld?.();
+  controller.abort();
+  await pending;
+  return eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
+}
