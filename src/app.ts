@@ -12,7 +12,7 @@ import { virtualKeyRoutes } from "./admin/virtual-keys";
 import { ensureDefaults } from "./config/store";
 import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./endpoints/ephemeral-tokens";
 import { browserChatPage } from "./endpoints/example-page";
-import { authenticateFirst } from "./endpoints/governed";
+import { authenticateFirst } from "./pipeline/authenticate";
 import { handleQuota } from "./endpoints/quota";
 import { anthropicErrorResponse } from "./convert/messages-response";
 import { cors } from "./http/cors";

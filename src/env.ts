@@ -47,7 +47,7 @@ export interface AppVariables {
   /** Filled along an inference request's path for its log row. */
   trace: import("./observability/log-row").RequestTrace;
   /** The caller, authenticated before the body is read (null: keyless). */
-  principal: import("./endpoints/governed").Principal | null;
+  principal: import("./pipeline/authenticate").Principal | null;
 }
 
 export interface AppEnv {

@@ -4,13 +4,10 @@
  */
 import { settingsOf } from "../settings";
 import { checkDeclaredLength, mebibytes } from "../http/body";
-import { sseKeepAliveMs, type AppContext } from "../http/context";
+import type { AppContext } from "../http/context";
 import { GatewayError, badRequest } from "../http/errors";
 import { readMultipartHead } from "../http/multipart-head";
-import { checkRequestAllowed } from "../routing/resolve";
-import { callOrigin, type OriginCall } from "../upstream/origin";
-import { relayAnswer } from "../upstream/respond";
-import { route, serve } from "./governed";
+import { runInference } from "../pipeline/inference";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
 
 /**
@@ -38,41 +35,14 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
   const head = await readMultipartHead(request.body, boundary, { maxBytes });
   // Charged from the origin's usage report (seconds, or tokens); reserved up front from the upload's size.
   const estimate: TokenEstimate = { ...inputOnly(0), audioSeconds: audioSecondsOf(Number(lengthHeader)) };
-  const routed = await route(c, { model: head.model, requestType: "transcription", defaultProvider, estimate });
-  return serve(
-    c,
-    routed,
+  // The upload streams once: exactly one attempt, at the weighted choice.
+  return runInference(c, {
+    model: head.model,
+    requestType: "transcription",
+    defaultProvider,
     estimate,
-    async (target, publicModel) => {
-      // `stream` may come anywhere, after the file too. A provider that refuses streamed transcriptions has to know
-      // it before the upload starts, so the head reads on for it (held, within the upload limit); for the others
-      // the upload starts at once, and a `stream` field found later only shapes the answer's relay.
-      const refusesStreams = target.provider.allowedRequests !== null && !target.provider.allowedRequests.has("transcription_stream");
-      const stream = head.stream ?? (refusesStreams ? await head.finalStream() : undefined);
-      if (stream) checkRequestAllowed(target.provider, "transcription_stream");
-      let call: OriginCall;
-      try {
-        call = await callOrigin(
-          {
-            target,
-            path: `/v1/audio/${task}`,
-            pathKey: "transcription",
-            method: "POST",
-            body: head.body(target.upstreamModel, Number(lengthHeader)),
-            contentType,
-            stream: stream === true,
-            requestId: c.get("requestId"),
-            clientSignal: request.signal,
-          },
-          c.env,
-        );
-      } catch (error) {
-        // The upload broke off because of the client's own body (a second model field after the file): its error.
-        throw head.failure ?? error;
-      }
-      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: 0, keepAliveMs: sseKeepAliveMs(c) });
-    },
-    // The upload streams once: exactly one attempt, at the weighted choice.
-    { once: true },
-  );
+    fallbacks: undefined,
+    metered: true,
+    upstream: { kind: "multipart", path: `/v1/audio/${task}`, pathKey: "transcription", head, contentType, contentLength: Number(lengthHeader) },
+  });
 }

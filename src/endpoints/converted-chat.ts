@@ -1,22 +1,8 @@
-/**
- * One attempt for an API served by translation to chat completions (Responses, Anthropic Messages): send the
- * converted body to the origin's chat endpoint, then convert the answer back — event by event for streams.
- */
-import type { ChatCompletion } from "../convert/chat-types";
+/** Shared by the APIs served by translation to chat completions (Responses, Anthropic Messages). */
 import type { JsonObject } from "../http/body";
-import { sseKeepAliveMs, type AppContext } from "../http/context";
-import { jsonResponse } from "../http/errors";
-import { writeCompletionLimit } from "../http/request-fields";
+import type { ChatConversion, InferencePlan } from "../pipeline/plan";
 import type { TokenEstimate } from "../governance/admission";
-import { callOrigin } from "../upstream/origin";
-import { isEventStream, relayJson, relayStream } from "../upstream/respond";
-import type { StreamConverter } from "../upstream/stream-converter";
-import type { Attempt } from "./governed";
-
-export interface ChatConversion {
-  streamConverter(publicModel: string): StreamConverter;
-  answer(completion: ChatCompletion, publicModel: string): JsonObject;
-}
+import type { RequestType } from "../config/schema";
 
 /** Choices a chat body asks for (`n`, `best_of` passed through to the origin): each may use the whole limit. */
 export function choicesOf(chat: JsonObject): number {
@@ -24,30 +10,24 @@ export function choicesOf(chat: JsonObject): number {
   return Math.max(count(chat.n), count(chat.best_of));
 }
 
-export function convertedChatAttempt(c: AppContext, chat: JsonObject, stream: boolean, estimate: TokenEstimate, conversion: ChatConversion): Attempt {
-  const promptEstimate = estimate.promptTokens;
-  return async (target, publicModel, grant) => {
-    chat.model = target.upstreamModel;
-    writeCompletionLimit(chat, grant.completionTokens);
-    const call = await callOrigin(
-      {
-        target,
-        path: "/v1/chat/completions",
-        pathKey: "chat_completion",
-        method: "POST",
-        body: JSON.stringify(chat),
-        contentType: "application/json",
-        stream,
-        requestId: c.get("requestId"),
-        clientSignal: c.req.raw.signal,
-      },
-      c.env,
-    );
-    if (stream && call.response.ok && isEventStream(call.response)) {
-      const converter = conversion.streamConverter(publicModel);
-      return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate, keepAliveMs: sseKeepAliveMs(c), converter });
-    }
-    const answer = await relayJson(call, target, publicModel);
-    return { response: jsonResponse(conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
+export interface ConvertedChatRequest {
+  model: string;
+  requestType: RequestType;
+  defaultProvider: string | undefined;
+  estimate: TokenEstimate;
+  fallbacks: readonly string[] | undefined;
+  /** The chat completions body the request was translated to. */
+  chat: JsonObject;
+  stream: boolean;
+  conversion: ChatConversion;
+}
+
+/** The plan for a translated request: the chat body to the origin's chat endpoint, the answer converted back. */
+export function convertedChatPlan(request: ConvertedChatRequest): InferencePlan {
+  const { chat, stream, conversion, ...routing } = request;
+  return {
+    ...routing,
+    metered: true,
+    upstream: { kind: "json", path: "/v1/chat/completions", pathKey: "chat_completion", body: chat, stream, reply: { kind: "converted", conversion } },
   };
 }

@@ -9,7 +9,7 @@ import { GatewayError, jsonResponse } from "../http/errors";
 import { limiterFor } from "../governance/admission";
 import { claimsFor, mintRequestSchema, requireSecret, signToken } from "../governance/ephemeral";
 import type { VirtualKeyRecord } from "../governance/schema";
-import { authenticate } from "./governed";
+import { authenticate } from "../pipeline/authenticate";
 
 const BODY_LIMIT = 64 * 1024;
 const MAX_LIFETIME_SECONDS = 86_400;

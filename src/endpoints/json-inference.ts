@@ -6,15 +6,15 @@ import { z } from "zod";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
-import { sseKeepAliveMs, type AppContext } from "../http/context";
+import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
-import { fallbackModels, modelField, ownCompletionLimit, writeCompletionLimit } from "../http/request-fields";
+import { fallbackModels, modelField, ownCompletionLimit } from "../http/request-fields";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
-import { callOrigin, type PathKey } from "../upstream/origin";
-import { relayAnswer } from "../upstream/respond";
+import type { PathKey } from "../upstream/origin";
 import { payloadLoggingOn, truncatePayload } from "../observability/request-log";
-import { route, serve, traceOf } from "./governed";
+import { runInference } from "../pipeline/inference";
+import { traceOf } from "../pipeline/trace";
 import { settingsOf } from "../settings";
 
 export interface JsonEndpoint {
@@ -84,21 +84,6 @@ function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFi
   };
 }
 
-const PREFIX_CHARS = 1024;
-
-/** The first KiB of the prompt (messages or prompt), for prefix-cache affinity. Computed only when asked for. */
-function promptPrefixOf(body: JsonObject): string | undefined {
-  const source = body.messages ?? body.prompt;
-  if (typeof source === "string") return source.slice(0, PREFIX_CHARS);
-  if (!Array.isArray(source)) return undefined;
-  let prefix = "";
-  for (const part of source) {
-    prefix += JSON.stringify(part);
-    if (prefix.length >= PREFIX_CHARS) break;
-  }
-  return prefix.slice(0, PREFIX_CHARS);
-}
-
 export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint, defaultProvider?: string): Promise<Response> {
   const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(gatewayFields, body, "request");
@@ -108,29 +93,16 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   const estimate = estimateTokens(c, endpoint, fields, body);
   delete body.fallbacks;
   if (payloadLoggingOn(c.env)) traceOf(c).requestBody = truncatePayload(JSON.stringify(body));
-  const routed = await route(c, { model: fields.model, requestType, defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined, promptPrefix: () => promptPrefixOf(body) });
-
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.
   const clientWantsUsage = fields.stream_options?.include_usage === true;
   if (stream && !clientWantsUsage) body.stream_options = { ...(fields.stream_options ?? {}), include_usage: true };
-
-  return serve(c, routed, estimate, async (target, publicModel, grant) => {
-    body.model = target.upstreamModel;
-    writeCompletionLimit(body, grant.completionTokens);
-    const call = await callOrigin(
-      {
-        target,
-        path: endpoint.path,
-        pathKey: endpoint.pathKey,
-        method: "POST",
-        body: JSON.stringify(body),
-        contentType: "application/json",
-        stream,
-        requestId: c.get("requestId"),
-        clientSignal: c.req.raw.signal,
-      },
-      c.env,
-    );
-    return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: stream && !clientWantsUsage, promptEstimate: estimate.promptTokens, keepAliveMs: sseKeepAliveMs(c) });
+  return runInference(c, {
+    model: fields.model,
+    requestType,
+    defaultProvider,
+    estimate,
+    fallbacks: fields.fallbacks ?? undefined,
+    metered: true,
+    upstream: { kind: "json", path: endpoint.path, pathKey: endpoint.pathKey, body, stream, reply: { kind: "openai", dropUsageOnlyChunk: stream && !clientWantsUsage } },
   });
 }

@@ -12,7 +12,7 @@ import { servedModelName, type CompiledKey, type RoutingTable } from "../routing
 import { allowsModel, keyAllowed } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { callOrigin, originLabel } from "../upstream/origin";
-import { authenticate } from "./governed";
+import { authenticate } from "../pipeline/authenticate";
 import { relayJson } from "../upstream/respond";
 
 const LIST_TIMEOUT_MS = 10_000;

@@ -3,7 +3,7 @@ import type { AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
 import { limiterFor } from "../governance/admission";
 import { presentedVirtualKey } from "../governance/credentials";
-import { authenticate } from "./governed";
+import { authenticate } from "../pipeline/authenticate";
 
 export async function handleQuota(c: AppContext): Promise<Response> {
   if (presentedVirtualKey(c.req.raw.headers) === undefined) {

@@ -5,13 +5,9 @@
 import { z } from "zod";
 import { modelField } from "../http/request-fields";
 import { parseOrThrow } from "../config/validation";
-import { isJsonObject, readJsonRequest, type JsonObject } from "../http/body";
+import { readJsonRequest, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
-import { GatewayError, jsonResponse } from "../http/errors";
-import type { Target } from "../routing/resolve";
-import { callOrigin, type OriginCall } from "../upstream/origin";
-import { relayJson } from "../upstream/respond";
-import { route, serve } from "./governed";
+import { runInference } from "../pipeline/inference";
 import { requestBodyLimit } from "./json-inference";
 import { inputOnly } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
@@ -28,36 +24,6 @@ const rerankFields = z.looseObject({
   return_documents: z.boolean().optional(),
 });
 
-type RerankDocument = z.infer<typeof document>;
-
-/** What the client gets back for each result's `document`. */
-function documentForClient(original: RerankDocument | undefined): unknown {
-  if (original === undefined) return undefined;
-  return typeof original === "string" ? { text: original } : original;
-}
-
-function shapeResults(body: JsonObject, documents: RerankDocument[], returnDocuments: boolean | undefined, target: Target): JsonObject {
-  const { results } = body;
-  if (!Array.isArray(results)) {
-    throw new GatewayError(502, `origin for provider '${target.provider.name}' returned a rerank answer without a results array`, "invalid_upstream_response");
-  }
-  const seen = new Set<number>();
-  const shaped = results.map((result) => {
-    const index = isJsonObject(result) ? result.index : undefined;
-    if (!isJsonObject(result) || typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= documents.length || seen.has(index)) {
-      throw new GatewayError(502, `origin for provider '${target.provider.name}' returned a rerank result with an invalid index`, "invalid_upstream_response");
-    }
-    seen.add(index);
-    const score = typeof result.relevance_score === "number" ? result.relevance_score : typeof result.score === "number" ? result.score : 0;
-    const out: JsonObject = { ...result, relevance_score: score };
-    if (returnDocuments === true) out.document = documentForClient(documents[index]);
-    else if (returnDocuments === false) delete out.document;
-    return out;
-  });
-  shaped.sort((a, b) => (b.relevance_score as number) - (a.relevance_score as number) || (a.index as number) - (b.index as number));
-  return { ...body, results: shaped };
-}
-
 export async function handleRerank(c: AppContext, defaultProvider?: string): Promise<Response> {
   const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(rerankFields, body, "rerank request");
@@ -71,20 +37,22 @@ export async function handleRerank(c: AppContext, defaultProvider?: string): Pro
     documents: fields.documents.map((doc) => (typeof doc === "object" && "text" in doc && typeof doc.text === "string" && !("content" in doc) ? doc.text : doc)),
   };
 
-  const estimate = inputOnly(estimatePromptTokens(upstreamBody));
-  const routed = await route(c, { model: fields.model, requestType: "rerank", defaultProvider, estimate });
-  return serve(c, routed, estimate, async (target, publicModel) => {
-    upstreamBody.model = target.upstreamModel;
-    const payload = JSON.stringify(upstreamBody);
-    const send = (path: string): Promise<OriginCall> =>
-      callOrigin({ target, path, pathKey: "rerank", method: "POST", body: payload, contentType: "application/json", requestId: c.get("requestId"), clientSignal: c.req.raw.signal }, c.env);
-    let call = await send("/v1/rerank");
+  return runInference(c, {
+    model: fields.model,
+    requestType: "rerank",
+    defaultProvider,
+    estimate: inputOnly(estimatePromptTokens(upstreamBody)),
+    fallbacks: undefined,
+    metered: true,
     // Older servers and some deployments serve only /rerank.
-    if ([404, 405, 501].includes(call.response.status) && target.provider.pathOverrides.rerank === undefined) {
-      call.abort("falling back to /rerank");
-      call = await send("/rerank");
-    }
-    const { body: answer, usage } = await relayJson(call, target, publicModel);
-    return { response: jsonResponse({ ...shapeResults(answer, fields.documents, returnDocuments, target), model: publicModel }), usage };
+    upstream: {
+      kind: "json",
+      path: "/v1/rerank",
+      pathKey: "rerank",
+      body: upstreamBody,
+      stream: false,
+      alternatePath: "/rerank",
+      reply: { kind: "rerank", documents: fields.documents, returnDocuments },
+    },
   });
 }

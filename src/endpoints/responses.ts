@@ -9,8 +9,8 @@ import { ResponsesStreamConverter } from "../convert/responses-stream";
 import type { AppContext } from "../http/context";
 import type { TokenEstimate } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
-import { choicesOf, convertedChatAttempt } from "./converted-chat";
-import { route, serve } from "./governed";
+import { choicesOf, convertedChatPlan } from "./converted-chat";
+import { runInference } from "../pipeline/inference";
 import { defaultCompletionTokens, requestBodyLimit } from "./json-inference";
 
 export async function handleResponses(c: AppContext, defaultProvider?: string): Promise<Response> {
@@ -23,14 +23,20 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
     choices: choicesOf(chat),
     explicit: fields.max_output_tokens != null,
   };
-  const routed = await route(c, { model: fields.model, requestType: stream ? "responses_stream" : "responses", defaultProvider, estimate, fallbacks: fields.fallbacks ?? undefined });
-  return serve(
+  return runInference(
     c,
-    routed,
-    estimate,
-    convertedChatAttempt(c, chat, stream, estimate, {
-      streamConverter: (publicModel) => new ResponsesStreamConverter(publicModel, fields),
-      answer: (completion, publicModel) => chatToResponse(completion, publicModel, fields),
+    convertedChatPlan({
+      model: fields.model,
+      requestType: stream ? "responses_stream" : "responses",
+      defaultProvider,
+      estimate,
+      fallbacks: fields.fallbacks ?? undefined,
+      chat,
+      stream,
+      conversion: {
+        streamConverter: (publicModel) => new ResponsesStreamConverter(publicModel, fields),
+        answer: (completion, publicModel) => chatToResponse(completion, publicModel, fields),
+      },
     }),
   );
 }

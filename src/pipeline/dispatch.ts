@@ -1,13 +1,18 @@
 /**
- * Tries candidate targets until one answers: retries on connection errors and retryable statuses (429/5xx) with
- * jittered exponential backoff, moving to the next key when there is one. Retries happen only before the client
- * has received anything — an attempt that returned a Response is final.
+ * Step 5 of an inference request: tries a chain's targets until one answers — retries on connection errors and
+ * retryable statuses (429/5xx) with jittered exponential backoff, moving to the next key when there is one. Retries
+ * happen only before the client has received anything: an attempt that returned an answer is final.
  */
 import { GatewayError } from "../http/errors";
-import type { Target } from "./resolve";
+import type { HealthSettings } from "../routing/health";
+import type { Target } from "../routing/resolve";
+import type { Answer } from "../upstream/respond";
+import { attemptTarget, type Grant } from "./attempt";
+import type { UpstreamPlan } from "./plan";
+import type { RequestScope } from "./scope";
 
-export interface Dispatched<T> {
-  answer: T;
+export interface Dispatched {
+  answer: Answer;
   target: Target;
   attempts: number;
 }
@@ -31,25 +36,33 @@ function retryAfterMs(error: GatewayError, maxMs: number): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, maxMs) : undefined;
 }
 
-export async function dispatch<T>(
-  targets: readonly Target[],
-  attempt: (target: Target) => Promise<T>,
-  signal?: AbortSignal,
+export interface DispatchRequest {
+  upstream: UpstreamPlan;
+  /** The targets in the order to try them. */
+  targets: readonly Target[];
+  publicModel: string;
+  grant: Grant;
+  promptEstimate: number;
   /** Caps retries below the provider's max_retries (0 for bodies that can be sent only once). */
-  retryCap = Number.POSITIVE_INFINITY,
-): Promise<Dispatched<T>> {
+  retryCap: number;
+  health: HealthSettings;
+}
+
+export async function dispatchTargets(scope: RequestScope, request: DispatchRequest): Promise<Dispatched> {
+  const { targets } = request;
   const first = targets[0];
   if (!first) throw new GatewayError(503, "no origin is available for this request", "no_target");
   const { backoffInitialMs, backoffMaxMs } = first.provider;
-  const maxRetries = Math.min(first.provider.maxRetries, retryCap);
+  const maxRetries = Math.min(first.provider.maxRetries, request.retryCap);
   let lastError: unknown;
   for (let attemptIndex = 0; attemptIndex <= maxRetries; attemptIndex += 1) {
     const target = targets[attemptIndex % targets.length] ?? first;
     try {
-      return { answer: await attempt(target), target, attempts: attemptIndex + 1 };
+      const answer = await attemptTarget(scope, request.upstream, target, request.publicModel, request.grant, request.promptEstimate, request.health);
+      return { answer, target, attempts: attemptIndex + 1 };
     } catch (error) {
       lastError = error;
-      if (attemptIndex === maxRetries || !isRetryable(error) || signal?.aborted) break;
+      if (attemptIndex === maxRetries || !isRetryable(error) || scope.signal.aborted) break;
       const wait = retryAfterMs(error as GatewayError, backoffMaxMs) ?? backoffMs(attemptIndex, backoffInitialMs, backoffMaxMs);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

@@ -7,7 +7,8 @@ import type { TokenEstimate } from "../governance/admission";
 import { fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
 import type { Resolution, Target } from "../routing/resolve";
 import type { UsageReport } from "../upstream/respond";
-import type { Chain, Grant, Routed } from "./governed";
+import type { Grant } from "./attempt";
+import type { Chain, Routed } from "./resolve";
 
 /** The price of serving a chain's model on one target: the model sent upstream, under the name the client used. */
 export function priceOf(routed: Routed, chain: Resolution, target: Target): Price | null {

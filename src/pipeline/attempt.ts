@@ -1,0 +1,94 @@
+/**
+ * Step 5 of an inference request, one attempt: the plan's body with this target's model name and the granted
+ * completion limit written in, sent to the target's origin, and its answer shaped (step 6). Around it, the origin's
+ * health bookkeeping: in-flight counts, and failures that are the origin's fault.
+ */
+import { asGatewayError } from "../http/errors";
+import { writeCompletionLimit } from "../http/request-fields";
+import { beginAttempt, endAttempt, recordFailure, recordSuccess, type HealthSettings } from "../routing/health";
+import { checkRequestAllowed, type Target } from "../routing/resolve";
+import { callOrigin, type OriginCall } from "../upstream/origin";
+import { relayAnswer, type Answer } from "../upstream/respond";
+import type { JsonUpstream, MultipartUpstream, UpstreamPlan } from "./plan";
+import { replyFrom } from "./reply";
+import type { RequestScope } from "./scope";
+
+/** What an attempt may ask of the origin: the completion limit per choice that was reserved (null: none was). */
+export interface Grant {
+  completionTokens: number | null;
+}
+
+/** Statuses that mean "this origin has no such path", for endpoints with an alternate path. */
+const NO_SUCH_PATH = new Set([404, 405, 501]);
+
+/** Failures that say something about the origin's health (not configuration, not the client leaving). */
+export function isOriginFailure(error: unknown): boolean {
+  const failure = asGatewayError(error);
+  return failure.status >= 500 && failure.code !== "provider_config_unresolved" && failure.code !== "client_closed_request" && failure.code !== "internal_error";
+}
+
+export async function attemptTarget(scope: RequestScope, upstream: UpstreamPlan, target: Target, publicModel: string, grant: Grant, promptEstimate: number, health: HealthSettings): Promise<Answer> {
+  beginAttempt(target);
+  try {
+    const answer = upstream.kind === "json" ? await sendJson(scope, upstream, target, publicModel, grant, promptEstimate) : await sendMultipart(scope, upstream, target, publicModel);
+    recordSuccess(target);
+    void answer.usage.then((usage) => {
+      endAttempt(target);
+      if (usage.originFailed) recordFailure(target, health, scope.waitUntil);
+    });
+    return answer;
+  } catch (error) {
+    endAttempt(target);
+    if (isOriginFailure(error)) recordFailure(target, health, scope.waitUntil);
+    throw error;
+  }
+}
+
+async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Target, publicModel: string, grant: Grant, promptEstimate: number): Promise<Answer> {
+  // The plan's body is this request's own object: each attempt writes its target's values over the last one's.
+  upstream.body.model = target.upstreamModel;
+  writeCompletionLimit(upstream.body, grant.completionTokens);
+  const body = JSON.stringify(upstream.body);
+  const send = (path: string): Promise<OriginCall> =>
+    callOrigin(
+      { target, path, pathKey: upstream.pathKey, method: "POST", body, contentType: "application/json", stream: upstream.stream, requestId: scope.requestId, clientSignal: scope.signal },
+      scope.env,
+    );
+  let call = await send(upstream.path);
+  if (upstream.alternatePath !== undefined && NO_SUCH_PATH.has(call.response.status) && target.provider.pathOverrides[upstream.pathKey] === undefined) {
+    call.abort(`falling back to ${upstream.alternatePath}`);
+    call = await send(upstream.alternatePath);
+  }
+  return replyFrom(upstream.reply, call, target, { publicModel, stream: upstream.stream, promptEstimate, keepAliveMs: scope.settings.SSE_KEEPALIVE_SECONDS * 1000 });
+}
+
+async function sendMultipart(scope: RequestScope, upstream: MultipartUpstream, target: Target, publicModel: string): Promise<Answer> {
+  const { head } = upstream;
+  // `stream` may come anywhere, after the file too. A provider that refuses streamed transcriptions has to know it
+  // before the upload starts, so the head reads on for it (held, within the upload limit); for the others the upload
+  // starts at once, and a `stream` field found later only shapes the answer's relay.
+  const refusesStreams = target.provider.allowedRequests !== null && !target.provider.allowedRequests.has("transcription_stream");
+  const stream = head.stream ?? (refusesStreams ? await head.finalStream() : undefined);
+  if (stream) checkRequestAllowed(target.provider, "transcription_stream");
+  let call: OriginCall;
+  try {
+    call = await callOrigin(
+      {
+        target,
+        path: upstream.path,
+        pathKey: upstream.pathKey,
+        method: "POST",
+        body: head.body(target.upstreamModel, upstream.contentLength),
+        contentType: upstream.contentType,
+        stream: stream === true,
+        requestId: scope.requestId,
+        clientSignal: scope.signal,
+      },
+      scope.env,
+    );
+  } catch (error) {
+    // The upload broke off because of the client's own body (a second model field after the file): its error.
+    throw head.failure ?? error;
+  }
+  return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate: 0, keepAliveMs: scope.settings.SSE_KEEPALIVE_SECONDS * 1000 });
+}

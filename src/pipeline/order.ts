@@ -1,0 +1,52 @@
+/**
+ * Which chain and which target first. Chains whose origins are available go first: a primary whose every origin
+ * has an open circuit (it failed or hung, as seen here or by the probe) is tried after its fallbacks and a key's
+ * other provider configs, so a hung origin costs a few timeouts per cool-down, not one per request. Within a chain,
+ * a session (or, where the provider asks for it, the prompt's prefix) keeps a conversation on one replica.
+ */
+import type { JsonObject } from "../http/body";
+import { isAvailable, orderTargets } from "../routing/health";
+import type { Target } from "../routing/resolve";
+import type { UpstreamPlan } from "./plan";
+import type { Chain } from "./resolve";
+
+export interface RankedChain {
+  chain: Chain;
+  /** The place in the order the client and the key gave, for x-bf-fallback-index. */
+  position: number;
+}
+
+export function healthFirst(chains: readonly Chain[], now = Date.now()): RankedChain[] {
+  const [only] = chains;
+  if (chains.length === 1 && only) return [{ chain: only, position: 0 }];
+  const ranked = chains.map((chain, position) => ({ chain, position, available: chain.targets.some((target) => isAvailable(target, now)) }));
+  return [...ranked.filter((entry) => entry.available), ...ranked.filter((entry) => !entry.available)];
+}
+
+const PREFIX_CHARS = 1024;
+
+/** The first KiB of the prompt (messages or prompt), for prefix-cache affinity. */
+function promptPrefixOf(body: JsonObject): string | undefined {
+  const source = body.messages ?? body.prompt;
+  if (typeof source === "string") return source.slice(0, PREFIX_CHARS);
+  if (!Array.isArray(source)) return undefined;
+  let prefix = "";
+  for (const part of source) {
+    prefix += JSON.stringify(part);
+    if (prefix.length >= PREFIX_CHARS) break;
+  }
+  return prefix.slice(0, PREFIX_CHARS);
+}
+
+/** What keeps a request on one replica: the session header, or — where the provider asks for it — the prompt prefix. */
+function affinityKey(sessionId: string | undefined, upstream: UpstreamPlan, first: Target | undefined): string | undefined {
+  const mode = first?.provider.sessionAffinity ?? "header";
+  if (mode === "none") return undefined;
+  if (sessionId !== undefined) return sessionId;
+  return mode === "prompt_prefix" && upstream.kind === "json" ? promptPrefixOf(upstream.body) : undefined;
+}
+
+/** The chain's targets in the order to try them. */
+export function targetOrder(targets: readonly Target[], sessionId: string | undefined, upstream: UpstreamPlan): Target[] {
+  return orderTargets(targets, affinityKey(sessionId, upstream, targets[0]));
+}

@@ -1,0 +1,44 @@
+/** Step 6 of an inference request: the origin's answer becomes the client's, in the shape the endpoint speaks. */
+import type { ChatCompletion } from "../convert/chat-types";
+import { shapeRerankAnswer } from "../convert/rerank-answer";
+import { GatewayError, jsonResponse } from "../http/errors";
+import type { Target } from "../routing/resolve";
+import type { OriginCall } from "../upstream/origin";
+import { NO_USAGE, isEventStream, relayAnswer, relayJson, relayStream, type Answer } from "../upstream/respond";
+import type { Reply } from "./plan";
+
+export interface ReplyOptions {
+  publicModel: string;
+  stream: boolean;
+  /** Prompt tokens to account when a stream ends before the origin reported usage. */
+  promptEstimate: number;
+  keepAliveMs: number;
+}
+
+export async function replyFrom(reply: Reply, call: OriginCall, target: Target, options: ReplyOptions): Promise<Answer> {
+  const { publicModel, promptEstimate, keepAliveMs } = options;
+  switch (reply.kind) {
+    case "openai":
+      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: reply.dropUsageOnlyChunk, promptEstimate, keepAliveMs });
+    case "converted": {
+      if (options.stream && call.response.ok && isEventStream(call.response)) {
+        const converter = reply.conversion.streamConverter(publicModel);
+        return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate, keepAliveMs, converter });
+      }
+      const answer = await relayJson(call, target, publicModel);
+      return { response: jsonResponse(reply.conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
+    }
+    case "rerank": {
+      const { body, usage } = await relayJson(call, target, publicModel);
+      return { response: jsonResponse({ ...shapeRerankAnswer(body, reply.documents, reply.returnDocuments, target.provider.name), model: publicModel }), usage };
+    }
+    case "token_count": {
+      const { body } = await relayJson(call, target, publicModel);
+      const count = body.count;
+      if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
+        throw new GatewayError(502, "the origin's /tokenize answer has no token count", "invalid_upstream_response");
+      }
+      return { response: jsonResponse({ input_tokens: count }), usage: Promise.resolve(NO_USAGE) };
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Step 3 of an inference request: the model the client named, and its fallbacks, as chains of candidate targets.
+ * Under a virtual key only what the key allows resolves, and a bare model's other weighted provider configs are its
+ * fallbacks; an ephemeral token's model scope covers fallbacks too.
+ */
+import { asGatewayError, GatewayError } from "../http/errors";
+import { tokenAllowsModel, type TokenClaims } from "../governance/ephemeral";
+import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
+import type { VirtualKeyRecord } from "../governance/schema";
+import { resolveModel, type Resolution } from "../routing/resolve";
+import type { RoutingTable } from "../routing/table";
+import type { Principal } from "./authenticate";
+import type { InferencePlan } from "./plan";
+
+/** A model to try and, under a virtual key, the provider config whose limits it counts against. */
+export interface Chain extends Resolution {
+  scope: string | null;
+}
+
+export interface Routed extends Chain {
+  table: RoutingTable;
+  vk: VirtualKeyRecord | null;
+  /** The ephemeral token the request came with, whose own limits apply on top of its key's. */
+  token: TokenClaims | null;
+  /** Further models to try, in order, when every attempt at the primary failed. */
+  fallbacks: Chain[];
+}
+
+type KeyResolution = Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">>;
+
+function chainOf(resolution: KeyResolution): Chain {
+  return { publicModel: resolution.publicModel, targets: resolution.targets, scope: resolution.providerConfig?.id ?? null };
+}
+
+export function resolveRoute(table: RoutingTable, principal: Principal | null, plan: InferencePlan, requestId: string): Routed {
+  const vk = plan.metered ? (principal?.vk ?? null) : null;
+  const token = principal?.token ?? null;
+  const keyOf = principal?.vk ?? null;
+  const resolve = (model: string): KeyResolution =>
+    keyOf ? resolveForVirtualKey(table, keyOf, model, plan.requestType, plan.defaultProvider) : resolveModel(table, model, plan.requestType, plan.defaultProvider);
+  const primary = resolve(plan.model);
+  const allowedForToken = (resolution: Resolution) => !token || tokenAllowsModel(token, resolution.publicModel, resolution.targets[0]?.provider.name);
+  if (!allowedForToken(primary)) {
+    throw new GatewayError(403, `this ephemeral token may not use model '${plan.model}'`, "model_blocked", { type: "model_blocked", param: "model" });
+  }
+  const fallbacks: Chain[] = [];
+  for (const model of plan.fallbacks ?? []) {
+    try {
+      fallbacks.push(chainOf(resolve(model)));
+    } catch (error) {
+      // A fallback that cannot be routed is a failed attempt, not a failed request.
+      console.log(JSON.stringify({ event: "fallback_unroutable", request_id: requestId, model, error: asGatewayError(error).message }));
+    }
+  }
+  // Under a virtual key, a bare model's other weighted provider configs are its fallbacks unless the request names some.
+  if (plan.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates.map(chainOf));
+  const primaryChain = chainOf(primary);
+  // Requests that are not metered (count_tokens) are permission-checked above, but count against no limit.
+  return { ...primaryChain, scope: vk ? primaryChain.scope : null, table, vk, token, fallbacks: fallbacks.filter(allowedForToken) };
+}
