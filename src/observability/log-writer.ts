@@ -8,7 +8,7 @@
  */
 import type { Env } from "../env";
 import type { LogRow } from "./log-row";
-import { metricDeltas } from "./metrics";
+import { MetricTotals } from "./metrics";
 
 const FLUSH_INTERVAL_MS = 1000;
 /** Rows held before a flush is forced (memory bound for a burst). */
@@ -51,13 +51,9 @@ function rowGroups(rows: readonly LogRow[]): string[] {
 }
 
 function counterIncrements(rows: readonly LogRow[]): string {
-  const deltas = new Map<string, number>();
-  for (const row of rows) metricDeltas(row, deltas);
-  const increments = [...deltas].map(([key, value]) => {
-    const separator = key.indexOf("\n");
-    return [key.slice(0, separator), key.slice(separator + 1), value];
-  });
-  return JSON.stringify(increments);
+  const totals = new MetricTotals();
+  for (const row of rows) totals.add(row);
+  return JSON.stringify(totals.increments());
 }
 
 async function flush(env: Env): Promise<void> {

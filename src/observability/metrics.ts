@@ -52,37 +52,98 @@ function baseLabels(row: LogRow): string {
 
 const BUCKET_SUFFIXES = [...LATENCY_BUCKETS.map(String), "+Inf"].map((le) => `,le="${le}"`);
 
-/** The counter increments one log row contributes, keyed by `name` + "\n" + rendered labels. */
-export function metricDeltas(row: LogRow, into = new Map<string, number>()): Map<string, number> {
-  const base = baseLabels(row);
-  const add = (name: string, labels: string, value: number) => {
-    const key = `${name}\n${labels}`;
-    into.set(key, (into.get(key) ?? 0) + value);
-  };
-  const observe = (name: string, seconds: number) => {
-    let first = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
-    if (first === -1) first = LATENCY_BUCKETS.length;
-    // Every bucket gets a line (cumulative: 0 below the observation, 1 from it on), as histogram_quantile expects.
-    BUCKET_SUFFIXES.forEach((suffix, i) => add(`${name}_bucket`, base + suffix, i >= first ? 1 : 0));
-    add(`${name}_sum`, base, seconds);
-    add(`${name}_count`, base, 1);
-  };
-  // Every request, at the gateway: what the tutorial's queries count and time.
-  add("bifrost_requests_total", base, 1);
-  add(`${DURATION}_sum`, base, row.latency_ms / 1000);
-  add(`${DURATION}_count`, base, 1);
-  // A stream that started (200) and then broke or carried an error frame is a failure too.
-  if (row.status < 400 && row.error_code === null) add("bifrost_success_requests_total", base, 1);
-  else add("bifrost_error_requests_total", `${base},status_code="${row.status < 400 ? "stream_error" : row.status}"`, 1);
-  add("bifrost_cost_total", base, row.cost);
-  // Upstream figures only for requests that reached an origin.
-  if (row.attempts === 0) return into;
-  add("bifrost_upstream_requests_total", base, 1);
-  add("bifrost_input_tokens_total", base, row.prompt_tokens);
-  add("bifrost_output_tokens_total", base, row.completion_tokens);
-  observe("bifrost_upstream_latency_seconds", row.latency_ms / 1000);
-  if (row.ttft_ms !== null) observe("bifrost_stream_first_token_latency_seconds", row.ttft_ms / 1000);
-  return into;
+/** Observations per bucket (not cumulative: the first bucket each falls in), their sum and count. */
+interface HistogramTotals {
+  firstBuckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** What a batch of rows adds to one label set's series. */
+interface SeriesTotals {
+  requests: number;
+  durationSum: number;
+  success: number;
+  /** Errors by status_code label value. */
+  errors: Map<string, number>;
+  cost: number;
+  upstream: number;
+  inputTokens: number;
+  outputTokens: number;
+  latency: HistogramTotals;
+  firstToken: HistogramTotals;
+}
+
+function histogram(): HistogramTotals {
+  return { firstBuckets: new Array<number>(BUCKET_SUFFIXES.length).fill(0), sum: 0, count: 0 };
+}
+
+function observe(totals: HistogramTotals, seconds: number): void {
+  let first = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+  if (first === -1) first = LATENCY_BUCKETS.length;
+  totals.firstBuckets[first] = (totals.firstBuckets[first] ?? 0) + 1;
+  totals.sum += seconds;
+  totals.count += 1;
+}
+
+/**
+ * The counter increments a batch of log rows contributes. Rows are summed per label set as numbers first and turned
+ * into series lines once per batch: a batch repeats a few label sets thousands of times.
+ */
+export class MetricTotals {
+  private readonly series = new Map<string, SeriesTotals>();
+
+  add(row: LogRow): void {
+    const base = baseLabels(row);
+    let totals = this.series.get(base);
+    if (!totals) {
+      totals = { requests: 0, durationSum: 0, success: 0, errors: new Map(), cost: 0, upstream: 0, inputTokens: 0, outputTokens: 0, latency: histogram(), firstToken: histogram() };
+      this.series.set(base, totals);
+    }
+    // Every request, at the gateway: what the tutorial's queries count and time.
+    totals.requests += 1;
+    totals.durationSum += row.latency_ms / 1000;
+    // A stream that started (200) and then broke or carried an error frame is a failure too.
+    if (row.status < 400 && row.error_code === null) totals.success += 1;
+    else {
+      const status = row.status < 400 ? "stream_error" : String(row.status);
+      totals.errors.set(status, (totals.errors.get(status) ?? 0) + 1);
+    }
+    totals.cost += row.cost;
+    // Upstream figures only for requests that reached an origin.
+    if (row.attempts === 0) return;
+    totals.upstream += 1;
+    totals.inputTokens += row.prompt_tokens;
+    totals.outputTokens += row.completion_tokens;
+    observe(totals.latency, row.latency_ms / 1000);
+    if (row.ttft_ms !== null) observe(totals.firstToken, row.ttft_ms / 1000);
+  }
+
+  /** [name, rendered labels, increment] for every series the rows touched. */
+  increments(): [string, string, number][] {
+    const out: [string, string, number][] = [];
+    const histogramLines = (name: string, base: string, totals: HistogramTotals) => {
+      if (totals.count === 0) return;
+      // Every bucket gets a line, cumulative, as histogram_quantile expects.
+      let cumulative = 0;
+      BUCKET_SUFFIXES.forEach((suffix, i) => {
+        cumulative += totals.firstBuckets[i] ?? 0;
+        out.push([`${name}_bucket`, base + suffix, cumulative]);
+      });
+      out.push([`${name}_sum`, base, totals.sum], [`${name}_count`, base, totals.count]);
+    };
+    for (const [base, totals] of this.series) {
+      out.push(["bifrost_requests_total", base, totals.requests], [`${DURATION}_sum`, base, totals.durationSum], [`${DURATION}_count`, base, totals.requests]);
+      if (totals.success > 0) out.push(["bifrost_success_requests_total", base, totals.success]);
+      for (const [status, count] of totals.errors) out.push(["bifrost_error_requests_total", `${base},status_code="${status}"`, count]);
+      out.push(["bifrost_cost_total", base, totals.cost]);
+      if (totals.upstream === 0) continue;
+      out.push(["bifrost_upstream_requests_total", base, totals.upstream], ["bifrost_input_tokens_total", base, totals.inputTokens], ["bifrost_output_tokens_total", base, totals.outputTokens]);
+      histogramLines("bifrost_upstream_latency_seconds", base, totals.latency);
+      histogramLines("bifrost_stream_first_token_latency_seconds", base, totals.firstToken);
+    }
+    return out;
+  }
 }
 
 /** The gauge is a mean, kept as a sum and a count of seconds and shown as their quotient at scrape time. */
