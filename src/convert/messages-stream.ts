@@ -4,7 +4,7 @@
  * cumulative usage, message_stop. An origin failure mid-stream becomes `event: error`, and nothing follows it.
  */
 import type { JsonObject } from "../http/body";
-import type { StreamConverter } from "../upstream/stream-converter";
+import { EventConverter } from "../upstream/stream-converter";
 import { randomId, reasoningOf, type ChatChunk, type ChatDeltaToolCall, type ChatUsage } from "./chat-types";
 import { anthropicUsage, stopReasonOf } from "./messages-response";
 
@@ -17,7 +17,8 @@ interface OpenBlock {
   toolIndex?: number;
 }
 
-export class MessagesStreamConverter implements StreamConverter {
+/** Every event carries only its own delta, so nothing grows with the stream: no text is kept. */
+export class MessagesStreamConverter extends EventConverter {
   private started = false;
   private nextIndex = 0;
   private open: OpenBlock | null = null;
@@ -29,7 +30,9 @@ export class MessagesStreamConverter implements StreamConverter {
   constructor(
     private readonly model: string,
     private readonly stopSequences: readonly string[] | null | undefined,
-  ) {}
+  ) {
+    super();
+  }
 
   private event(type: string, payload: JsonObject = {}): string {
     return `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
@@ -63,7 +66,7 @@ export class MessagesStreamConverter implements StreamConverter {
     this.open = null;
   }
 
-  chunk(chunk: ChatChunk): string[] {
+  chunkEvents(chunk: ChatChunk): string[] {
     const out: string[] = [];
     if (chunk.usage) this.usage = chunk.usage;
     this.start(out);
@@ -93,7 +96,7 @@ export class MessagesStreamConverter implements StreamConverter {
     return out;
   }
 
-  done(): string[] {
+  doneEvents(): string[] {
     const out: string[] = [];
     this.start(out);
     this.closeBlock(out);
@@ -102,7 +105,7 @@ export class MessagesStreamConverter implements StreamConverter {
     return out;
   }
 
-  fail(message: string): string[] {
+  failEvents(message: string): string[] {
     return [this.event("error", { error: { type: "api_error", message } })];
   }
 }

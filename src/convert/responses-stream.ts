@@ -4,16 +4,21 @@
  * completed / incomplete — or `response.failed` with the partial output when the origin fails mid-stream.
  */
 import type { JsonObject } from "../http/body";
-import type { StreamConverter } from "../upstream/stream-converter";
+import { EventConverter, LongText, sseEvent, type SseEvent } from "../upstream/stream-converter";
 import { randomId, reasoningOf, type ChatChunk, type ChatDeltaToolCall, type ChatUsage } from "./chat-types";
 import type { ResponsesFields } from "./responses-request";
 import { finishStatus, functionCallItem, messageItem, reasoningItem, responseEnvelope, responsesUsage, type OutputItem } from "./responses-response";
 
+/**
+ * The closing events (`*.done`, `output_item.done`, `response.completed`) must each repeat an item's whole text or
+ * arguments, so the wire carries a text five times (its deltas and four repeats) plus each event's framing. Memory
+ * holds it once: items keep their text as a LongText, and events splice it in as the client reads.
+ */
 interface TextItem {
   kind: "message" | "reasoning";
   index: number;
   id: string;
-  text: string;
+  text: LongText;
 }
 
 interface CallItem {
@@ -21,10 +26,10 @@ interface CallItem {
   id: string;
   callId: string;
   name: string;
-  args: string;
+  args: LongText;
 }
 
-export class ResponsesStreamConverter implements StreamConverter {
+export class ResponsesStreamConverter extends EventConverter {
   private sequence = 0;
   private started = false;
   private readonly output: (OutputItem | null)[] = [];
@@ -33,32 +38,40 @@ export class ResponsesStreamConverter implements StreamConverter {
   private finishReason: string | null = null;
   private usage: ChatUsage | null = null;
   private readonly envelope: JsonObject;
+  /** The texts of closed items, which closing events and snapshots refer to. */
+  private readonly texts: LongText[] = [];
 
   constructor(model: string, fields: ResponsesFields) {
+    super();
     this.envelope = responseEnvelope(randomId("resp_"), Math.floor(Date.now() / 1000), model, fields);
   }
 
+  /** A small event: deltas and openings, which hold no closed text. */
   private event(type: string, payload: JsonObject): string {
-    const data = { type, sequence_number: this.sequence++, ...payload };
-    return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+    return `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: this.sequence++, ...payload })}\n\n`;
+  }
+
+  /** An event that may repeat closed texts. */
+  private closing(type: string, payload: JsonObject): SseEvent {
+    return sseEvent(type, { type, sequence_number: this.sequence++, ...payload }, this.texts);
   }
 
   private snapshot(status: string, extra: JsonObject = {}): JsonObject {
     return { ...this.envelope, status, output: this.output.filter((item): item is OutputItem => item !== null), ...extra };
   }
 
-  private start(out: string[]): void {
+  private start(out: SseEvent[]): void {
     if (this.started) return;
     this.started = true;
     out.push(this.event("response.created", { response: this.snapshot("in_progress") }));
     out.push(this.event("response.in_progress", { response: this.snapshot("in_progress") }));
   }
 
-  private openTextItem(kind: TextItem["kind"], out: string[]): TextItem {
+  private openTextItem(kind: TextItem["kind"], out: SseEvent[]): TextItem {
     if (this.openText?.kind === kind) return this.openText;
     this.closeText(out);
     const id = randomId(kind === "message" ? "msg_" : "rs_");
-    const item: TextItem = { kind, index: this.output.length, id, text: "" };
+    const item: TextItem = { kind, index: this.output.length, id, text: new LongText() };
     const added: OutputItem = kind === "message" ? { id, type: "message", role: "assistant", status: "in_progress", content: [] } : { id, type: "reasoning", summary: [], content: [], status: "in_progress" };
     this.output.push(null);
     out.push(this.event("response.output_item.added", { output_index: item.index, item: added }));
@@ -68,25 +81,27 @@ export class ResponsesStreamConverter implements StreamConverter {
     return item;
   }
 
-  private closeText(out: string[]): void {
+  private closeText(out: SseEvent[]): void {
     const item = this.openText;
     if (!item) return;
     this.openText = null;
-    const done = item.kind === "message" ? messageItem(item.id, item.text, "completed") : reasoningItem(item.id, item.text, "completed");
+    this.texts.push(item.text);
+    const text = item.text.ref;
+    const done = item.kind === "message" ? messageItem(item.id, text, "completed") : reasoningItem(item.id, text, "completed");
     const where = { item_id: item.id, output_index: item.index, content_index: 0 };
     if (item.kind === "message") {
-      out.push(this.event("response.output_text.done", { ...where, text: item.text, logprobs: [] }));
-      out.push(this.event("response.content_part.done", { ...where, part: { type: "output_text", text: item.text, annotations: [], logprobs: [] } }));
+      out.push(this.closing("response.output_text.done", { ...where, text, logprobs: [] }));
+      out.push(this.closing("response.content_part.done", { ...where, part: { type: "output_text", text, annotations: [], logprobs: [] } }));
     } else {
-      out.push(this.event("response.reasoning_text.done", { ...where, text: item.text }));
-      out.push(this.event("response.content_part.done", { ...where, part: { type: "reasoning_text", text: item.text } }));
+      out.push(this.closing("response.reasoning_text.done", { ...where, text }));
+      out.push(this.closing("response.content_part.done", { ...where, part: { type: "reasoning_text", text } }));
     }
     this.output[item.index] = done;
-    out.push(this.event("response.output_item.done", { output_index: item.index, item: done }));
+    out.push(this.closing("response.output_item.done", { output_index: item.index, item: done }));
   }
 
-  chunk(chunk: ChatChunk): string[] {
-    const out: string[] = [];
+  chunkEvents(chunk: ChatChunk): SseEvent[] {
+    const out: SseEvent[] = [];
     this.start(out);
     if (chunk.usage) this.usage = chunk.usage;
     const choice = chunk.choices?.[0];
@@ -95,12 +110,12 @@ export class ResponsesStreamConverter implements StreamConverter {
     const reasoning = reasoningOf(delta);
     if (reasoning) {
       const item = this.openTextItem("reasoning", out);
-      item.text += reasoning;
+      item.text.append(reasoning);
       out.push(this.event("response.reasoning_text.delta", { item_id: item.id, output_index: item.index, content_index: 0, delta: reasoning }));
     }
     if (typeof delta.content === "string" && delta.content !== "") {
       const item = this.openTextItem("message", out);
-      item.text += delta.content;
+      item.text.append(delta.content);
       out.push(this.event("response.output_text.delta", { item_id: item.id, output_index: item.index, content_index: 0, delta: delta.content, logprobs: [] }));
     }
     for (const call of delta.tool_calls ?? []) this.toolCallDelta(call, out);
@@ -108,47 +123,48 @@ export class ResponsesStreamConverter implements StreamConverter {
     return out;
   }
 
-  private toolCallDelta(call: ChatDeltaToolCall, out: string[]): void {
+  private toolCallDelta(call: ChatDeltaToolCall, out: SseEvent[]): void {
     let item = this.calls.get(call.index);
     if (!item) {
       this.closeText(out);
-      item = { index: this.output.length, id: randomId("fc_"), callId: call.id ?? randomId("call_"), name: call.function?.name ?? "", args: "" };
+      item = { index: this.output.length, id: randomId("fc_"), callId: call.id ?? randomId("call_"), name: call.function?.name ?? "", args: new LongText() };
       this.calls.set(call.index, item);
       this.output.push(null);
       out.push(this.event("response.output_item.added", { output_index: item.index, item: functionCallItem(item.id, item.callId, item.name, "", "in_progress") }));
     }
     const fragment = call.function?.arguments ?? "";
     if (fragment !== "") {
-      item.args += fragment;
+      item.args.append(fragment);
       out.push(this.event("response.function_call_arguments.delta", { item_id: item.id, output_index: item.index, delta: fragment }));
     }
   }
 
-  done(): string[] {
-    const out: string[] = [];
+  doneEvents(): SseEvent[] {
+    const out: SseEvent[] = [];
     this.start(out);
     // A response with neither text nor a call still carries an (empty) message, so output_text is "".
     if (this.output.length === 0) this.openTextItem("message", out);
     this.closeText(out);
     for (const item of [...this.calls.values()].sort((a, b) => a.index - b.index)) {
-      const done = functionCallItem(item.id, item.callId, item.name, item.args, "completed");
+      this.texts.push(item.args);
+      const done = functionCallItem(item.id, item.callId, item.name, item.args.ref, "completed");
       this.output[item.index] = done;
-      out.push(this.event("response.function_call_arguments.done", { item_id: item.id, output_index: item.index, name: item.name, arguments: item.args }));
-      out.push(this.event("response.output_item.done", { output_index: item.index, item: done }));
+      out.push(this.closing("response.function_call_arguments.done", { item_id: item.id, output_index: item.index, name: item.name, arguments: item.args.ref }));
+      out.push(this.closing("response.output_item.done", { output_index: item.index, item: done }));
     }
     const { status, incomplete_details } = finishStatus(this.finishReason);
     const type = status === "incomplete" ? "response.incomplete" : "response.completed";
-    out.push(this.event(type, { response: this.snapshot(status, { incomplete_details, usage: responsesUsage(this.usage) }) }));
+    out.push(this.closing(type, { response: this.snapshot(status, { incomplete_details, usage: responsesUsage(this.usage) }) }));
     return out;
   }
 
-  fail(message: string): string[] {
-    const out: string[] = [];
+  failEvents(message: string): SseEvent[] {
+    const out: SseEvent[] = [];
     if (!this.started) {
       out.push(this.event("error", { code: "server_error", message, param: null }));
       return out;
     }
-    out.push(this.event("response.failed", { response: this.snapshot("failed", { error: { code: "server_error", message }, usage: responsesUsage(this.usage) }) }));
+    out.push(this.closing("response.failed", { response: this.snapshot("failed", { error: { code: "server_error", message }, usage: responsesUsage(this.usage) }) }));
     return out;
   }
 }

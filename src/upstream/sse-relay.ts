@@ -7,7 +7,7 @@
 import { errorPartsOf } from "./errors";
 import type { ChatChunk } from "../convert/chat-types";
 import { modelRewrite, rewriteModelInJson, type ModelRewrite } from "./model-rewrite";
-import type { StreamConverter } from "./stream-converter";
+import type { SseEvent, StreamConverter } from "./stream-converter";
 
 export interface StreamUsage {
   prompt_tokens?: number;
@@ -55,6 +55,11 @@ export interface RelayOptions {
 
 const encoder = new TextEncoder();
 const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+/**
+ * About how much text one pull hands the client. Memory stays flat however long the stream: a long event (a
+ * Responses closing event repeating the whole answer) goes out in pieces as the client reads, never encoded whole.
+ */
+const PULL_CHARS = 64 * 1024;
 
 function errorEvent(message: string, code: string): string {
   return `data: ${JSON.stringify({ error: { message, type: "upstream_error", param: null, code } })}\n\n`;
@@ -65,7 +70,8 @@ export class SseRelay {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly decoder = new TextDecoder();
   private buffer = "";
-  private pending: string[] = [];
+  /** Output not yet handed to the client, in order: event text, and long events still yielding their pieces. */
+  private pending: (string | Iterator<string>)[] = [];
   private sawDone = false;
   private sawError = false;
   private finished = false;
@@ -113,18 +119,49 @@ export class SseRelay {
   }
 
   private async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    while (this.pending.length === 0 && !this.finished) {
-      if ((await this.readOrKeepAlive()) === "quiet") {
-        controller.enqueue(KEEP_ALIVE);
-        return;
+    // Loops until it enqueues or closes: a pull that returns with nothing would leave the client's read hanging.
+    for (;;) {
+      while (this.pending.length === 0 && !this.finished) {
+        if ((await this.readOrKeepAlive()) === "quiet") {
+          controller.enqueue(KEEP_ALIVE);
+          return;
+        }
+      }
+      if (this.finished && this.endGate) await this.endGate;
+      const text = this.takePending();
+      const last = this.finished && this.pending.length === 0;
+      if (text !== "") controller.enqueue(encoder.encode(text));
+      if (last) controller.close();
+      if (text !== "" || last) return;
+    }
+  }
+
+  /** Up to about PULL_CHARS of pending output, in order. */
+  private takePending(): string {
+    let text = "";
+    let taken = 0;
+    for (const head of this.pending) {
+      if (text.length >= PULL_CHARS) break;
+      if (typeof head === "string") {
+        text += head;
+        taken += 1;
+        continue;
+      }
+      for (let piece = head.next(); ; piece = head.next()) {
+        if (piece.done) {
+          taken += 1;
+          break;
+        }
+        text += piece.value;
+        if (text.length >= PULL_CHARS) break;
       }
     }
-    if (this.finished && this.endGate) await this.endGate;
-    if (this.pending.length > 0) {
-      controller.enqueue(encoder.encode(this.pending.join("")));
-      this.pending = [];
-    }
-    if (this.finished) controller.close();
+    this.pending = taken === this.pending.length ? [] : this.pending.slice(taken);
+    return text;
+  }
+
+  private queue(events: SseEvent[]): void {
+    for (const event of events) this.pending.push(typeof event === "string" ? event : event.pieces()[Symbol.iterator]());
   }
 
   /** The next upstream read, or "quiet" when keepAliveMs pass first (the read stays pending for the next call). */
@@ -189,7 +226,7 @@ export class SseRelay {
     if (data === "[DONE]") {
       if (this.sawDone) return;
       this.sawDone = true;
-      if (this.options.converter) this.convertEnd(() => this.options.converter?.done() ?? []);
+      if (this.options.converter) this.convertEnd(() => this.options.converter?.doneEvents() ?? []);
       else this.pending.push("data: [DONE]\n\n");
       // The answer is complete (vLLM may send [DONE] after an error frame: still a failure).
       this.finish(this.sawError ? "error_frame" : "completed");
@@ -205,7 +242,7 @@ export class SseRelay {
       this.sawError = true;
       this.errorCode ??= parts.code === undefined || parts.code === null ? (parts.type ?? "stream_error_frame") : String(parts.code);
       if (isFirst) this.firstError = parts;
-      if (this.options.converter) return this.convertEnd(() => this.options.converter?.fail(parts.message) ?? []);
+      if (this.options.converter) return this.convertEnd(() => this.options.converter?.failEvents(parts.message) ?? []);
     } else {
       // Chunks generated, a proxy for tokens when usage never arrives (an error frame generated nothing).
       this.dataEvents += 1;
@@ -215,7 +252,7 @@ export class SseRelay {
       if (typeof chunk === "object" && chunk !== null) {
         const { usage } = chunk as { usage?: unknown };
         if (typeof usage === "object" && usage !== null) this.usage = usage as StreamUsage;
-        if (!this.converterClosed) this.pending.push(...this.options.converter.chunk(chunk as ChatChunk));
+        if (!this.converterClosed) this.queue(this.options.converter.chunkEvents(chunk as ChatChunk));
       }
       return;
     }
@@ -235,10 +272,10 @@ export class SseRelay {
   }
 
   /** Emits a converter's terminal events once. */
-  private convertEnd(events: () => string[]): void {
+  private convertEnd(events: () => SseEvent[]): void {
     if (this.converterClosed) return;
     this.converterClosed = true;
-    this.pending.push(...events());
+    this.queue(events());
   }
 
   private finish(outcome: StreamOutcome, thrown?: unknown, idleSeconds?: number): void {
@@ -254,7 +291,7 @@ export class SseRelay {
             : null;
     if (failure) {
       const { converter } = this.options;
-      if (converter) this.convertEnd(() => converter.fail(failure.message));
+      if (converter) this.convertEnd(() => converter.failEvents(failure.message));
       else this.pending.push(errorEvent(failure.message, failure.code));
     }
     const failureCode = outcome === "error_frame" ? this.errorCode : failure?.code;
