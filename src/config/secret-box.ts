@@ -5,20 +5,14 @@
  * `env.NAME` references are not secrets and stay as they are. Without the secret, values are stored as given.
  */
 import { isEnvReference } from "../upstream/secrets";
+import { lastResolved } from "./last-resolved";
 import type { ProviderKey, ProviderRecord } from "./schema";
 
 const PREFIX = "enc:v1:";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
 
-function keyFor(secret: string): Promise<CryptoKey> {
-  if (cached?.secret !== secret) {
-    const key = crypto.subtle.digest("SHA-256", encoder.encode(secret)).then((raw) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
-    cached = { secret, key };
-  }
-  return cached.key;
-}
+const keyFor = lastResolved(async (secret) => crypto.subtle.importKey("raw", await crypto.subtle.digest("SHA-256", encoder.encode(secret)), "AES-GCM", false, ["encrypt", "decrypt"]));
 
 function toBase64(bytes: Uint8Array): string {
   let binary = "";

@@ -28,21 +28,31 @@ interface CachedTable {
 }
 
 let cached: CachedTable | null = null;
-let refreshing: Promise<RoutingTable> | null = null;
+/**
+ * When this isolate's background refresh started (0: none running). Only this fact is shared between requests,
+ * never the refresh's promise: the platform may cancel a request's I/O when that request ends, and a request must
+ * not hang on another's. A refresh older than REFRESH_GIVE_UP_MS was cancelled with its request and is forgotten.
+ */
+let refreshStartedAt = 0;
+const REFRESH_GIVE_UP_MS = 30_000;
 
 /** The routing table for this request: from memory, revalidated in the background once older than the cache TTL. */
 export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unknown>) => void): Promise<RoutingTable> {
   const now = Date.now();
-  if (cached) {
-    const ttlMs = settingsOf(env).CONFIG_CACHE_SECONDS * 1000;
-    if (now - cached.checkedAt >= ttlMs && !refreshing) {
-      refreshing = refreshFromKv(env).finally(() => (refreshing = null));
-      waitUntil(refreshing.catch(() => undefined));
-    }
-    return cached.table;
+  if (!cached) {
+    // A cold isolate: every request that finds no table loads one itself (concurrent ones each read KV once).
+    return refreshFromKv(env);
   }
-  refreshing ??= refreshFromKv(env).finally(() => (refreshing = null));
-  return refreshing;
+  const ttlMs = settingsOf(env).CONFIG_CACHE_SECONDS * 1000;
+  if (now - cached.checkedAt >= ttlMs && now - refreshStartedAt >= REFRESH_GIVE_UP_MS) {
+    refreshStartedAt = now;
+    waitUntil(
+      refreshFromKv(env)
+        .catch((error: unknown) => console.error("refreshing the routing table failed:", error))
+        .finally(() => (refreshStartedAt = 0)),
+    );
+  }
+  return cached.table;
 }
 
 async function refreshFromKv(env: Env): Promise<RoutingTable> {
