@@ -4,8 +4,8 @@
  * difference in median total time divided by the chunk count.
  */
 import { percentile, post } from "./load.mjs";
+import { STREAM_CHUNKS as CHUNKS } from "./nginx-origin.mjs";
 
-const CHUNKS = 200;
 const REQUESTS = Number(process.env.BENCH_CONVERSION_REQUESTS ?? 300);
 const ROUNDS = 10;
 

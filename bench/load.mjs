@@ -16,10 +16,6 @@ export function post(baseUrl, path, payload, headers = {}) {
   return send("POST", baseUrl, path, payload, headers);
 }
 
-export function put(baseUrl, path, payload, headers = {}) {
-  return send("PUT", baseUrl, path, payload, headers);
-}
-
 function send(method, baseUrl, path, payload, headers) {
   const url = new URL(path, baseUrl);
   return new Promise((resolve, reject) => {
@@ -50,36 +46,6 @@ function send(method, baseUrl, path, payload, headers) {
     req.on("error", reject);
     req.end(payload);
   });
-}
-
-/** Sends `count` requests one after another; returns their samples and how many did not answer 200. */
-export async function sequential(baseUrl, path, payload, count, headers = {}) {
-  const samples = [];
-  let errors = 0;
-  for (let i = 0; i < count; i++) {
-    const result = await post(baseUrl, path, payload, headers);
-    if (result.status !== 200) errors++;
-    samples.push(result);
-  }
-  return { samples, errors };
-}
-
-/** Keeps `concurrency` requests in flight for `durationMs`; returns completed requests per second. */
-export async function throughput(baseUrl, path, payload, concurrency, durationMs, headers = {}) {
-  let done = 0;
-  let errors = 0;
-  const start = performance.now();
-  const deadline = start + durationMs;
-  const loop = async () => {
-    while (performance.now() < deadline) {
-      const result = await post(baseUrl, path, payload, headers);
-      if (result.status === 200) done++;
-      else errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  const seconds = (performance.now() - start) / 1000;
-  return { rps: done / seconds, requests: done, errors, seconds };
 }
 
 /** Nearest-rank percentile of an unsorted list of numbers. */

@@ -1,7 +1,6 @@
 /**
- * The two Workers under test, each in its own plain workerd (via the miniflare API, not `wrangler dev`, which puts
- * a proxy and file watchers in front) that serves HTTP itself on 127.0.0.1. Both get the gateway's compatibility
- * date and flags so the only difference between them is the Worker code.
+ * The gateway under test in its own plain workerd (via the miniflare API, not `wrangler dev`, which puts a proxy and
+ * file watchers in front) that serves HTTP itself on 127.0.0.1, with local D1, KV and Durable Objects.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,17 +8,6 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 
 export const COMPATIBILITY_DATE = "2026-11-01";
 export const COMPATIBILITY_FLAGS = ["enable_request_signal"];
-
-// The baseline: the least a Worker in front of an origin can do. The body is streamed, never buffered.
-const PASSTHROUGH = `
-export default {
-  async fetch(request, env) {
-    const url = new URL(request.url);
-    // Same method, headers and body, sent to the origin; the origin's response is returned as is.
-    return fetch(new Request(env.ORIGIN + url.pathname + url.search, request));
-  },
-};
-`;
 
 // Quiet miniflare: warnings and errors only, no per-request log lines, no workerd --verbose, and no dev registry
 // (which would write to a global directory shared with other local sessions). Storage stays in a temp directory.
@@ -71,11 +59,6 @@ async function started(mf, name, setup = async () => {}) {
 }
 
 const text = (value) => ({ type: "text", value });
-
-export async function startPassthrough(originUrl) {
-  const mf = new Miniflare(instance("passthrough", PASSTHROUGH, { ORIGIN: text(originUrl) }));
-  return started(mf, "passthrough");
-}
 
 /** The bench key reaches its origin through this binding instead of the global fetch (see startGateway). */
 const ORIGIN_BINDING = "BENCH_ORIGIN";
