@@ -1,8 +1,12 @@
 /**
- * The gateway's HTTP surface. A request gets an id, passes the single error handler on every failure, and lands
- * in one of three groups: inference (/v1 and its drop-in aliases), admin (/api) and health.
+ * The gateway's HTTP surface: two Hono apps behind one path check. Inference (/v1 and its drop-in aliases, health)
+ * runs on Hono's RegExpRouter, one precompiled match per request; the admin API, metrics and dashboard have routes
+ * that router cannot express together (a static segment beside a parameter at one level), so they get the default
+ * router. In both, a request gets an id and every failure passes the one error handler.
  */
 import { Hono } from "hono";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import type { Env } from "./env";
 import { configRoutes } from "./admin/config-import";
 import { requireAdmin } from "./admin/auth";
 import { pricingRoutes } from "./admin/pricing";
@@ -25,8 +29,11 @@ import { settingsOf } from "./settings";
 import { requestIdFor } from "./http/context";
 import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./http/errors";
 
-export function buildApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+type AppRouter = NonNullable<ConstructorParameters<typeof Hono<AppEnv>>[0]>["router"];
+
+/** A Hono app with what every route shares: the request id, the settings check, the error shape. */
+function gatewayApp(router?: AppRouter): Hono<AppEnv> {
+  const app = router ? new Hono<AppEnv>({ router }) : new Hono<AppEnv>();
 
   app.use(async (c, next) => {
     const requestId = requestIdFor(c.req.raw);
@@ -52,10 +59,12 @@ export function buildApp(): Hono<AppEnv> {
     return errorResponse(error, requestId);
   });
   app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`, "route_not_found"), c.get("requestId")));
+  return app;
+}
 
+function inferenceApp(): Hono<AppEnv> {
+  const app = gatewayApp(new RegExpRouter());
   app.get("/health", () => jsonResponse({ status: "ok" }));
-  app.get("/ui", () => dashboardPage());
-  app.get("/", (c) => c.redirect("/ui"));
 
   for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog, authenticateFirst);
   app.get("/examples/browser-chat", () => browserChatPage());
@@ -69,7 +78,13 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/vllm/v1", vllm);
   app.route("/vllm", vllm);
   app.route("/anthropic", anthropicRoutes());
+  return app;
+}
 
+function adminApp(): Hono<AppEnv> {
+  const app = gatewayApp();
+  app.get("/ui", () => dashboardPage());
+  app.get("/", (c) => c.redirect("/ui"));
   // Authenticated by the virtual key itself, so it sits before the admin guard.
   app.get("/api/governance/virtual-keys/quota", (c) => handleQuota(c));
   app.post("/api/governance/virtual-keys/ephemeral-tokens", (c) => handleMintToken(c));
@@ -91,4 +106,22 @@ export function buildApp(): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** The admin app's paths; everything else is inference (whose not-found answer covers unknown paths). */
+function isAdminPath(url: string): boolean {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return true;
+  const path = url.slice(start);
+  return path === "/" || path.startsWith("/?") || path.startsWith("/api/") || path.startsWith("/metrics") || path.startsWith("/ui");
+}
+
+export interface Gateway {
+  fetch(request: Request, env: Env, ctx?: ExecutionContext): Response | Promise<Response>;
+}
+
+export function buildApp(): Gateway {
+  const inference = inferenceApp();
+  const admin = adminApp();
+  return { fetch: (request, env, ctx) => (isAdminPath(request.url) ? admin : inference).fetch(request, env, ctx) };
 }
