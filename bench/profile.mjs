@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * `npm run profile [keyless|vk] [seconds]`: a CPU profile of the built gateway (bench/.build/index.js, from
+ * `npm run bench` or `npm run build`'s dist/) under wrk load at c=32, taken through workerd's inspector. Prints the
+ * functions with the most self time and the most inclusive time, and writes the .cpuprofile (open it in Chrome's
+ * DevTools) next to the bench results. `PROFILE_HEAP=1` samples allocations instead of CPU.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startNginxOrigin } from "./nginx-origin.mjs";
+import { startGateway } from "./workers.mjs";
+import { runWrk, wrkScript } from "./wrk.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT_DIR = join(ROOT, "bench", ".build");
+const mode = process.argv[2] === "vk" ? "vk" : "keyless";
+const seconds = Number(process.argv[3] ?? 5);
+const heap = process.env.PROFILE_HEAP === "1";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
+async function inspector(port, workerName) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((entry) => entry.webSocketDebuggerUrl?.endsWith(`/${workerName}`) || entry.webSocketDebuggerUrl?.includes(`:user:${workerName}`));
+  if (!target) throw new Error(`no inspector target for ${workerName}: ${targets.map((entry) => entry.webSocketDebuggerUrl).join(", ")}`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", reject, { once: true });
+  });
+  let nextId = 0;
+  const pending = new Map();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  });
+  return {
+    call: (method, params = {}) =>
+      new Promise((resolve) => {
+        const id = ++nextId;
+        pending.set(id, resolve);
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
+
+const frameName = (frame) => `${frame.functionName || "(anonymous)"} ${frame.url.split("/").pop()}:${frame.lineNumber + 1}`;
+
+function printTop(title, totals, all, count = 30) {
+  console.log(`\n${title}`);
+  for (const [name, value] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, count)) console.log(`${((100 * value) / all).toFixed(1).padStart(6)}%  ${name}`);
+}
+
+function summariseCpu(profile) {
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const self = new Map();
+  const inclusive = new Map();
+  for (const sample of profile.samples) {
+    const name = frameName(nodes.get(sample).callFrame);
+    self.set(name, (self.get(name) ?? 0) + 1);
+    const seen = new Set();
+    for (let id = sample; id !== undefined; id = parent.get(id)) {
+      const key = frameName(nodes.get(id).callFrame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + 1);
+    }
+  }
+  printTop("self time", self, profile.samples.length);
+  printTop("inclusive time", inclusive, profile.samples.length);
+}
+
+function summariseHeap(profile) {
+  const bySite = new Map();
+  let all = 0;
+  const walk = (node, stack) => {
+    const here = [frameName(node.callFrame), ...stack].slice(0, 3);
+    if (node.selfSize) {
+      all += node.selfSize;
+      const key = here.join(" < ");
+      bySite.set(key, (bySite.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(profile.head, []);
+  console.log(`\n${(all / 1e6).toFixed(1)} MB allocated while sampling`);
+  printTop("allocations by site (function < caller < caller)", bySite, all, 40);
+}
+
+async function main() {
+  const bundle = [join(OUT_DIR, "index.js"), join(ROOT, "dist", "index.js")].find((path) => existsSync(path));
+  if (!bundle) throw new Error("build the gateway first: npm run build");
+  const dir = await mkdtemp(join(tmpdir(), "gateway-profile-"));
+  const inspectorPort = await freePort();
+  process.env.INSPECT_PORT = String(inspectorPort);
+  const origin = await startNginxOrigin(dir, await freePort());
+  const gateway = await startGateway(bundle, ROOT, origin.url).catch(async (error) => {
+    await origin.stop();
+    throw error;
+  });
+  try {
+    const headers = {};
+    if (mode === "vk") {
+      const created = await fetch(`${gateway.direct}/api/governance/virtual-keys/profile-vk`, {
+        method: "PUT",
+        headers: { authorization: "Bearer bench-admin", "content-type": "application/json" },
+        body: JSON.stringify({ name: "profile-vk", provider_configs: [{ provider: "vllm", weight: 1 }], budget: { max_limit: 1e9, reset_duration: "1d" } }),
+      });
+      headers.authorization = `Bearer ${(await created.json()).virtual_key.value}`;
+    }
+    const script = await wrkScript(dir, "post", { model: "vllm/m", messages: [{ role: "user", content: "Hello" }] }, headers);
+    const url = `${gateway.direct}/v1/chat/completions`;
+    await runWrk(url, script, 8, 2);
+    const session = await inspector(inspectorPort, "gateway");
+    if (heap) {
+      await session.call("HeapProfiler.enable");
+      await session.call("HeapProfiler.startSampling", { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    } else {
+      await session.call("Profiler.enable");
+      await session.call("Profiler.setSamplingInterval", { interval: 100 });
+      await session.call("Profiler.start");
+    }
+    const load = await runWrk(url, script, 32, seconds);
+    console.log(`${mode}: ${load.rps.toFixed(0)} req/s at c=32 while profiling (the profiler slows it down), p50 ${load.p50.toFixed(2)} ms`);
+    await mkdir(OUT_DIR, { recursive: true });
+    if (heap) {
+      const { profile } = (await session.call("HeapProfiler.stopSampling")).result;
+      await writeFile(join(OUT_DIR, `${mode}.heapprofile`), JSON.stringify(profile));
+      summariseHeap(profile);
+    } else {
+      const { profile } = (await session.call("Profiler.stop")).result;
+      await writeFile(join(OUT_DIR, `${mode}.cpuprofile`), JSON.stringify(profile));
+      summariseCpu(profile);
+    }
+    session.close();
+  } finally {
+    await gateway.mf.dispose();
+    await origin.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
