@@ -20,10 +20,13 @@ export function checkDeclaredLength(request: Request, limitBytes: number): void 
 
 /** Reads the whole body, refusing it as soon as it grows past the limit (for chunked uploads with no length). */
 export async function readBodyBytes(request: Request, limitBytes: number): Promise<Uint8Array> {
-  checkDeclaredLength(request, limitBytes);
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > limitBytes) throw tooLarge(limitBytes);
+    // A declared length is enforced by the runtime, so the body can be read in one go.
+    return new Uint8Array(await request.arrayBuffer());
+  }
   if (!request.body) return new Uint8Array(0);
-  // A declared length is enforced by the runtime, so the body can be read in one go.
-  if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -10,11 +10,24 @@ import type { UsageReport } from "../upstream/respond";
 import type { Grant } from "./attempt";
 import type { Chain, Routed } from "./resolve";
 
-/** The price of serving a chain's model on one target: the model sent upstream, under the name the client used. */
+const MAX_CACHED_PRICES = 10_000;
+
+/**
+ * The price of serving a chain's model on one target: the model sent upstream, under the name the client used.
+ * Remembered on the routing table (prices change only with it), so a steady stream of requests looks each up once.
+ */
 export function priceOf(routed: Routed, chain: Resolution, target: Target): Price | null {
   const prefix = `${target.provider.name}/`;
   const clientModel = chain.publicModel.startsWith(prefix) ? chain.publicModel.slice(prefix.length) : chain.publicModel;
-  return priceFor(routed.table.pricing, { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, servedModel: target.upstreamModel, clientModel });
+  const query = { provider: target.provider.name, keyName: target.key.name, virtualKeyId: routed.vk?.id ?? null, servedModel: target.upstreamModel, clientModel };
+  const key = `${query.provider}\u0000${query.keyName}\u0000${query.virtualKeyId ?? ""}\u0000${query.servedModel}\u0000${query.clientModel}`;
+  const cache = routed.table.priceCache;
+  const known = cache.get(key);
+  if (known !== undefined || cache.has(key)) return known ?? null;
+  const price = priceFor(routed.table.pricing, query);
+  if (cache.size >= MAX_CACHED_PRICES) cache.clear();
+  cache.set(key, price);
+  return price;
 }
 
 /** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's)? */

@@ -114,7 +114,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       const { answer, target, attempts } = dispatched;
       const price = admission.prices?.has(target) ? (admission.prices.get(target) ?? null) : priceOf(routed, chain, target);
       const { settled, outcome } = settleAnswer(answer, ticket, price, plan.estimate, grant);
-      scope.waitUntil(settled);
+      if (ticket) scope.waitUntil(settled);
 
       // 8. Log: the request log writes the row once the outcome is known.
       recordRoute(trace, target, chain.publicModel, attempts, position);

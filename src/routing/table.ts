@@ -4,6 +4,7 @@
 import { keyOriginUrl } from "../config/providers";
 import type { ProviderKey, ProviderRecord, RequestType } from "../config/schema";
 import type { PricingOverride } from "../governance/schema";
+import type { Price } from "../governance/pricing";
 
 export interface CompiledKey {
   id: string;
@@ -49,6 +50,8 @@ export interface RoutingTable {
   pricing: readonly PricingOverride[];
   /** Every virtual key's id and name: a client that sends one of them as its credential is told so. */
   virtualKeyNames: ReadonlySet<string>;
+  /** Prices looked up under this table's overrides, by query (see pipeline/charges.ts): they change only with it. */
+  priceCache: Map<string, Price | null>;
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -123,7 +126,13 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
 }
 
 export function compileRoutingTable(version: string, records: readonly ProviderRecord[], pricing: readonly PricingOverride[], virtualKeyNames: readonly string[] = []): RoutingTable {
-  return { version, providers: new Map(records.map((record) => [record.name, compileProvider(record)])), pricing, virtualKeyNames: new Set(virtualKeyNames) };
+  return {
+    version,
+    providers: new Map(records.map((record) => [record.name, compileProvider(record)])),
+    pricing,
+    virtualKeyNames: new Set(virtualKeyNames),
+    priceCache: new Map(),
+  };
 }
 
 /**

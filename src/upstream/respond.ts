@@ -26,11 +26,11 @@ function label(target: Target) {
   return { provider: target.provider.name, key: target.key.name };
 }
 
-function forwardedHeaders(from: Headers, contentType: string): Headers {
-  const headers = new Headers({ "content-type": contentType });
+function forwardedHeaders(from: Headers, contentType: string): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": contentType };
   for (const name of FORWARDED_HEADERS) {
     const value = from.get(name);
-    if (value !== null) headers.set(name, value);
+    if (value !== null) headers[name] = value;
   }
   return headers;
 }
@@ -162,7 +162,7 @@ export async function relayRaw(call: OriginCall, target: Target): Promise<Answer
     usage = null;
   }
   const headers = forwardedHeaders(call.response.headers, contentType);
-  headers.set("x-content-type-options", "nosniff");
+  headers["x-content-type-options"] = "nosniff";
   return {
     response: new Response(call.response.body, { status: call.response.status, headers }),
     usage: Promise.resolve(usage ?? UNREPORTED),
