@@ -4,36 +4,46 @@
  * variable until it is fixed. Switches fail closed — `REQUIRE_VIRTUAL_KEY` requires keys unless it is exactly
  * "false", so an environment that forgot it (a new `[env.*]` section does not inherit `vars`) is not keyless.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Env } from "./env";
 import { GatewayError } from "./http/errors";
 
+/** A setting's raw value turned into its typed one, or an issue naming what is wrong with it. */
+function setting<T>(fallback: T, read: (raw: string) => T | undefined, expected: string) {
+  return z.pipe(
+    z.optional(z.string()),
+    z.transform((raw: string | undefined, ctx): T => {
+      if (raw === undefined) return fallback;
+      const value = read(raw);
+      if (value !== undefined) return value;
+      ctx.issues.push({ code: "custom", message: `must be ${expected}, not ${JSON.stringify(raw.slice(0, 40))}`, input: raw });
+      return z.NEVER;
+    }),
+  );
+}
+
 /** A positive number given as a string; absent means the default. */
 function positive(fallback: number) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined) return fallback;
+  return setting(
+    fallback,
+    (raw) => {
       const value = Number(raw.trim());
-      if (raw.trim() !== "" && Number.isFinite(value) && value > 0) return value;
-      ctx.addIssue({ code: "custom", message: `must be a positive number, not ${JSON.stringify(raw.slice(0, 40))}` });
-      return z.NEVER;
-    });
+      return raw.trim() !== "" && Number.isFinite(value) && value > 0 ? value : undefined;
+    },
+    "a positive number",
+  );
 }
 
 /** "true" or "false"; absent means the default. */
 function flag(fallback: boolean) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined) return fallback;
+  return setting(
+    fallback,
+    (raw) => {
       const value = raw.trim().toLowerCase();
-      if (value === "true" || value === "false") return value === "true";
-      ctx.addIssue({ code: "custom", message: `must be "true" or "false", not ${JSON.stringify(raw.slice(0, 40))}` });
-      return z.NEVER;
-    });
+      return value === "true" || value === "false" ? value === "true" : undefined;
+    },
+    '"true" or "false"',
+  );
 }
 
 const settingsSchema = z.object({
@@ -41,16 +51,19 @@ const settingsSchema = z.object({
   MAX_UPLOAD_BODY_MB: positive(100),
   CONFIG_CACHE_SECONDS: positive(10),
   // Fail closed: anything but exactly "false" requires a virtual key.
-  REQUIRE_VIRTUAL_KEY: z.string().optional().transform((raw) => raw?.trim().toLowerCase() !== "false"),
+  REQUIRE_VIRTUAL_KEY: z.pipe(
+    z.optional(z.string()),
+    z.transform((raw: string | undefined) => raw?.trim().toLowerCase() !== "false"),
+  ),
   DEFAULT_MAX_TOKENS_ESTIMATE: positive(4096),
   RESERVATION_TTL_SECONDS: positive(60),
   CIRCUIT_FAILURE_THRESHOLD: positive(3),
   CIRCUIT_COOLDOWN_SECONDS: positive(10),
   SSE_KEEPALIVE_SECONDS: positive(15),
-  KEYLESS_ALLOWED_ORIGINS: z
-    .string()
-    .optional()
-    .transform((raw) => (raw ?? "").split(",").map((entry) => entry.trim()).filter(Boolean)),
+  KEYLESS_ALLOWED_ORIGINS: z.pipe(
+    z.optional(z.string()),
+    z.transform((raw: string | undefined) => (raw ?? "").split(",").map((entry) => entry.trim()).filter(Boolean)),
+  ),
   LOG_PAYLOADS: flag(false),
   LOG_RETENTION_DAYS: positive(30),
   HEALTH_PROBE: flag(false),
@@ -58,9 +71,9 @@ const settingsSchema = z.object({
   HEALTH_PROBE_TTL_SECONDS: positive(180),
   LOCAL_ADMIN_WITHOUT_TOKEN: flag(false),
   // Secrets are checked too: a weak or blank one is a misconfiguration, not a feature quietly switched off.
-  ADMIN_TOKEN: z.string().refine((value) => value.trim() !== "", "must not be blank").optional(),
-  EPHEMERAL_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  CONFIG_ENCRYPTION_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+  ADMIN_TOKEN: z.optional(z.string().check(z.refine((value) => value.trim() !== "", "must not be blank"))),
+  EPHEMERAL_TOKEN_SECRET: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
+  CONFIG_ENCRYPTION_KEY: z.optional(z.string().check(z.minLength(16, "must be at least 16 characters"))),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
@@ -68,7 +81,7 @@ export type Settings = z.output<typeof settingsSchema>;
 const parsed = new WeakMap<Env, Settings | GatewayError>();
 
 function parse(env: Env): Settings | GatewayError {
-  const result = settingsSchema.safeParse(env);
+  const result = z.safeParse(settingsSchema, env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`).join("; ");
   console.error(JSON.stringify({ event: "gateway_misconfigured", problems }));

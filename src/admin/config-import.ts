@@ -4,7 +4,7 @@
  * tokens, extra header values — and a masked value re-imported keeps the stored secret, at the same origin only).
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { configProviderSchema, providerName } from "../config/schema";
 import { deleteProvider, loadProviders, publishSnapshot, saveProvider } from "../config/store";
 import { parseOrThrow } from "../config/validation";
@@ -41,9 +41,9 @@ const SECTIONS_NOT_IMPORTED: Record<string, string> = {
 };
 
 const configFileSchema = z.strictObject({
-  providers: z.record(providerName, configProviderSchema).optional(),
-  governance: governanceSchema.optional(),
-  ...Object.fromEntries(Object.keys(SECTIONS_NOT_IMPORTED).map((section) => [section, z.unknown().optional()])),
+  providers: z.optional(z.record(providerName, configProviderSchema)),
+  governance: z.optional(governanceSchema),
+  ...Object.fromEntries(Object.keys(SECTIONS_NOT_IMPORTED).map((section) => [section, z.optional(z.unknown())])),
 });
 
 export const configRoutes = new Hono<AppEnv>();

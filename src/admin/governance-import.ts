@@ -3,7 +3,7 @@
  * top-level lists linked by id. Each key becomes a record like one created through the API; a key without a
  * `value` gets a fresh one, returned once in the import's answer.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Env } from "../env";
 import { badRequest } from "../http/errors";
 import { limiterFor } from "../governance/admission";
@@ -14,7 +14,7 @@ import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { budgetSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
 
 /** Bifrost files may number their ids; they are strings here. */
-const id = z.string().min(1).max(128);
+const id = z.string().check(z.minLength(1), z.maxLength(128));
 
 function stringifyIds(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stringifyIds);
@@ -24,32 +24,32 @@ function stringifyIds(value: unknown): unknown {
   );
 }
 
-const importedBudget = budgetSchema.safeExtend({ virtual_key_id: id.optional(), provider_config_id: id.optional(), team_id: id.optional(), customer_id: id.optional() });
-const importedRateLimit = rateLimitSchema.safeExtend({ id });
-const importedProviderConfig = providerConfigSchema.safeExtend({ rate_limit_id: id.optional() });
+const importedBudget = z.safeExtend(budgetSchema, { virtual_key_id: z.optional(id), provider_config_id: z.optional(id), team_id: z.optional(id), customer_id: z.optional(id) });
+const importedRateLimit = z.safeExtend(rateLimitSchema, { id });
+const importedProviderConfig = z.safeExtend(providerConfigSchema, { rate_limit_id: z.optional(id) });
 
 const importedKey = z.strictObject({
   id,
-  name: z.string().min(1).max(128),
-  description: z.string().optional(),
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
+  description: z.optional(z.string()),
   /** A credential: long enough not to be guessed, like the sk-bf-<uuid> values the gateway generates. */
-  value: z.string().min(24, "a virtual key value must be at least 24 characters").max(256).optional(),
-  is_active: z.boolean().optional(),
-  rate_limit_id: id.optional(),
-  provider_configs: z.array(importedProviderConfig).optional(),
-  team_id: id.optional(),
-  customer_id: id.optional(),
-  mcp_configs: z.array(z.unknown()).optional(),
-  allowed_origins: z.array(z.string()).optional(),
-  max_concurrent_requests: z.number().int().min(1).optional(),
+  value: z.optional(z.string().check(z.minLength(24, "a virtual key value must be at least 24 characters"), z.maxLength(256))),
+  is_active: z.optional(z.boolean()),
+  rate_limit_id: z.optional(id),
+  provider_configs: z.optional(z.array(importedProviderConfig)),
+  team_id: z.optional(id),
+  customer_id: z.optional(id),
+  mcp_configs: z.optional(z.array(z.unknown())),
+  allowed_origins: z.optional(z.array(z.string())),
+  max_concurrent_requests: z.optional(z.int().check(z.gte(1))),
 });
 
-export const governanceSchema = z.preprocess(
-  stringifyIds,
+export const governanceSchema = z.pipe(
+  z.transform(stringifyIds),
   z.looseObject({
-    virtual_keys: z.array(importedKey).optional(),
-    budgets: z.array(importedBudget).optional(),
-    rate_limits: z.array(importedRateLimit).optional(),
+    virtual_keys: z.optional(z.array(importedKey)),
+    budgets: z.optional(z.array(importedBudget)),
+    rate_limits: z.optional(z.array(importedRateLimit)),
   }),
 );
 

@@ -1,7 +1,7 @@
 /** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), and the retention clean-up. */
 import { Hono } from "hono";
 import type { AppEnv, Env } from "../env";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { jsonResponse } from "../http/errors";
 import { settingsOf } from "../settings";
@@ -12,28 +12,28 @@ interface Filter {
 }
 
 /** An ISO time or milliseconds since the epoch. */
-const time = z
-  .string()
-  .max(64)
-  .transform((raw, ctx) => {
+const time = z.pipe(
+  z.string().check(z.maxLength(64)),
+  z.transform((raw: string, ctx) => {
     const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Date.parse(raw);
     if (Number.isFinite(value)) return value;
-    ctx.addIssue({ code: "custom", message: "must be an ISO time or milliseconds since the epoch" });
+    ctx.issues.push({ code: "custom", message: "must be an ISO time or milliseconds since the epoch", input: raw });
     return z.NEVER;
-  });
+  }),
+);
 
 /** The query of /api/logs and /api/logs/summary: every parameter optional, every one bounded. */
 const logQuery = z.object({
-  request_id: z.string().max(128).optional(),
-  virtual_key: z.string().max(128).optional(),
-  model: z.string().max(512).optional(),
-  provider: z.string().max(128).optional(),
-  status: z.union([z.enum(["success", "error"]), z.string().regex(/^\d{3}$/, "must be a status code, 'success' or 'error'")]).optional(),
-  from: time.optional(),
-  to: time.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
-  bucket_seconds: z.coerce.number().int().min(10).max(31_536_000).optional(),
+  request_id: z.optional(z.string().check(z.maxLength(128))),
+  virtual_key: z.optional(z.string().check(z.maxLength(128))),
+  model: z.optional(z.string().check(z.maxLength(512))),
+  provider: z.optional(z.string().check(z.maxLength(128))),
+  status: z.optional(z.union([z.enum(["success", "error"]), z.string().check(z.regex(/^\d{3}$/, "must be a status code, 'success' or 'error'"))])),
+  from: z.optional(time),
+  to: z.optional(time),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 50),
+  offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
+  bucket_seconds: z.optional(z.coerce.number().check(z.int(), z.gte(10), z.lte(31_536_000))),
 });
 
 type LogQuery = z.infer<typeof logQuery>;

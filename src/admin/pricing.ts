@@ -1,6 +1,6 @@
 /** /api/governance/pricing-overrides — model prices (USD per 1M tokens) at global, provider, key or virtual-key scope. */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { providerName } from "../config/schema";
 import { getRoutingTable, publishSnapshot } from "../config/store";
 import { parseOrThrow } from "../config/validation";
@@ -47,8 +47,8 @@ export const pricingRoutes = new Hono<AppEnv>();
 
 const priceQuery = z.strictObject({
   provider: providerName,
-  model: z.string().min(1).max(256),
-  virtual_key_id: z.string().min(1).max(128).optional(),
+  model: z.string().check(z.minLength(1), z.maxLength(256)),
+  virtual_key_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
 });
 
 /** One line of a price answer, in the units the overrides use. */

@@ -4,7 +4,7 @@
  * deactivation above all) applies to the very next request everywhere.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
 import { getRoutingTable, publishSnapshot } from "../config/store";
@@ -65,9 +65,9 @@ async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> 
 }
 
 const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
-  search: z.string().max(128).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
+  search: z.optional(z.string().check(z.maxLength(128))),
 });
 
 export const virtualKeyRoutes = new Hono<AppEnv>();

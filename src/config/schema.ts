@@ -3,7 +3,7 @@
  * Objects are strict — an unknown field is an error that names it, never silently dropped.
  * Bifrost fields this gateway accepts but cannot act on are listed in compat.ts and reported as warnings.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { envReferenceProblem, isGatewayName } from "../upstream/secrets";
 
 const ENV_REF = /^env\.[A-Za-z_][A-Za-z0-9_]*$/;
@@ -18,84 +18,85 @@ function isHttpUrl(value: string): boolean {
 }
 
 /** Refuses `env.NAME` references to the gateway's own settings, naming the variable. */
-function noGatewayName(value: string, ctx: z.RefinementCtx): void {
+function noGatewayName(value: string, ctx: z.core.$RefinementCtx<string>): void {
   const problem = envReferenceProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 }
 
 /** A secret: a literal, or `env.NAME` naming a Worker secret or variable (not one of the gateway's own). */
-export const secretValue = z.string().max(16384).superRefine(noGatewayName);
+export const secretValue = z.string().check(z.maxLength(16384), z.superRefine(noGatewayName));
 
-export const originUrl = z
-  .string()
-  .refine((value) => ENV_REF.test(value) || isHttpUrl(value), "must be an http(s) URL or env.NAME")
-  .superRefine(noGatewayName);
+export const originUrl = z.string().check(
+  z.refine((value) => ENV_REF.test(value) || isHttpUrl(value), "must be an http(s) URL or env.NAME"),
+  z.superRefine(noGatewayName),
+);
 
 export const providerName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-' and must not contain '/'");
+  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-' and must not contain '/'"));
 
-const modelName = z.string().min(1).max(512);
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid HTTP header name");
+const modelName = z.string().check(z.minLength(1), z.maxLength(512));
+const headerName = z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid HTTP header name"));
 
 /** Milliseconds as an integer, or a Go-style duration such as "500ms", "2s", "1m30s". */
 const backoffDuration = z.union([
-  z.number().int().min(0).max(600_000),
-  z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, "must be milliseconds or a duration such as \"500ms\" or \"2s\""),
+  z.int().check(z.gte(0), z.lte(600_000)),
+  z.string().check(z.regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, "must be milliseconds or a duration such as \"500ms\" or \"2s\"")),
 ]);
 
 export const vllmKeyConfigSchema = z.strictObject({
-  url: originUrl.optional(),
-  model_name: modelName.optional(),
+  url: z.optional(originUrl),
+  model_name: z.optional(modelName),
 });
 
 export const accessServiceTokenSchema = z.strictObject({
-  client_id: secretValue.min(1),
-  client_secret: secretValue.min(1),
+  client_id: secretValue.check(z.minLength(1)),
+  client_secret: secretValue.check(z.minLength(1)),
 });
 
 export const providerKeySchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits, '.', '_', ':' or '-'").optional(),
-  name: z.string().min(1).max(128).optional(),
-  value: secretValue.default(""),
-  models: z.array(modelName).optional(),
-  blacklisted_models: z.array(modelName).optional(),
-  weight: z.number().min(0).max(1_000_000).default(1),
-  aliases: z.record(modelName, modelName).optional(),
-  enabled: z.boolean().default(true),
-  description: z.string().max(1024).optional(),
-  vllm_key_config: vllmKeyConfigSchema.optional(),
+  id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits, '.', '_', ':' or '-'"))),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  value: z._default(secretValue, ""),
+  models: z.optional(z.array(modelName)),
+  blacklisted_models: z.optional(z.array(modelName)),
+  weight: z._default(z.number().check(z.gte(0), z.lte(1_000_000)), 1),
+  aliases: z.optional(z.record(modelName, modelName)),
+  enabled: z._default(z.boolean(), true),
+  description: z.optional(z.string().check(z.maxLength(1024))),
+  vllm_key_config: z.optional(vllmKeyConfigSchema),
   /** Cloudflare Access service token sent as CF-Access-Client-Id / CF-Access-Client-Secret. */
-  cloudflare_access: accessServiceTokenSchema.optional(),
+  cloudflare_access: z.optional(accessServiceTokenSchema),
   /** Name of a Workers VPC service binding (or any Fetcher binding) that carries this key's requests to its origin. */
-  vpc_binding: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name")
-    .refine((name) => !isGatewayName(name), "names one of the gateway's own bindings or settings")
-    .optional(),
+  vpc_binding: z.optional(
+    z.string().check(
+      z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name"),
+      z.refine((name) => !isGatewayName(name), "names one of the gateway's own bindings or settings"),
+    ),
+  ),
   // Accepted for Bifrost compatibility; see compat.ts.
-  use_for_batch_api: z.boolean().optional(),
-  status: z.unknown().optional(),
-  config_hash: z.unknown().optional(),
+  use_for_batch_api: z.optional(z.boolean()),
+  status: z.optional(z.unknown()),
+  config_hash: z.optional(z.unknown()),
 });
 
 export const networkConfigSchema = z.strictObject({
-  base_url: originUrl.optional(),
+  base_url: z.optional(originUrl),
   /** Values are secrets like key values: literals (masked in answers, sealed at rest) or `env.NAME`. */
-  extra_headers: z.record(headerName, z.string().max(8192).superRefine(noGatewayName)).optional(),
-  default_request_timeout_in_seconds: z.number().int().min(1).max(3600).optional(),
-  stream_idle_timeout_in_seconds: z.number().int().min(5).max(3600).optional(),
-  max_retries: z.number().int().min(0).max(10).optional(),
-  retry_backoff_initial: backoffDuration.optional(),
-  retry_backoff_max: backoffDuration.optional(),
+  extra_headers: z.optional(z.record(headerName, z.string().check(z.maxLength(8192), z.superRefine(noGatewayName)))),
+  default_request_timeout_in_seconds: z.optional(z.int().check(z.gte(1), z.lte(3600))),
+  stream_idle_timeout_in_seconds: z.optional(z.int().check(z.gte(5), z.lte(3600))),
+  max_retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
+  retry_backoff_initial: z.optional(backoffDuration),
+  retry_backoff_max: z.optional(backoffDuration),
   /** Which replica a request prefers: by the x-session-id header (default), also by a hash of the prompt prefix, or neither. */
-  session_affinity: z.enum(["header", "prompt_prefix", "none"]).optional(),
+  session_affinity: z.optional(z.enum(["header", "prompt_prefix", "none"])),
   // Accepted for Bifrost compatibility; see compat.ts.
-  max_conns_per_host: z.number().int().min(1).max(10000).optional(),
-  insecure_skip_verify: z.boolean().optional(),
-  ca_cert_pem: z.string().optional(),
-  enforce_http2: z.boolean().optional(),
-  beta_header_overrides: z.record(z.string(), z.unknown()).optional(),
+  max_conns_per_host: z.optional(z.int().check(z.gte(1), z.lte(10000))),
+  insecure_skip_verify: z.optional(z.boolean()),
+  ca_cert_pem: z.optional(z.string()),
+  enforce_http2: z.optional(z.boolean()),
+  beta_header_overrides: z.optional(z.record(z.string(), z.unknown())),
 });
 
 /** The request types a custom provider may serve (Bifrost's allowed_requests flags). */
@@ -147,9 +148,9 @@ export const REQUEST_TYPES = [
 ] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
-const allowedRequestsShape = Object.fromEntries(REQUEST_TYPES.map((type) => [type, z.boolean().optional()])) as Record<
+const allowedRequestsShape = Object.fromEntries(REQUEST_TYPES.map((type) => [type, z.optional(z.boolean())])) as Record<
   RequestType,
-  z.ZodOptional<z.ZodBoolean>
+  z.ZodMiniOptional<z.ZodMiniBoolean>
 >;
 
 /** Upstream paths this gateway lets a custom provider override (path or absolute URL). */
@@ -159,32 +160,35 @@ export const customProviderConfigSchema = z.strictObject({
   base_provider_type: z.literal("openai", {
     error: "only \"openai\" is supported: custom providers must speak the OpenAI-compatible API",
   }),
-  is_key_less: z.boolean().default(false),
-  allowed_requests: z.strictObject(allowedRequestsShape).optional(),
-  request_path_overrides: z
-    .partialRecord(z.enum(OVERRIDABLE_PATHS), z.string().refine((v) => v.startsWith("/") || URL.canParse(v), "must be a path starting with / or an absolute URL"))
-    .optional(),
+  is_key_less: z._default(z.boolean(), false),
+  allowed_requests: z.optional(z.strictObject(allowedRequestsShape)),
+  request_path_overrides: z.optional(
+    z.partialRecord(
+      z.enum(OVERRIDABLE_PATHS),
+      z.string().check(z.refine((v) => v.startsWith("/") || URL.canParse(v), "must be a path starting with / or an absolute URL")),
+    ),
+  ),
 });
 
 /** Provider settings shared by the create and update bodies. */
 const providerSettingsShape = {
-  keys: z.array(providerKeySchema).max(1000).optional(),
-  network_config: networkConfigSchema.optional(),
-  custom_provider_config: customProviderConfigSchema.optional(),
+  keys: z.optional(z.array(providerKeySchema).check(z.maxLength(1000))),
+  network_config: z.optional(networkConfigSchema),
+  custom_provider_config: z.optional(customProviderConfigSchema),
   // Accepted for Bifrost compatibility; see compat.ts.
-  concurrency_and_buffer_size: z.strictObject({ concurrency: z.number().int().min(1), buffer_size: z.number().int().min(1) }).optional(),
-  proxy_config: z.looseObject({ type: z.literal("none", { error: "only {\"type\":\"none\"} is supported: Workers cannot use an outbound proxy" }) }).optional(),
-  send_back_raw_request: z.boolean().optional(),
-  send_back_raw_response: z.boolean().optional(),
-  store_raw_request_response: z.boolean().optional(),
-  openai_config: z.record(z.string(), z.unknown()).optional(),
-  description: z.string().max(1024).optional(),
+  concurrency_and_buffer_size: z.optional(z.strictObject({ concurrency: z.int().check(z.gte(1)), buffer_size: z.int().check(z.gte(1)) })),
+  proxy_config: z.optional(z.looseObject({ type: z.literal("none", { error: "only {\"type\":\"none\"} is supported: Workers cannot use an outbound proxy" }) })),
+  send_back_raw_request: z.optional(z.boolean()),
+  send_back_raw_response: z.optional(z.boolean()),
+  store_raw_request_response: z.optional(z.boolean()),
+  openai_config: z.optional(z.record(z.string(), z.unknown())),
+  description: z.optional(z.string().check(z.maxLength(1024))),
 };
 
 /** Body of POST /api/providers. */
 export const createProviderSchema = z.strictObject({ provider: providerName, ...providerSettingsShape });
 /** Body of PUT /api/providers/{provider}; `provider`, when present, must match the path. */
-export const updateProviderSchema = z.strictObject({ provider: providerName.optional(), ...providerSettingsShape });
+export const updateProviderSchema = z.strictObject({ provider: z.optional(providerName), ...providerSettingsShape });
 /** A provider as it appears under `providers.<name>` in config.json. */
 export const configProviderSchema = z.strictObject(providerSettingsShape);
 

@@ -1,6 +1,11 @@
 /** Turns zod failures into one 400 whose message names every offending field. */
-import type { z } from "zod";
+import * as z from "zod/mini";
+import { en } from "zod/locales";
 import { GatewayError } from "../http/errors";
+
+// zod/mini ships no locale: without this every issue a schema gives no message of its own reads "Invalid input".
+// English is what the classic build installs, so messages read the same whichever build made a schema.
+z.config(en());
 
 /** Issues and field names a message names at most: a hostile body must not become a megabyte-long error. */
 const MAX_ISSUES = 10;
@@ -19,7 +24,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return clip(out, 4 * MAX_NAME);
 }
 
-export function describeIssues(error: z.ZodError): string {
+/** Takes the error of any zod 4 schema, classic or mini. */
+export function describeIssues(error: z.core.$ZodError): string {
   const described = error.issues.slice(0, MAX_ISSUES).map((issue) => {
     const at = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {
@@ -33,8 +39,9 @@ export function describeIssues(error: z.ZodError): string {
   return described.join("; ");
 }
 
-export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
-  const result = schema.safeParse(input);
+/** Parses with any zod 4 schema, classic or mini; a failure is a 400 naming the first offending field. */
+export function parseOrThrow<T extends z.core.$ZodType>(schema: T, input: unknown, what: string): z.output<T> {
+  const result = z.safeParse(schema, input);
   if (!result.success) {
     const first = result.error.issues[0];
     const param = first && first.path.length > 0 ? formatPath(first.path) : null;

@@ -3,7 +3,7 @@
  * become tool messages placed before the rest of their user turn, tool_use blocks become tool_calls with their ids
  * kept, thinking becomes `reasoning`. Unknown top-level fields pass through as for chat.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
 import { fallbackModels, modelField } from "../http/request-fields";
@@ -13,19 +13,22 @@ import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types"
 const block = z.looseObject({ type: z.string() });
 const textBlocks = z.union([z.string(), z.array(block)]);
 
-export const messagesFields = z.looseObject({
+const messagesFieldsSchema = z.looseObject({
   model: modelField,
-  max_tokens: z.number({ error: "max_tokens is required and must be a number" }).int().min(1),
+  max_tokens: z.int({ error: "max_tokens is required and must be a number" }).check(z.gte(1)),
   messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }), content: textBlocks }), { error: "messages is required and must be an array" }),
-  system: textBlocks.nullish(),
-  stop_sequences: z.array(z.string()).nullish(),
-  stream: z.boolean().nullish(),
-  tools: z.array(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.unknown().optional(), type: z.string().optional() })).nullish(),
-  tool_choice: z.looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).nullish(),
-  thinking: z.looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.number().int().optional() }).nullish(),
-  metadata: z.looseObject({ user_id: z.string().nullish() }).nullish(),
+  system: z.nullish(textBlocks),
+  stop_sequences: z.nullish(z.array(z.string())),
+  stream: z.nullish(z.boolean()),
+  tools: z.nullish(z.array(z.looseObject({ name: z.string(), description: z.optional(z.string()), input_schema: z.optional(z.unknown()), type: z.optional(z.string()) }))),
+  tool_choice: z.nullish(z.looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.optional(z.string()), disable_parallel_tool_use: z.optional(z.boolean()) })),
+  thinking: z.nullish(z.looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.optional(z.int()) })),
+  metadata: z.nullish(z.looseObject({ user_id: z.nullish(z.string()) })),
   fallbacks: fallbackModels,
 });
+
+/** The fields of a Messages request (derive others with `z.omit(messagesFields, …)`). */
+export const messagesFields = messagesFieldsSchema;
 
 export type MessagesFields = z.infer<typeof messagesFields>;
 type Block = z.infer<typeof block>;

@@ -3,7 +3,7 @@
  * know passes through to the origin, as for chat. Features that need a response store or hosted tools are refused
  * with a 400 that names them.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
 import { fallbackModels, modelField } from "../http/request-fields";
@@ -12,33 +12,41 @@ import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types"
 
 const contentPart = z.looseObject({ type: z.string() });
 const inputItem = z.looseObject({
-  type: z.string().optional(),
-  role: z.string().optional(),
-  content: z.union([z.string(), z.array(contentPart)]).optional(),
-  call_id: z.string().optional(),
-  name: z.string().optional(),
-  arguments: z.string().optional(),
-  output: z.union([z.string(), z.array(contentPart)]).optional(),
-  summary: z.array(contentPart).optional(),
+  type: z.optional(z.string()),
+  role: z.optional(z.string()),
+  content: z.optional(z.union([z.string(), z.array(contentPart)])),
+  call_id: z.optional(z.string()),
+  name: z.optional(z.string()),
+  arguments: z.optional(z.string()),
+  output: z.optional(z.union([z.string(), z.array(contentPart)])),
+  summary: z.optional(z.array(contentPart)),
 });
-const functionTool = z.looseObject({ type: z.string(), name: z.string().optional(), description: z.string().optional(), parameters: z.unknown().optional(), strict: z.boolean().nullish() });
+const functionTool = z.looseObject({ type: z.string(), name: z.optional(z.string()), description: z.optional(z.string()), parameters: z.optional(z.unknown()), strict: z.nullish(z.boolean()) });
 
 export const responsesFields = z.looseObject({
   model: modelField,
   input: z.union([z.string(), z.array(inputItem)], { error: "input is required: a string or a list of items" }),
-  instructions: z.string().nullish(),
-  max_output_tokens: z.number().int().min(1).nullish(),
-  stream: z.boolean().nullish(),
-  text: z.looseObject({ format: z.looseObject({ type: z.string(), name: z.string().optional(), schema: z.unknown().optional(), strict: z.boolean().nullish(), description: z.string().optional() }).optional() }).nullish(),
-  tools: z.array(functionTool).nullish(),
-  tool_choice: z.union([z.string(), z.looseObject({ type: z.string(), name: z.string().optional(), mode: z.string().optional(), tools: z.array(z.looseObject({ name: z.string().optional() })).optional() })]).nullish(),
-  reasoning: z.looseObject({ effort: z.string().nullish(), summary: z.string().nullish() }).nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  previous_response_id: z.string().nullish(),
-  conversation: z.unknown().optional(),
-  background: z.boolean().nullish(),
-  top_logprobs: z.number().int().nullish(),
-  include: z.array(z.string()).nullish(),
+  instructions: z.nullish(z.string()),
+  max_output_tokens: z.nullish(z.int().check(z.gte(1))),
+  stream: z.nullish(z.boolean()),
+  text: z.nullish(
+    z.looseObject({
+      format: z.optional(
+        z.looseObject({ type: z.string(), name: z.optional(z.string()), schema: z.optional(z.unknown()), strict: z.nullish(z.boolean()), description: z.optional(z.string()) }),
+      ),
+    }),
+  ),
+  tools: z.nullish(z.array(functionTool)),
+  tool_choice: z.nullish(
+    z.union([z.string(), z.looseObject({ type: z.string(), name: z.optional(z.string()), mode: z.optional(z.string()), tools: z.optional(z.array(z.looseObject({ name: z.optional(z.string()) }))) })]),
+  ),
+  reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()), summary: z.nullish(z.string()) })),
+  metadata: z.nullish(z.record(z.string(), z.string())),
+  previous_response_id: z.nullish(z.string()),
+  conversation: z.optional(z.unknown()),
+  background: z.nullish(z.boolean()),
+  top_logprobs: z.nullish(z.int()),
+  include: z.nullish(z.array(z.string())),
   fallbacks: fallbackModels,
 });
 

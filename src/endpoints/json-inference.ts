@@ -2,7 +2,7 @@
  * Chat completions, text completions and embeddings: parse the body once, validate only the fields the gateway
  * acts on, route, and forward everything else untouched.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
@@ -46,17 +46,17 @@ export const COMPLETIONS: JsonEndpoint = {
 };
 export const EMBEDDINGS: JsonEndpoint = { requestType: "embedding", path: "/v1/embeddings", pathKey: "embedding", generates: false };
 
-const tokenCount = z.number().int().min(0).nullish();
+const tokenCount = z.nullish(z.int().check(z.gte(0)));
 
 /** Only the fields the gateway acts on; every other field is the origin's business. */
 const gatewayFields = z.looseObject({
   model: modelField,
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  stream: z.nullish(z.boolean()),
+  stream_options: z.nullish(z.looseObject({ include_usage: z.nullish(z.boolean()) })),
   max_tokens: tokenCount,
   max_completion_tokens: tokenCount,
-  n: z.number().int().min(1).nullish(),
-  best_of: z.number().int().min(1).nullish(),
+  n: z.nullish(z.int().check(z.gte(1))),
+  best_of: z.nullish(z.int().check(z.gte(1))),
   fallbacks: fallbackModels,
 });
 

@@ -4,6 +4,7 @@
  * `anthropic-version` and `anthropic-beta` are accepted and need nothing from the origin.
  * POST …/messages/count_tokens is answered by the origin's /tokenize with the chat template applied.
  */
+import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { readJsonRequest } from "../http/body";
 import type { AppContext } from "../http/context";
@@ -50,7 +51,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
   });
 }
 
-const countFields = messagesFields.omit({ max_tokens: true });
+const countFields = z.omit(messagesFields, { max_tokens: true });
 
 export function handleCountTokens(c: AppContext, defaultProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {

@@ -2,7 +2,7 @@
  * Rerank: accepts vLLM's shape and Bifrost's (documents as `{text}` objects, options under `params`), sends vLLM's
  * shape to `/v1/rerank` and falls back to `/rerank` on 404/405/501, and answers with results sorted by score.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { modelField } from "../http/request-fields";
 import { parseOrThrow } from "../config/validation";
 import { readJsonRequest, type JsonObject } from "../http/body";
@@ -19,9 +19,9 @@ const document = z.union([z.string(), z.looseObject({ text: z.string() }), z.loo
 const rerankFields = z.looseObject({
   model: modelField,
   query: z.union([z.string(), z.looseObject({})], { error: "query is required: a string or an object with content" }),
-  documents: z.array(document, { error: "documents is required and must be an array" }).min(1, "documents must not be empty"),
-  params: z.looseObject({ return_documents: z.boolean().optional() }).optional(),
-  return_documents: z.boolean().optional(),
+  documents: z.array(document, { error: "documents is required and must be an array" }).check(z.minLength(1, "documents must not be empty")),
+  params: z.optional(z.looseObject({ return_documents: z.optional(z.boolean()) })),
+  return_documents: z.optional(z.boolean()),
 });
 
 export async function handleRerank(c: AppContext, defaultProvider?: string): Promise<Response> {

@@ -5,7 +5,7 @@
  * expiry of at most 24 h, a sub-budget and its own request window — is enforced with the parent key's limits in
  * the parent's Durable Object, which also holds revocations.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { GatewayError } from "../http/errors";
 import { parseDuration } from "./duration";
 
@@ -14,37 +14,39 @@ const MAX_LIFETIME_SECONDS = 86_400;
 
 export const tokenClaimsSchema = z.strictObject({
   v: z.literal(1),
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   /** The parent virtual key's id. */
-  vk: z.string().min(1),
+  vk: z.string().check(z.minLength(1)),
   /** When the parent was created: a key deleted and re-created under the same id does not revive its tokens. */
-  kc: z.string().min(1),
+  kc: z.string().check(z.minLength(1)),
   /** Issued at, milliseconds (fine enough for "revoke everything issued so far"). */
-  iat: z.number().int(),
+  iat: z.int(),
   /** Expiry, seconds. */
-  exp: z.number().int(),
-  origin: z.string().min(1),
-  models: z.array(z.string()).optional(),
+  exp: z.int(),
+  origin: z.string().check(z.minLength(1)),
+  models: z.optional(z.array(z.string())),
   /** Sub-budget over the token's lifetime, USD. */
-  budget: z.number().min(0).optional(),
+  budget: z.optional(z.number().check(z.gte(0))),
   /** Own request window: at most `max` requests per `window`. */
-  rate: z.strictObject({ max: z.number().int().min(1), window: z.string() }).optional(),
+  rate: z.optional(z.strictObject({ max: z.int().check(z.gte(1)), window: z.string() })),
 });
 
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 
 /** Body of POST /api/governance/virtual-keys/ephemeral-tokens. */
 export const mintRequestSchema = z.strictObject({
-  allowed_origin: z.string().refine((value) => URL.canParse(value) && new URL(value).origin === value, "must be an origin such as https://app.example.com (scheme, host and port only)"),
-  expires_in_seconds: z.number().int().min(1).max(MAX_LIFETIME_SECONDS, "tokens live at most 24 hours (86400 s)").default(900),
-  models: z.array(z.string().min(1)).min(1).max(100).optional(),
-  budget: z.strictObject({ max_limit: z.number().min(0) }).optional(),
-  rate_limit: z
-    .strictObject({
-      request_max_limit: z.number().int().min(1),
-      request_reset_duration: z.string().refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m or 1h"),
-    })
-    .optional(),
+  allowed_origin: z.string().check(
+    z.refine((value) => URL.canParse(value) && new URL(value).origin === value, "must be an origin such as https://app.example.com (scheme, host and port only)"),
+  ),
+  expires_in_seconds: z._default(z.int().check(z.gte(1), z.lte(MAX_LIFETIME_SECONDS, "tokens live at most 24 hours (86400 s)")), 900),
+  models: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(100))),
+  budget: z.optional(z.strictObject({ max_limit: z.number().check(z.gte(0)) })),
+  rate_limit: z.optional(
+    z.strictObject({
+      request_max_limit: z.int().check(z.gte(1)),
+      request_reset_duration: z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m or 1h")),
+    }),
+  ),
 });
 
 export type MintRequest = z.infer<typeof mintRequestSchema>;

@@ -2,75 +2,83 @@
  * Bifrost-shaped virtual keys, budgets, rate limits and pricing overrides. Strict like the provider schemas: an
  * unknown field is a 400 that names it. The singular `budget` that tutorials use is accepted as one budget.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { providerName } from "../config/schema";
 import { calendarUnit, parseDuration } from "./duration";
 
-const duration = z.string().refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y");
+const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y"));
 
 export const budgetSchema = z
   .strictObject({
-    id: z.string().min(1).max(128).optional(),
-    max_limit: z.number().min(0, "max_limit must not be negative"),
+    id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+    max_limit: z.number().check(z.gte(0, "max_limit must not be negative")),
     reset_duration: duration,
-    calendar_aligned: z.boolean().optional(),
+    calendar_aligned: z.optional(z.boolean()),
     // Read-only state that GET answers carry; accepted so an answer can be sent back, never written.
-    current_usage: z.number().optional(),
-    last_reset: z.unknown().optional(),
+    current_usage: z.optional(z.number()),
+    last_reset: z.optional(z.unknown()),
   })
-  .refine((b) => !b.calendar_aligned || calendarUnit(b.reset_duration) !== undefined, {
-    message: "calendar_aligned needs a reset_duration of 1d, 1w, 1M or 1Y",
-    path: ["reset_duration"],
-  });
+  .check(
+    z.refine((b) => !b.calendar_aligned || calendarUnit(b.reset_duration) !== undefined, {
+      message: "calendar_aligned needs a reset_duration of 1d, 1w, 1M or 1Y",
+      path: ["reset_duration"],
+    }),
+  );
 
 export const rateLimitSchema = z
   .strictObject({
-    id: z.string().optional(),
-    request_max_limit: z.number().int().min(0).nullish(),
-    request_reset_duration: duration.nullish(),
-    token_max_limit: z.number().int().min(0).nullish(),
-    token_reset_duration: duration.nullish(),
-    calendar_aligned: z.boolean().optional(),
+    id: z.optional(z.string()),
+    request_max_limit: z.nullish(z.int().check(z.gte(0))),
+    request_reset_duration: z.nullish(duration),
+    token_max_limit: z.nullish(z.int().check(z.gte(0))),
+    token_reset_duration: z.nullish(duration),
+    calendar_aligned: z.optional(z.boolean()),
     // Read-only state, as for budgets.
-    request_current_usage: z.number().optional(),
-    token_current_usage: z.number().optional(),
-    request_last_reset: z.unknown().optional(),
-    token_last_reset: z.unknown().optional(),
+    request_current_usage: z.optional(z.number()),
+    token_current_usage: z.optional(z.number()),
+    request_last_reset: z.optional(z.unknown()),
+    token_last_reset: z.optional(z.unknown()),
   })
-  .refine((r) => (r.request_max_limit == null) === (r.request_reset_duration == null), {
-    message: "request_max_limit and request_reset_duration go together",
-  })
-  .refine((r) => (r.token_max_limit == null) === (r.token_reset_duration == null), {
-    message: "token_max_limit and token_reset_duration go together",
-  });
+  .check(
+    z.refine((r) => (r.request_max_limit == null) === (r.request_reset_duration == null), {
+      message: "request_max_limit and request_reset_duration go together",
+    }),
+    z.refine((r) => (r.token_max_limit == null) === (r.token_reset_duration == null), {
+      message: "token_max_limit and token_reset_duration go together",
+    }),
+  );
 
 export const providerConfigSchema = z.strictObject({
-  id: z.string().min(1).max(128).optional(),
+  id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   provider: providerName,
-  weight: z.number().min(0).nullish(),
-  allowed_models: z.array(z.string().min(1)).optional(),
-  key_ids: z.array(z.string().min(1)).optional(),
-  budgets: z.array(budgetSchema).optional(),
-  budget: budgetSchema.optional(),
-  rate_limit: rateLimitSchema.nullish(),
+  weight: z.nullish(z.number().check(z.gte(0))),
+  allowed_models: z.optional(z.array(z.string().check(z.minLength(1)))),
+  key_ids: z.optional(z.array(z.string().check(z.minLength(1)))),
+  budgets: z.optional(z.array(budgetSchema)),
+  budget: z.optional(budgetSchema),
+  rate_limit: z.nullish(rateLimitSchema),
 });
 
 /** Body of POST and PUT /api/governance/virtual-keys. */
 export const virtualKeyBodySchema = z.strictObject({
-  name: z.string().min(1).max(128).optional(),
-  description: z.string().max(1024).optional(),
-  is_active: z.boolean().optional(),
-  provider_configs: z.array(providerConfigSchema).max(100).optional(),
-  budgets: z.array(budgetSchema).max(20).optional(),
-  budget: budgetSchema.optional(),
-  rate_limit: rateLimitSchema.nullish(),
-  max_concurrent_requests: z.number().int().min(1).nullish(),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  description: z.optional(z.string().check(z.maxLength(1024))),
+  is_active: z.optional(z.boolean()),
+  provider_configs: z.optional(z.array(providerConfigSchema).check(z.maxLength(100))),
+  budgets: z.optional(z.array(budgetSchema).check(z.maxLength(20))),
+  budget: z.optional(budgetSchema),
+  rate_limit: z.nullish(rateLimitSchema),
+  max_concurrent_requests: z.nullish(z.int().check(z.gte(1))),
   /** A request whose own max_tokens does not fit what remains is admitted with a lower limit instead of refused. */
-  lower_max_tokens_to_fit: z.boolean().optional(),
+  lower_max_tokens_to_fit: z.optional(z.boolean()),
   /** Browser origins allowed to use the key (CORS); "*" for any. Browser requests from other origins are refused. */
-  allowed_origins: z.array(z.string().refine((v) => v === "*" || (URL.canParse(v) && new URL(v).origin === v), "must be an origin such as https://app.example.com, or *")).max(100).optional(),
+  allowed_origins: z.optional(
+    z
+      .array(z.string().check(z.refine((v) => v === "*" || (URL.canParse(v) && new URL(v).origin === v), "must be an origin such as https://app.example.com, or *")))
+      .check(z.maxLength(100)),
+  ),
   /** Deprecated in Bifrost: applies calendar alignment to every budget that does not say otherwise. */
-  calendar_aligned: z.boolean().optional(),
+  calendar_aligned: z.optional(z.boolean()),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
@@ -125,55 +133,57 @@ export interface VirtualKeyRecord {
   updated_at: string;
 }
 
-const perToken = z.number().min(0).max(1);
-const perMillion = z.number().min(0).max(1_000_000);
+const perToken = z.number().check(z.gte(0), z.lte(1));
+const perMillion = z.number().check(z.gte(0), z.lte(1_000_000));
 
 export const SCOPE_KINDS = ["global", "provider", "provider_key", "virtual_key"] as const;
 
 /** A price for models matching a pattern, at one scope. Prices per 1M tokens, or Bifrost's per-token pricing_patch. */
 export const pricingOverrideSchema = z
   .strictObject({
-    name: z.string().min(1).max(128).optional(),
-    scope_kind: z.enum(SCOPE_KINDS).default("global"),
-    provider: providerName.optional(),
-    provider_key_name: z.string().min(1).optional(),
-    virtual_key_id: z.string().min(1).optional(),
-    match_type: z.enum(["exact", "wildcard"]).default("exact"),
-    pattern: z.string().min(1).max(512),
-    request_types: z.array(z.string()).optional(),
-    input_price_per_million: perMillion.optional(),
-    output_price_per_million: perMillion.optional(),
+    name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+    scope_kind: z._default(z.enum(SCOPE_KINDS), "global"),
+    provider: z.optional(providerName),
+    provider_key_name: z.optional(z.string().check(z.minLength(1))),
+    virtual_key_id: z.optional(z.string().check(z.minLength(1))),
+    match_type: z._default(z.enum(["exact", "wildcard"]), "exact"),
+    pattern: z.string().check(z.minLength(1), z.maxLength(512)),
+    request_types: z.optional(z.array(z.string())),
+    input_price_per_million: z.optional(perMillion),
+    output_price_per_million: z.optional(perMillion),
     /** USD per second of audio (transcriptions, translations). */
-    price_per_second: z.number().min(0).max(1000).optional(),
-    pricing_patch: z
-      .strictObject({ input_cost_per_token: perToken.optional(), output_cost_per_token: perToken.optional(), input_cost_per_second: z.number().min(0).max(1000).optional() })
-      .optional(),
+    price_per_second: z.optional(z.number().check(z.gte(0), z.lte(1000))),
+    pricing_patch: z.optional(
+      z.strictObject({ input_cost_per_token: z.optional(perToken), output_cost_per_token: z.optional(perToken), input_cost_per_second: z.optional(z.number().check(z.gte(0), z.lte(1000))) }),
+    ),
   })
-  .refine((p) => p.match_type === "exact" || (p.pattern.endsWith("*") && p.pattern.indexOf("*") === p.pattern.length - 1), {
-    message: "a wildcard pattern has exactly one *, at its end",
-    path: ["pattern"],
-  })
-  .refine((p) => p.scope_kind === "global" || p.provider !== undefined || p.scope_kind === "virtual_key", {
-    message: "provider and provider_key scopes need `provider`",
-    path: ["provider"],
-  })
-  .refine((p) => p.scope_kind !== "provider_key" || p.provider_key_name !== undefined, {
-    message: "provider_key scope needs `provider_key_name`",
-    path: ["provider_key_name"],
-  })
-  .refine((p) => p.scope_kind !== "virtual_key" || p.virtual_key_id !== undefined, {
-    message: "virtual_key scope needs `virtual_key_id`",
-    path: ["virtual_key_id"],
-  })
-  .refine(
-    (p) =>
-      p.input_price_per_million !== undefined ||
-      p.output_price_per_million !== undefined ||
-      p.price_per_second !== undefined ||
-      p.pricing_patch?.input_cost_per_token !== undefined ||
-      p.pricing_patch?.output_cost_per_token !== undefined ||
-      p.pricing_patch?.input_cost_per_second !== undefined,
-    { message: "give input_price_per_million / output_price_per_million / price_per_second (or pricing_patch per token or per second)" },
+  .check(
+    z.refine((p) => p.match_type === "exact" || (p.pattern.endsWith("*") && p.pattern.indexOf("*") === p.pattern.length - 1), {
+      message: "a wildcard pattern has exactly one *, at its end",
+      path: ["pattern"],
+    }),
+    z.refine((p) => p.scope_kind === "global" || p.provider !== undefined || p.scope_kind === "virtual_key", {
+      message: "provider and provider_key scopes need `provider`",
+      path: ["provider"],
+    }),
+    z.refine((p) => p.scope_kind !== "provider_key" || p.provider_key_name !== undefined, {
+      message: "provider_key scope needs `provider_key_name`",
+      path: ["provider_key_name"],
+    }),
+    z.refine((p) => p.scope_kind !== "virtual_key" || p.virtual_key_id !== undefined, {
+      message: "virtual_key scope needs `virtual_key_id`",
+      path: ["virtual_key_id"],
+    }),
+    z.refine(
+      (p) =>
+        p.input_price_per_million !== undefined ||
+        p.output_price_per_million !== undefined ||
+        p.price_per_second !== undefined ||
+        p.pricing_patch?.input_cost_per_token !== undefined ||
+        p.pricing_patch?.output_cost_per_token !== undefined ||
+        p.pricing_patch?.input_cost_per_second !== undefined,
+      { message: "give input_price_per_million / output_price_per_million / price_per_second (or pricing_patch per token or per second)" },
+    ),
   );
 
 export type PricingOverrideInput = z.infer<typeof pricingOverrideSchema>;

@@ -1,5 +1,5 @@
 /** Request-body fields the gateway owns on every inference API; they never reach an origin. */
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /** The longest model name accepted: client-chosen strings are echoed in errors and logs, never unbounded. */
 export const MAX_MODEL_NAME_LENGTH = 256;
@@ -7,14 +7,16 @@ export const MAX_MODEL_NAME_LENGTH = 256;
 /** `model` on every inference API. */
 export const modelField = z
   .string({ error: "model is required and must be a string" })
-  .min(1, "model must not be empty")
-  .max(MAX_MODEL_NAME_LENGTH, `model must be at most ${MAX_MODEL_NAME_LENGTH} characters`);
+  .check(z.minLength(1, "model must not be empty"), z.maxLength(MAX_MODEL_NAME_LENGTH, `model must be at most ${MAX_MODEL_NAME_LENGTH} characters`));
 
 /** `fallbacks`: models to try, in order, when every attempt at the requested one failed. */
-export const fallbackModels = z
-  .array(z.string().min(1).max(MAX_MODEL_NAME_LENGTH, `each fallback must be at most ${MAX_MODEL_NAME_LENGTH} characters`), { error: "fallbacks must be a list of model names" })
-  .max(10)
-  .nullish();
+export const fallbackModels = z.nullish(
+  z
+    .array(z.string().check(z.minLength(1), z.maxLength(MAX_MODEL_NAME_LENGTH, `each fallback must be at most ${MAX_MODEL_NAME_LENGTH} characters`)), {
+      error: "fallbacks must be a list of model names",
+    })
+    .check(z.maxLength(10)),
+);
 
 /**
  * Writes the completion limit the request was granted into the body the origin receives, so the origin never
