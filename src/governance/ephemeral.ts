@@ -5,6 +5,7 @@
  * expiry of at most 24 h, a sub-budget and its own request window — is enforced with the parent key's limits in
  * the parent's Durable Object, which also holds revocations.
  */
+import { lastResolved } from "../config/last-resolved";
 import * as z from "zod/mini";
 import { GatewayError } from "../http/errors";
 import { parseDuration } from "./duration";
@@ -53,14 +54,7 @@ export type MintRequest = z.infer<typeof mintRequestSchema>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-let cachedKey: { secret: string; key: Promise<CryptoKey> } | null = null;
-
-function signingKey(secret: string): Promise<CryptoKey> {
-  if (cachedKey?.secret !== secret) {
-    cachedKey = { secret, key: crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]) };
-  }
-  return cachedKey.key;
-}
+const signingKey = lastResolved((secret) => crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]));
 
 function base64url(bytes: Uint8Array): string {
   let binary = "";
