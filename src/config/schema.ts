@@ -85,6 +85,8 @@ export const networkConfigSchema = z.strictObject({
   /** Values are secrets like key values: literals (masked in answers, sealed at rest) or `env.NAME`. */
   extra_headers: z.optional(z.record(headerName, z.string().check(z.maxLength(8192), z.superRefine(noGatewayName)))),
   default_request_timeout_in_seconds: z.optional(z.int().check(z.gte(1), z.lte(3600))),
+  /** Gateway addition: how long the origin may take to start its answer (its headers), within the request timeout. */
+  first_byte_timeout_in_seconds: z.optional(z.int().check(z.gte(1), z.lte(3600))),
   stream_idle_timeout_in_seconds: z.optional(z.int().check(z.gte(5), z.lte(3600))),
   max_retries: z.optional(z.int().check(z.gte(0), z.lte(10))),
   retry_backoff_initial: z.optional(backoffDuration),

@@ -21,10 +21,16 @@ export interface Grant {
 /** Statuses that mean "this origin has no such path", for endpoints with an alternate path. */
 const NO_SUCH_PATH = new Set([404, 405, 501]);
 
-/** Failures that say something about the origin's health (not configuration, not the client leaving). */
+/**
+ * Failures that are not the origin's: the gateway's own configuration or defects, the client leaving, and an origin
+ * refusing the gateway's credentials or redirecting to a login page (a key or Access setup to fix, not a sick GPU).
+ */
+const NOT_THE_ORIGIN = new Set(["provider_config_unresolved", "client_closed_request", "internal_error", "upstream_auth_failed", "upstream_redirect"]);
+
+/** Failures that say something about the origin's health: it broke, timed out or answered 5xx. */
 export function isOriginFailure(error: unknown): boolean {
   const failure = asGatewayError(error);
-  return failure.status >= 500 && failure.code !== "provider_config_unresolved" && failure.code !== "client_closed_request" && failure.code !== "internal_error";
+  return failure.status >= 500 && !NOT_THE_ORIGIN.has(failure.code ?? "");
 }
 
 export async function attemptTarget(scope: RequestScope, upstream: UpstreamPlan, target: Target, publicModel: string, grant: Grant, promptEstimate: number, health: HealthSettings): Promise<Answer> {

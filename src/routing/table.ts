@@ -35,7 +35,10 @@ export interface CompiledProvider {
   /** Request types a custom provider allows; null means all. */
   allowedRequests: ReadonlySet<RequestType> | null;
   pathOverrides: Partial<Record<string, string>>;
+  /** The whole answer, or a stream until it starts (default_request_timeout_in_seconds). */
   timeoutMs: number;
+  /** Until the origin's headers arrive (first_byte_timeout_in_seconds): a hung origin is given up on sooner. */
+  firstByteTimeoutMs: number;
   streamIdleTimeoutMs: number;
   maxRetries: number;
   backoffInitialMs: number;
@@ -116,6 +119,7 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
       : null,
     pathOverrides: { ...(custom?.request_path_overrides ?? {}) },
     timeoutMs: (network.default_request_timeout_in_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+    firstByteTimeoutMs: Math.min(network.first_byte_timeout_in_seconds ?? Number.POSITIVE_INFINITY, network.default_request_timeout_in_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
     streamIdleTimeoutMs: (network.stream_idle_timeout_in_seconds ?? DEFAULT_STREAM_IDLE_SECONDS) * 1000,
     maxRetries: network.max_retries ?? 0,
     backoffInitialMs: durationToMs(network.retry_backoff_initial, DEFAULT_BACKOFF_INITIAL_MS),

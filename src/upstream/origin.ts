@@ -35,7 +35,15 @@ export interface OriginCall {
   readFailure(thrown: unknown): GatewayError;
 }
 
-class OriginTimeout extends Error {}
+/** Why the gateway stopped waiting: the setting that ran out, and after how long. */
+class OriginTimeout extends Error {
+  constructor(
+    readonly setting: string,
+    readonly ms: number,
+  ) {
+    super(`${setting} ran out`);
+  }
+}
 
 export function originLabel(target: Target): string {
   return `provider '${target.provider.name}' key '${target.key.name}'`;
@@ -86,18 +94,19 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
   const headers = originHeaders(request, env);
   const send = fetcherFor(target, env);
   const timeoutMs = request.timeoutMs ?? target.provider.timeoutMs;
+  const firstByteMs = Math.min(timeoutMs, target.provider.firstByteTimeoutMs);
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new OriginTimeout()), timeoutMs);
+  // Two clocks: the whole answer (a stream: until it starts), and — often shorter — until the origin starts it.
+  const timer = setTimeout(() => controller.abort(new OriginTimeout("network_config.default_request_timeout_in_seconds", timeoutMs)), timeoutMs);
+  const firstByteTimer = firstByteMs < timeoutMs ? setTimeout(() => controller.abort(new OriginTimeout("network_config.first_byte_timeout_in_seconds", firstByteMs)), firstByteMs) : undefined;
   const signal = request.clientSignal ? AbortSignal.any([controller.signal, request.clientSignal]) : controller.signal;
 
   const failure = (thrown: unknown): GatewayError => {
     if (thrown instanceof GatewayError) return thrown;
-    if (controller.signal.reason instanceof OriginTimeout) {
-      return new GatewayError(
-        504,
-        `origin for ${originLabel(target)} did not answer within ${timeoutMs / 1000} s (network_config.default_request_timeout_in_seconds)`,
-        "request_timed_out",
-      );
+    const reason: unknown = controller.signal.reason;
+    if (reason instanceof OriginTimeout) {
+      const waited = reason.setting.endsWith("first_byte_timeout_in_seconds") ? "did not start its answer" : "did not answer";
+      return new GatewayError(504, `origin for ${originLabel(target)} ${waited} within ${reason.ms / 1000} s (${reason.setting})`, "request_timed_out");
     }
     if (request.clientSignal?.aborted) return new GatewayError(499, "client closed the request", "client_closed_request");
     const detail = thrown instanceof Error ? thrown.message : String(thrown);
@@ -110,6 +119,8 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
   } catch (thrown) {
     clearTimeout(timer);
     throw failure(thrown);
+  } finally {
+    if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
   }
   if (response.status >= 300 && response.status < 400) {
     clearTimeout(timer);
