@@ -41,7 +41,14 @@ export function describeIssues(error: z.core.$ZodError): string {
 
 /** Parses with any zod 4 schema, classic or mini; a failure is a 400 naming the first offending field. */
 export function parseOrThrow<T extends z.core.$ZodType>(schema: T, input: unknown, what: string): z.output<T> {
-  const result = z.safeParse(schema, input);
+  let result: ReturnType<typeof z.safeParse<T>>;
+  try {
+    result = z.safeParse(schema, input);
+  } catch (error) {
+    // Hundreds of thousands of problems in one body exhaust the stack while zod collects them: still the client's input.
+    if (error instanceof RangeError) throw new GatewayError(400, `invalid ${what}: too many problems to list; fix the first entries and send it again`, "invalid_request");
+    throw error;
+  }
   if (!result.success) {
     const first = result.error.issues[0];
     const param = first && first.path.length > 0 ? formatPath(first.path) : null;

@@ -31,6 +31,14 @@ describe("bounded inputs", () => {
     expect(message).toContain("and 1990 more");
   });
 
+  it("answers a body with hundreds of thousands of problems with a 400, not a crash", async () => {
+    const response = await admin("POST", "/api/config/import", { governance: { virtual_keys: Array.from({ length: 300_000 }, () => 7) } });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe("invalid_request");
+    expect(error.message.length).toBeLessThan(2000);
+  });
+
   it("labels metrics with configured or served model names only, never a made-up one", async () => {
     for (let i = 0; i < 5; i += 1) {
       const response = await postJson("/v1/chat/completions", { model: `vllm/made-up-${i}-\u0000-${"q".repeat(200)}`, messages: [] });
