@@ -86,6 +86,10 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
     max_concurrent_requests: body.max_concurrent_requests === undefined ? (previous?.max_concurrent_requests ?? null) : body.max_concurrent_requests,
     allowed_origins: body.allowed_origins ?? previous?.allowed_origins ?? [],
     lower_max_tokens_to_fit: body.lower_max_tokens_to_fit ?? previous?.lower_max_tokens_to_fit ?? false,
+    response_cache:
+      body.response_cache === undefined
+        ? (previous?.response_cache ?? null)
+        : body.response_cache && { ttl_seconds: body.response_cache.ttl_seconds, shared_across_keys: body.response_cache.shared_across_keys ?? false },
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

@@ -59,6 +59,13 @@ export const providerConfigSchema = z.strictObject({
   rate_limit: z.nullish(rateLimitSchema),
 });
 
+export const responseCacheSchema = z.strictObject({
+  /** How long an answer is replayed. */
+  ttl_seconds: z.int().check(z.gte(1), z.lte(7 * 86_400)),
+  /** Share entries with every other key that shares them (default: this key's requests only). */
+  shared_across_keys: z.optional(z.boolean()),
+});
+
 /** Body of POST and PUT /api/governance/virtual-keys. */
 export const virtualKeyBodySchema = z.strictObject({
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
@@ -79,6 +86,8 @@ export const virtualKeyBodySchema = z.strictObject({
   ),
   /** Deprecated in Bifrost: applies calendar alignment to every budget that does not say otherwise. */
   calendar_aligned: z.optional(z.boolean()),
+  /** Exact-match answers for deterministic requests (temperature 0 or a seed); null turns it off. */
+  response_cache: z.nullish(responseCacheSchema),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
@@ -129,6 +138,8 @@ export interface VirtualKeyRecord {
   /** Lower a request's own completion limit to what remains instead of refusing it (absent in older records: false). */
   lower_max_tokens_to_fit?: boolean;
   allowed_origins: string[];
+  /** Exact-match response cache (absent in older records: off). */
+  response_cache?: { ttl_seconds: number; shared_across_keys: boolean } | null;
   created_at: string;
   updated_at: string;
 }

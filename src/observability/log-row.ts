@@ -23,6 +23,8 @@ export interface LogRow {
   ttft_ms: number | null;
   attempts: number;
   fallback_index: number;
+  /** Answered from the exact-match response cache, without reaching an origin. */
+  cache_hit: boolean;
   request_body: string | null;
   response_body: string | null;
   /**
@@ -44,6 +46,7 @@ export interface RequestTrace {
   servedModelConfigured?: boolean;
   attempts?: number;
   fallbackIndex?: number;
+  cacheHit?: boolean;
   /** Usage and cost once the response has finished (a stream's end). */
   outcome?: Promise<TraceOutcome>;
   /** With LOG_PAYLOADS=true: the request body as received. */

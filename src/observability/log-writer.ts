@@ -23,7 +23,7 @@ let flushScheduled = false;
 
 const COLUMNS = [
   "id", "request_id", "ts", "virtual_key_id", "virtual_key_name", "provider", "provider_key", "origin", "model", "endpoint", "stream", "status",
-  "error_code", "prompt_tokens", "completion_tokens", "cost", "latency_ms", "ttft_ms", "attempts", "fallback_index", "request_body", "response_body",
+  "error_code", "prompt_tokens", "completion_tokens", "cost", "latency_ms", "ttft_ms", "attempts", "fallback_index", "request_body", "response_body", "cache_hit",
 ] as const;
 
 /** Each element of ?1 is one row's values in COLUMNS order. */
@@ -39,7 +39,7 @@ function rowGroups(rows: readonly LogRow[]): string[] {
   let current: string[] = [];
   let size = 0;
   for (const row of rows) {
-    const json = JSON.stringify(COLUMNS.map((column) => (column === "stream" ? Number(row.stream) : row[column])));
+    const json = JSON.stringify(COLUMNS.map((column) => (column === "stream" || column === "cache_hit" ? Number(row[column]) : row[column])));
     if ((size + json.length > MAX_PARAMETER_CHARS || current.length >= ROWS_PER_WRITE) && current.length > 0) {
       groups.push(`[${current.join(",")}]`);
       current = [];

@@ -68,6 +68,7 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
         ttft_ms: stream && result?.firstTokenAt !== undefined ? result.firstTokenAt - started : null,
         attempts: trace.attempts ?? 0,
         fallback_index: trace.fallbackIndex ?? 0,
+        cache_hit: trace.cacheHit === true,
         request_body: trace.requestBody ?? null,
         response_body: payloadLoggingOn(env) && result?.responseBody !== undefined ? truncatePayload(result.responseBody) : null,
         metric_model: metricModel(trace, status),

@@ -5,6 +5,7 @@
  *   1. authenticate  authenticate.ts  the virtual key (middleware, before the body was read), checked against Origin
  *   2. parse         endpoints/*      the body, once, into the plan
  *   3. resolve       resolve.ts       the model and its fallbacks → chains of candidate targets
+ *      (cache)       response-cache.ts  a deterministic request answered before, replayed at $0
  *   4. admit         admit.ts         one Durable Object call reserving the worst case, per provider config
  *   5. dispatch      dispatch.ts      targets in order, retries with backoff, then the next chain (attempt.ts)
  *   6. relay         reply.ts         the origin's answer in the endpoint's shape, streams event by event
@@ -26,6 +27,7 @@ import { dispatchTargets } from "./dispatch";
 import { healthFirst, targetOrder } from "./order";
 import type { InferencePlan } from "./plan";
 import { resolveRoute, type Chain } from "./resolve";
+import { cacheAnswer, cacheEntryFor, cachedAnswer } from "./response-cache";
 import type { RequestScope } from "./scope";
 import { settleAnswer } from "./settle";
 import { recordRoute, traceOf, withRouteHeaders } from "./trace";
@@ -57,6 +59,17 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
   const chains: Chain[] = plan.upstream.kind === "multipart" ? [routed] : [routed, ...routed.fallbacks];
   const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id");
   const health = healthSettings(scope.env);
+
+  // An exact-match answer kept from before needs no admission and no origin.
+  const cache = await cacheEntryFor(c.req.raw.headers, principal?.vk ?? null, plan, routed.targets[0]);
+  const hit = cache && (await cachedAnswer(cache));
+  const first = routed.targets[0];
+  if (hit && first) {
+    recordRoute(trace, first, routed.publicModel, 0, 0);
+    trace.cacheHit = true;
+    trace.outcome = Promise.resolve(hit.outcome);
+    return withRouteHeaders(hit.response, first, 0, 0);
+  }
 
   // A client that leaves before the first byte cancels this code; the abort event still runs and gives back the
   // reservation held at that moment (after the answer started, its settlement does). Also under waitUntil.
@@ -111,7 +124,8 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       if (watching) scope.signal.removeEventListener("abort", onClientGone);
 
       // 7. Settle: a JSON answer waits for it here, a stream holds its last event until then.
-      const { answer, target, attempts } = dispatched;
+      const { target, attempts } = dispatched;
+      const answer = cache ? cacheAnswer(cache, dispatched.answer, scope.waitUntil) : dispatched.answer;
       const price = admission.prices?.has(target) ? (admission.prices.get(target) ?? null) : priceOf(routed, chain, target);
       const { settled, outcome } = settleAnswer(answer, ticket, price, plan.estimate, grant);
       if (ticket) scope.waitUntil(settled);
@@ -130,7 +144,6 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
     }
   }
   if (ticket) await releaseLater(ticket);
-  const first = routed.targets[0];
   if (first) recordRoute(trace, first, routed.publicModel, 0, 0);
   throw primaryError ?? firstError;
 }
