@@ -34,6 +34,8 @@ export interface Env {
   LOG_PAYLOADS?: string;
   /** Days log rows are kept; older ones are deleted by the scheduled clean-up. */
   LOG_RETENTION_DAYS?: string;
+  /** Days a stored Responses API response stays readable (GET /v1/responses/{id}, previous_response_id). */
+  RESPONSE_RETENTION_DAYS?: string;
   /** "true": the cron trigger probes every origin's /health and isolates route around dead ones. */
   HEALTH_PROBE?: string;
   /** "true": the probe also reads vLLM's /metrics (requests waiting, KV-cache use) to weigh replicas. */

@@ -5,6 +5,7 @@ import { getRoutingTable } from "./config/store";
 import { probeOrigins } from "./routing/probe";
 import type { Env } from "./env";
 import { settingsOf } from "./settings";
+import { removeExpiredResponses } from "./state/response-store";
 
 export { VirtualKeyLimiter } from "./governance/limiter";
 
@@ -17,6 +18,7 @@ export default {
     // The trigger fires every minute for the probe; log retention needs only an hourly pass.
     if (new Date(controller.scheduledTime).getUTCMinutes() === 17) {
       ctx.waitUntil(enforceLogRetention(env).then((removed) => console.log(JSON.stringify({ event: "log_retention", removed }))));
+      ctx.waitUntil(removeExpiredResponses(env).then((removed) => console.log(JSON.stringify({ event: "response_retention", removed }))));
     }
     if (settingsOf(env).HEALTH_PROBE) {
       const table = await getRoutingTable(env, (promise) => ctx.waitUntil(promise));

@@ -66,6 +66,7 @@ const settingsSchema = z.object({
   ),
   LOG_PAYLOADS: flag(false),
   LOG_RETENTION_DAYS: positive(30),
+  RESPONSE_RETENTION_DAYS: positive(30),
   HEALTH_PROBE: flag(false),
   HEALTH_PROBE_METRICS: flag(false),
   HEALTH_PROBE_TTL_SECONDS: positive(180),

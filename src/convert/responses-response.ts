@@ -56,9 +56,10 @@ export function responseEnvelope(id: string, createdAt: number, model: string, f
     model,
     output: [],
     parallel_tool_calls: fields.parallel_tool_calls ?? true,
-    previous_response_id: null,
+    previous_response_id: fields.previous_response_id ?? null,
     reasoning: fields.reasoning ?? null,
-    store: false,
+    // Kept by the gateway unless the request said store: false.
+    store: fields.store !== false,
     temperature: fields.temperature ?? null,
     text: fields.text ?? { format: { type: "text" } },
     tool_choice: fields.tool_choice ?? "auto",

@@ -14,6 +14,9 @@ import { finishStatus, functionCallItem, messageItem, reasoningItem, responseEnv
  * arguments, so the wire carries a text five times (its deltas and four repeats) plus each event's framing. Memory
  * holds it once: items keep their text as a LongText, and events splice it in as the client reads.
  */
+/** Texts longer than this (escaped characters, all items together) are streamed but not stored. */
+const MAX_KEPT_CHARS = 1_500_000;
+
 interface TextItem {
   kind: "message" | "reasoning";
   index: number;
@@ -41,9 +44,27 @@ export class ResponsesStreamConverter extends EventConverter {
   /** The texts of closed items, which closing events and snapshots refer to. */
   private readonly texts: LongText[] = [];
 
-  constructor(model: string, fields: ResponsesFields) {
+  /**
+   * `onCompleted` receives the finished Response object's JSON (texts spliced in) for the response store, or null
+   * when its texts are too long to keep.
+   */
+  constructor(
+    model: string,
+    fields: ResponsesFields,
+    private readonly onCompleted?: (responseJson: string | null) => void,
+  ) {
     super();
     this.envelope = responseEnvelope(randomId("resp_"), Math.floor(Date.now() / 1000), model, fields);
+  }
+
+  /** A snapshot as JSON with its texts in place of their refs: built only for the store, and only when small. */
+  private materialised(snapshot: JsonObject): string | null {
+    let size = 0;
+    for (const text of this.texts) for (const piece of text.escaped()) size += piece.length;
+    if (size > MAX_KEPT_CHARS) return null;
+    let json = JSON.stringify(snapshot);
+    for (const text of this.texts) json = json.split(`"${text.ref}"`).join(`"${text.escaped().join("")}"`);
+    return json;
   }
 
   /** A small event: deltas and openings, which hold no closed text. */
@@ -154,7 +175,9 @@ export class ResponsesStreamConverter extends EventConverter {
     }
     const { status, incomplete_details } = finishStatus(this.finishReason);
     const type = status === "incomplete" ? "response.incomplete" : "response.completed";
-    out.push(this.closing(type, { response: this.snapshot(status, { incomplete_details, usage: responsesUsage(this.usage) }) }));
+    const final = this.snapshot(status, { incomplete_details, usage: responsesUsage(this.usage) });
+    this.onCompleted?.(this.materialised(final));
+    out.push(this.closing(type, { response: final }));
     return out;
   }
 

@@ -12,6 +12,7 @@ import { handleListModels, handleListModelsAnthropic, handleRetrieveModel } from
 import { handleCountTokens, handleMessages } from "./messages";
 import { handleRerank } from "./rerank";
 import { handleResponses } from "./responses";
+import { handleDeleteResponse, handleGetResponse, handleInputItems } from "./stored-responses";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
 
 /** A model id from a URL path; bad percent-encoding is the client's mistake (400), not an exception. */
@@ -33,6 +34,9 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   routes.post("/embeddings", (c) => handleJsonInference(c, EMBEDDINGS, defaultProvider));
   routes.post("/rerank", (c) => handleRerank(c, defaultProvider));
   routes.post("/responses", (c) => handleResponses(c, defaultProvider));
+  routes.get("/responses/:id", (c) => handleGetResponse(c, c.req.param("id")));
+  routes.get("/responses/:id/input_items", (c) => handleInputItems(c, c.req.param("id")));
+  routes.delete("/responses/:id", (c) => handleDeleteResponse(c, c.req.param("id")));
   routes.post("/messages", (c) => handleMessages(c, defaultProvider));
   routes.post("/messages/count_tokens", (c) => handleCountTokens(c, defaultProvider));
   routes.post("/audio/transcriptions", (c) => handleAudio(c, "transcriptions", defaultProvider));

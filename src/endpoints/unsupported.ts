@@ -8,7 +8,7 @@ export const UNSUPPORTED_ROUTES: ReadonlyArray<{ path: string; operation: string
   { path: "/files/*", operation: "files" },
   { path: "/batches", operation: "batches" },
   { path: "/batches/*", operation: "batches" },
-  { path: "/responses/*", operation: "stored responses (the gateway keeps no response store)" },
+  { path: "/responses/:id/cancel", operation: "cancelling background responses" },
 ];
 
 export function unsupportedOperation(operation: string): GatewayError {

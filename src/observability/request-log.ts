@@ -32,7 +32,8 @@ function metricModel(trace: RequestTrace, status: number): string {
 }
 
 export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (c.req.method === "OPTIONS" || c.req.method === "GET") return next();
+  // Inference is POST; reads and deletes of stored responses are not inference requests.
+  if (c.req.method !== "POST") return next();
   const started = Date.now();
   const trace: RequestTrace = {};
   c.set("trace", trace);
