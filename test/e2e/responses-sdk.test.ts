@@ -67,9 +67,23 @@ describe("openai responses", () => {
     expect(final.error?.code).toBe("server_error");
   });
 
+  it("keeps responses: continues with previous_response_id, retrieves, lists input items and deletes", async () => {
+    const first = await client.responses.create({ model: LLAMA, input: "first turn" });
+    const second = await client.responses.create({ model: LLAMA, input: "second turn", previous_response_id: first.id });
+    expect(second.previous_response_id).toBe(first.id);
+    expect(second.output_text).toBe("You said: second turn");
+    const retrieved = await client.responses.retrieve(second.id);
+    expect(retrieved.id).toBe(second.id);
+    expect(retrieved.output_text).toBe("You said: second turn");
+    const items = await client.responses.inputItems.list(second.id, { order: "asc" });
+    expect(items.data.map((item) => (item.type === "message" ? item.role : item.type))).toEqual(["user", "assistant", "user"]);
+    await client.responses.delete(second.id);
+    await expect(client.responses.retrieve(second.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it("raises the SDK's error classes", async () => {
     await expect(client.responses.create({ model: "vllm/not-served", input: "x" })).rejects.toBeInstanceOf(NotFoundError);
-    await expect(client.responses.create({ model: LLAMA, input: "x", previous_response_id: "resp_123" })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(client.responses.create({ model: LLAMA, input: "x", previous_response_id: "resp_123" })).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.responses.create({ model: LLAMA, input: "x", tools: [{ type: "web_search" }] })).rejects.toBeInstanceOf(BadRequestError);
   });
 });
