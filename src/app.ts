@@ -23,7 +23,7 @@ import { cors } from "./http/cors";
 import { dashboardPage } from "./ui/page";
 import { renderMetrics, type CounterRow } from "./observability/metrics";
 import { requestLog } from "./observability/request-log";
-import { anthropicRoutes, inferenceRoutes } from "./endpoints/routes";
+import { anthropicRoutes, inferenceRoutes, vllmRootRoutes } from "./endpoints/routes";
 import type { AppEnv } from "./env";
 import { settingsOf } from "./settings";
 import { requestIdFor } from "./http/context";
@@ -66,7 +66,9 @@ function inferenceApp(): Hono<AppEnv> {
   const app = gatewayApp(new RegExpRouter());
   app.get("/health", () => jsonResponse({ status: "ok" }));
 
-  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*"]) app.use(prefix, cors, requestLog, authenticateFirst);
+  const vllmRoot = vllmRootRoutes();
+  const rootPaths = vllmRoot.routes.map((route) => route.path);
+  for (const prefix of ["/v1/*", "/openai/*", "/vllm/*", "/anthropic/*", ...rootPaths]) app.use(prefix, cors, requestLog, authenticateFirst);
   app.get("/examples/browser-chat", () => browserChatPage());
 
   const inference = inferenceRoutes();
@@ -78,6 +80,7 @@ function inferenceApp(): Hono<AppEnv> {
   app.route("/vllm/v1", vllm);
   app.route("/vllm", vllm);
   app.route("/anthropic", anthropicRoutes());
+  app.route("/", vllmRoot);
   return app;
 }
 

@@ -4,6 +4,7 @@
  * Bifrost fields this gateway accepts but cannot act on are listed in compat.ts and reported as warnings.
  */
 import * as z from "zod/mini";
+import { REASONING_FIELD_CHOICES } from "../upstream/reasoning-field";
 import { envReferenceProblem, isGatewayName } from "../upstream/secrets";
 
 const ENV_REF = /^env\.[A-Za-z_][A-Za-z0-9_]*$/;
@@ -93,6 +94,8 @@ export const networkConfigSchema = z.strictObject({
   retry_backoff_max: z.optional(backoffDuration),
   /** Which replica a request prefers: by the x-session-id header (default), also by a hash of the prompt prefix, or neither. */
   session_affinity: z.optional(z.enum(["header", "prompt_prefix", "none"])),
+  /** Non-stream chat and text completions asked of the origin as streams and assembled (default: on for self-hosted). */
+  stream_for_json: z.optional(z.boolean()),
   // Accepted for Bifrost compatibility; see compat.ts.
   max_conns_per_host: z.optional(z.int().check(z.gte(1), z.lte(10000))),
   insecure_skip_verify: z.optional(z.boolean()),
@@ -113,6 +116,12 @@ export const REQUEST_TYPES = [
   "count_tokens",
   "embedding",
   "rerank",
+  // vLLM's own endpoints (gateway additions: Bifrost has no such request types).
+  "tokenize",
+  "detokenize",
+  "score",
+  "classify",
+  "pooling",
   "ocr",
   "speech",
   "speech_stream",
@@ -156,7 +165,7 @@ const allowedRequestsShape = Object.fromEntries(REQUEST_TYPES.map((type) => [typ
 >;
 
 /** Upstream paths this gateway lets a custom provider override (path or absolute URL). */
-export const OVERRIDABLE_PATHS = ["list_models", "text_completion", "chat_completion", "embedding", "rerank", "transcription", "count_tokens"] as const;
+export const OVERRIDABLE_PATHS = ["list_models", "text_completion", "chat_completion", "embedding", "rerank", "transcription", "count_tokens", "tokenize", "detokenize", "score", "classify", "pooling"] as const;
 
 export const customProviderConfigSchema = z.strictObject({
   base_provider_type: z.literal("openai", {
@@ -177,6 +186,8 @@ const providerSettingsShape = {
   keys: z.optional(z.array(providerKeySchema).check(z.maxLength(1000))),
   network_config: z.optional(networkConfigSchema),
   custom_provider_config: z.optional(customProviderConfigSchema),
+  /** The name chat clients get reasoning under (vLLM renamed reasoning_content to reasoning); default: as the origin sent it. */
+  reasoning_field: z.optional(z.enum(REASONING_FIELD_CHOICES)),
   // Accepted for Bifrost compatibility; see compat.ts.
   concurrency_and_buffer_size: z.optional(z.strictObject({ concurrency: z.int().check(z.gte(1)), buffer_size: z.int().check(z.gte(1)) })),
   proxy_config: z.optional(z.looseObject({ type: z.literal("none", { error: "only {\"type\":\"none\"} is supported: Workers cannot use an outbound proxy" }) })),

@@ -60,10 +60,18 @@ export type ChatContentPart =
   | { type: "image_url"; image_url: { url: string; detail?: string } }
   | { type: "input_audio"; input_audio: unknown };
 
-/** Reasoning text under either of the names vLLM has used. */
+/**
+ * Reasoning text under either name vLLM has used: `reasoning_content` alone up to 0.11.0; both from 0.11.1
+ * (vllm#27752: `reasoning_content` a deprecated copy of `reasoning`, so null where `reasoning` is unset); `reasoning`
+ * alone from 0.16 (vllm#33402). The text counts once whichever name carries it; an empty or null one never hides
+ * the other.
+ */
 export function reasoningOf(message: { reasoning?: string | null; reasoning_content?: string | null } | undefined): string | undefined {
-  const text = message?.reasoning ?? message?.reasoning_content;
-  return typeof text === "string" && text !== "" ? text : undefined;
+  return nonEmpty(message?.reasoning) ?? nonEmpty(message?.reasoning_content);
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 export function randomId(prefix: string): string {

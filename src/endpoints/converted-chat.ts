@@ -1,4 +1,5 @@
 /** Shared by the APIs served by translation to chat completions (Responses, Anthropic Messages). */
+import { streamedJsonFor } from "../convert/assembly";
 import type { JsonObject } from "../http/body";
 import type { ChatConversion, InferencePlan } from "../pipeline/plan";
 import type { TokenEstimate } from "../governance/admission";
@@ -28,6 +29,15 @@ export function convertedChatPlan(request: ConvertedChatRequest): InferencePlan 
   return {
     ...routing,
     metered: true,
-    upstream: { kind: "json", path: "/v1/chat/completions", pathKey: "chat_completion", body: chat, stream, reply: { kind: "converted", conversion } },
+    upstream: {
+      kind: "json",
+      path: "/v1/chat/completions",
+      pathKey: "chat_completion",
+      body: chat,
+      stream,
+      // A non-stream answer may be assembled from the origin's stream, then converted as any chat answer.
+      streamedJson: stream ? undefined : streamedJsonFor(chat, "chat"),
+      reply: { kind: "converted", conversion },
+    },
   };
 }

@@ -5,6 +5,8 @@
 import * as z from "zod/mini";
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
+import { streamedJsonFor, type StreamShape } from "../convert/assembly";
+import { reasoningFieldRequested } from "../convert/chat-reasoning";
 import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
@@ -14,6 +16,7 @@ import { estimatePromptTokens } from "../governance/prompt-estimate";
 import type { PathKey } from "../upstream/origin";
 import { payloadLoggingOn, truncatePayload } from "../observability/request-log";
 import { runInference } from "../pipeline/inference";
+import { REASONING_FIELD_HEADER } from "../upstream/reasoning-field";
 import { traceOf } from "../pipeline/trace";
 import { settingsOf } from "../settings";
 
@@ -27,6 +30,8 @@ export interface JsonEndpoint {
   defaultMaxTokens?: number;
   /** The endpoint generates no tokens (embeddings). */
   generates: boolean;
+  /** The shape of the endpoint's stream, for JSON requests a provider may stream and assemble (stream_for_json). */
+  streamShape?: StreamShape;
 }
 
 export const CHAT: JsonEndpoint = {
@@ -35,6 +40,7 @@ export const CHAT: JsonEndpoint = {
   path: "/v1/chat/completions",
   pathKey: "chat_completion",
   generates: true,
+  streamShape: "chat",
 };
 export const COMPLETIONS: JsonEndpoint = {
   requestType: "text_completion",
@@ -43,6 +49,7 @@ export const COMPLETIONS: JsonEndpoint = {
   pathKey: "text_completion",
   defaultMaxTokens: 16,
   generates: true,
+  streamShape: "text",
 };
 export const EMBEDDINGS: JsonEndpoint = { requestType: "embedding", path: "/v1/embeddings", pathKey: "embedding", generates: false };
 
@@ -96,6 +103,9 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
   // Usage is needed for accounting; ask for it and hide the extra chunk from clients that did not.
   const clientWantsUsage = fields.stream_options?.include_usage === true;
   if (stream && !clientWantsUsage) body.stream_options = { ...(fields.stream_options ?? {}), include_usage: true };
+  const dropUsageOnlyChunk = stream && !clientWantsUsage;
+  const streamedJson = !stream && endpoint.streamShape ? streamedJsonFor(body, endpoint.streamShape) : undefined;
+  const reasoningChoice = endpoint === CHAT ? reasoningFieldRequested(c.req.header(REASONING_FIELD_HEADER)) : undefined;
   return runInference(c, {
     model: fields.model,
     requestType,
@@ -103,6 +113,6 @@ export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint,
     estimate,
     fallbacks: fields.fallbacks ?? undefined,
     metered: true,
-    upstream: { kind: "json", path: endpoint.path, pathKey: endpoint.pathKey, body, stream, reply: { kind: "openai", dropUsageOnlyChunk: stream && !clientWantsUsage } },
+    upstream: { kind: "json", path: endpoint.path, pathKey: endpoint.pathKey, body, stream, streamedJson, reply: { kind: "openai", dropUsageOnlyChunk, reasoningField: reasoningChoice } },
   });
 }

@@ -57,7 +57,7 @@ export function handleCountTokens(c: AppContext, defaultProvider?: string): Prom
   return withRequestId(c, async () => {
     const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
     const fields = parseOrThrow(countFields, body, "request");
-    // Counting generates nothing, so it is not admitted against the key's limits; routing still checks permission.
+    // Counting runs no model: the key's request windows and concurrency count it, but it reserves and costs nothing.
     return runInference(c, {
       model: fields.model,
       requestType: "count_tokens",

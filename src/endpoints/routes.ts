@@ -13,6 +13,7 @@ import { handleCountTokens, handleMessages } from "./messages";
 import { handleRerank } from "./rerank";
 import { handleResponses } from "./responses";
 import { handleDeleteResponse, handleGetResponse, handleInputItems } from "./stored-responses";
+import { CLASSIFY, DETOKENIZE, POOLING, SCORE, TOKENIZE, handleNative } from "./vllm-native";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
 
 /** A model id from a URL path; bad percent-encoding is the client's mistake (400), not an exception. */
@@ -41,6 +42,12 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
   routes.post("/messages/count_tokens", (c) => handleCountTokens(c, defaultProvider));
   routes.post("/audio/transcriptions", (c) => handleAudio(c, "transcriptions", defaultProvider));
   routes.post("/audio/translations", (c) => handleAudio(c, "translations", defaultProvider));
+  // vLLM's own endpoints: /vllm/score is vLLM's /score for a client whose base URL is the gateway's /vllm.
+  routes.post("/tokenize", (c) => handleNative(c, TOKENIZE, defaultProvider));
+  routes.post("/detokenize", (c) => handleNative(c, DETOKENIZE, defaultProvider));
+  routes.post("/score", (c) => handleNative(c, SCORE, defaultProvider));
+  routes.post("/classify", (c) => handleNative(c, CLASSIFY, defaultProvider));
+  routes.post("/pooling", (c) => handleNative(c, POOLING, defaultProvider));
   routes.get("/models", (c) => handleListModels(c));
   routes.get("/models/*", (c) => {
     const prefix = c.req.path.indexOf("/models/");
@@ -51,6 +58,13 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
       throw unsupportedOperation(operation);
     });
   }
+  return routes;
+}
+
+/** vLLM's own endpoints at the gateway's root, where `vllm serve` has them: POST /tokenize, /score, … */
+export function vllmRootRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  for (const endpoint of [TOKENIZE, DETOKENIZE, SCORE, CLASSIFY, POOLING]) routes.post(endpoint.path, (c) => handleNative(c, endpoint));
   return routes;
 }
 

@@ -4,10 +4,11 @@
  * through another provider config counts against that config's own limits, so the reservation moves with it.
  */
 import type { Env } from "../env";
-import { admitRequest, releaseReservation, type AdmissionTicket, type TokenEstimate } from "../governance/admission";
+import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket } from "../governance/admission";
 import type { Price } from "../governance/pricing";
 import type { Target } from "../routing/resolve";
-import { pricedTargets } from "./charges";
+import { pricedTargets, type PricedTargets } from "./charges";
+import type { InferencePlan } from "./plan";
 import type { Chain, Routed } from "./resolve";
 
 export interface Admission {
@@ -29,10 +30,19 @@ export function coversChain(ticket: AdmissionTicket, chain: Chain): boolean {
   return ticket.scope === chain.scope;
 }
 
+/**
+ * A request that runs no model (tokenize, count_tokens) has no price: no budget and no unpriced model can refuse it,
+ * and it reserves nothing — only its request windows and concurrency count it.
+ */
+function unpriced(chain: Chain): PricedTargets {
+  return { targets: chain.targets, price: null, prices: new Map(chain.targets.map((target) => [target, null])) };
+}
+
 /** Admits the request for one chain, unless `held` (a reservation covering it) already does. */
-export async function admitChain(env: Env, routed: Routed, chain: Chain, estimate: TokenEstimate, held: AdmissionTicket | null): Promise<Admission> {
+export async function admitChain(env: Env, routed: Routed, chain: Chain, plan: Pick<InferencePlan, "estimate" | "metered">, held: AdmissionTicket | null): Promise<Admission> {
   if (!routed.vk) return { targets: chain.targets, prices: undefined, ticket: null };
-  const { targets, price, prices } = pricedTargets(routed, chain, estimate);
+  const estimate = plan.metered ? plan.estimate : inputOnly(0);
+  const { targets, price, prices } = plan.metered ? pricedTargets(routed, chain, estimate) : unpriced(chain);
   const ticket = held ?? (chain.scope !== null && targets[0] ? await admitRequest(env, routed.vk, chain.scope, estimate, price, routed.token) : null);
   return { targets, prices, ticket };
 }

@@ -9,6 +9,7 @@ import { beginAttempt, endAttempt, recordFailure, recordSuccess, type HealthSett
 import { checkRequestAllowed, type Target } from "../routing/resolve";
 import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayAnswer, type Answer } from "../upstream/respond";
+import type { StreamedJson } from "../convert/assembly";
 import type { JsonUpstream, MultipartUpstream, UpstreamPlan } from "./plan";
 import { replyFrom } from "./reply";
 import type { RequestScope } from "./scope";
@@ -54,10 +55,13 @@ async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Tar
   // The plan's body is this request's own object: each attempt writes its target's values over the last one's.
   upstream.body.model = target.upstreamModel;
   writeCompletionLimit(upstream.body, grant.completionTokens);
-  const body = JSON.stringify(upstream.body);
+  const assemble = streamsForJson(upstream.streamedJson, target) ? upstream.streamedJson : undefined;
+  // Streamed for a JSON client: a shallow copy, so the next target (whose provider may not stream) gets the original.
+  const body = JSON.stringify(assemble ? { ...upstream.body, stream: true, stream_options: { include_usage: true } } : upstream.body);
+  const stream = upstream.stream || assemble !== undefined;
   const send = (path: string): Promise<OriginCall> =>
     callOrigin(
-      { target, path, pathKey: upstream.pathKey, method: "POST", body, contentType: "application/json", stream: upstream.stream, requestId: scope.requestId, clientSignal: scope.signal },
+      { target, path, pathKey: upstream.pathKey, method: "POST", body, contentType: "application/json", stream, requestId: scope.requestId, clientSignal: scope.signal },
       scope.env,
     );
   let call = await send(upstream.path);
@@ -65,7 +69,17 @@ async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Tar
     call.abort(`falling back to ${upstream.alternatePath}`);
     call = await send(upstream.alternatePath);
   }
-  return replyFrom(upstream.reply, call, target, { publicModel, stream: upstream.stream, promptEstimate, keepAliveMs: scope.settings.SSE_KEEPALIVE_SECONDS * 1000 });
+  return replyFrom(upstream.reply, call, target, { publicModel, stream: upstream.stream, assemble, promptEstimate, keepAliveMs: scope.settings.SSE_KEEPALIVE_SECONDS * 1000 });
+}
+
+/**
+ * Whether this target's origin is asked for a stream the client's JSON answer is assembled from: the provider's
+ * network_config.stream_for_json, and a custom provider must allow the streamed request type it then receives.
+ */
+function streamsForJson(streamedJson: StreamedJson | undefined, target: Target): boolean {
+  if (streamedJson === undefined || !target.provider.streamForJson) return false;
+  const allowed = target.provider.allowedRequests;
+  return allowed === null || allowed.has(streamedJson.shape === "chat" ? "chat_completion_stream" : "text_completion_stream");
 }
 
 async function sendMultipart(scope: RequestScope, upstream: MultipartUpstream, target: Target, publicModel: string): Promise<Answer> {

@@ -6,7 +6,7 @@ import { GatewayError } from "../http/errors";
 import type { TokenEstimate } from "../governance/admission";
 import { fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
 import type { Resolution, Target } from "../routing/resolve";
-import type { UsageReport } from "../upstream/respond";
+import type { Answer, UsageReport } from "../upstream/respond";
 import type { Grant } from "./attempt";
 import type { Chain, Routed } from "./resolve";
 
@@ -75,6 +75,11 @@ export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstim
     );
   }
   return { targets, price: reserveAt, prices };
+}
+
+/** An answer whose usage is charged as nothing (and logged so): for requests that run no model. */
+export function uncharged(answer: Answer): Answer {
+  return { ...answer, usage: answer.usage.then((usage) => ({ ...usage, promptTokens: 0, completionTokens: 0, audioSeconds: undefined, unreported: false })) };
 }
 
 /** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */

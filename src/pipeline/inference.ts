@@ -22,7 +22,7 @@ import { settingsOf } from "../settings";
 import { admitChain, coversChain, release } from "./admit";
 import type { Grant } from "./attempt";
 import { authenticate } from "./authenticate";
-import { priceOf } from "./charges";
+import { priceOf, uncharged } from "./charges";
 import { dispatchTargets } from "./dispatch";
 import { healthFirst, targetOrder } from "./order";
 import type { InferencePlan } from "./plan";
@@ -95,7 +95,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
         await releaseLater(ticket);
         ticket = null;
       }
-      admission = await admitChain(scope.env, routed, chain, plan.estimate, ticket);
+      admission = await admitChain(scope.env, routed, chain, plan, ticket);
       ticket = admission.ticket;
     } catch (error) {
       // The key's own limits refused: final for the primary; a fallback that is refused is a failed attempt.
@@ -127,7 +127,8 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       const { target, attempts } = dispatched;
       const answer = cache ? cacheAnswer(cache, dispatched.answer, scope.waitUntil) : dispatched.answer;
       const price = admission.prices?.has(target) ? (admission.prices.get(target) ?? null) : priceOf(routed, chain, target);
-      const { settled, outcome } = settleAnswer(answer, ticket, price, plan.estimate, grant);
+      // A request that runs no model is charged nothing, whatever its answer reports.
+      const { settled, outcome } = settleAnswer(plan.metered ? answer : uncharged(answer), ticket, price, plan.estimate, grant);
       if (ticket) scope.waitUntil(settled);
 
       // 8. Log: the request log writes the row once the outcome is known.

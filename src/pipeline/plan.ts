@@ -4,11 +4,13 @@
  */
 import type { RequestType } from "../config/schema";
 import type { ChatCompletion } from "../convert/chat-types";
+import type { StreamedJson } from "../convert/assembly";
 import type { RerankDocument } from "../convert/rerank-answer";
 import type { TokenEstimate } from "../governance/admission";
 import type { JsonObject } from "../http/body";
 import type { MultipartHead } from "../http/multipart-head";
 import type { PathKey } from "../upstream/origin";
+import type { ReasoningFieldChoice } from "../upstream/reasoning-field";
 import type { StreamConverter } from "../upstream/stream-converter";
 
 export interface InferencePlan {
@@ -21,7 +23,10 @@ export interface InferencePlan {
   estimate: TokenEstimate;
   /** `fallbacks` from the request body: models to try, in order, when the primary fails. */
   fallbacks: readonly string[] | undefined;
-  /** False for requests that generate nothing and are only permission-checked (count_tokens). */
+  /**
+   * False for requests that run no model (tokenize, detokenize, count_tokens): admitted against the key's request
+   * windows and concurrency like any request, but priced at nothing, reserving and charged no tokens or dollars.
+   */
   metered: boolean;
   upstream: UpstreamPlan;
 }
@@ -37,6 +42,12 @@ export interface JsonUpstream {
   stream: boolean;
   /** Tried when the origin has no `path` (404/405/501) and the provider sets no override: rerank's /rerank. */
   alternatePath?: string | undefined;
+  /**
+   * Set when the client wants JSON but the body may be sent with `stream: true` and the answer assembled from the
+   * stream (network_config.stream_for_json, decided per target): bytes then keep flowing through proxies that
+   * cut off a silent origin. Absent: the body goes as the client sent it.
+   */
+  streamedJson?: StreamedJson | undefined;
   reply: Reply;
 }
 
@@ -53,7 +64,7 @@ export interface MultipartUpstream {
 /** How the origin's answer becomes the client's. */
 export type Reply =
   /** OpenAI's own shape: relayed as it came, model name restored. */
-  | { kind: "openai"; dropUsageOnlyChunk: boolean }
+  | { kind: "openai"; dropUsageOnlyChunk: boolean; reasoningField?: ReasoningFieldChoice | undefined }
   /** A chat answer re-expressed in another API (Responses, Anthropic Messages). */
   | { kind: "converted"; conversion: ChatConversion }
   | { kind: "rerank"; documents: readonly RerankDocument[]; returnDocuments: boolean | undefined }

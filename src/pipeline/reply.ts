@@ -1,15 +1,22 @@
 /** Step 6 of an inference request: the origin's answer becomes the client's, in the shape the endpoint speaks. */
+import type { Assembler, StreamedJson } from "../convert/assembly";
+import { ChatAssembler } from "../convert/chat-assembly";
 import type { ChatCompletion } from "../convert/chat-types";
+import { TextAssembler } from "../convert/text-assembly";
 import { shapeRerankAnswer } from "../convert/rerank-answer";
 import { GatewayError, jsonResponse } from "../http/errors";
 import type { Target } from "../routing/resolve";
+import { relayAssembled } from "../upstream/assembled-json";
 import type { OriginCall } from "../upstream/origin";
 import { NO_USAGE, isEventStream, relayAnswer, relayJson, relayStream, type Answer } from "../upstream/respond";
+import { reasoningFieldOf } from "../upstream/reasoning-field";
 import type { Reply } from "./plan";
 
 export interface ReplyOptions {
   publicModel: string;
   stream: boolean;
+  /** The origin was asked for a stream that the client's JSON answer is assembled from (plan's streamedJson). */
+  assemble?: StreamedJson | undefined;
   /** Prompt tokens to account when a stream ends before the origin reported usage. */
   promptEstimate: number;
   keepAliveMs: number;
@@ -18,14 +25,24 @@ export interface ReplyOptions {
 export async function replyFrom(reply: Reply, call: OriginCall, target: Target, options: ReplyOptions): Promise<Answer> {
   const { publicModel, promptEstimate, keepAliveMs } = options;
   switch (reply.kind) {
-    case "openai":
-      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: reply.dropUsageOnlyChunk, promptEstimate, keepAliveMs });
+    case "openai": {
+      // The request's choice of reasoning field name ("passthrough" included) overrides the provider's.
+      const reasoningField = reply.reasoningField !== undefined ? reasoningFieldOf(reply.reasoningField) : target.provider.reasoningField;
+      // An origin asked for a stream may answer JSON (or an error) anyway: that is relayed as it came.
+      if (options.assemble && call.response.ok && isEventStream(call.response)) {
+        return relayAssembled(call, target, assemblerFor(options.assemble), { publicModel, promptEstimate, reasoningField: options.assemble.shape === "chat" ? reasoningField : undefined });
+      }
+      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: reply.dropUsageOnlyChunk, promptEstimate, keepAliveMs, reasoningField });
+    }
     case "converted": {
       if (options.stream && call.response.ok && isEventStream(call.response)) {
         const converter = reply.conversion.streamConverter(publicModel);
         return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate, keepAliveMs, converter });
       }
-      const answer = await relayJson(call, target, publicModel);
+      const answer =
+        options.assemble && call.response.ok && isEventStream(call.response)
+          ? await relayAssembled(call, target, assemblerFor(options.assemble), { publicModel, promptEstimate })
+          : await relayJson(call, target, publicModel);
       return { response: jsonResponse(reply.conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
     }
     case "rerank": {
@@ -41,4 +58,8 @@ export async function replyFrom(reply: Reply, call: OriginCall, target: Target, 
       return { response: jsonResponse({ input_tokens: count }), usage: Promise.resolve(NO_USAGE) };
     }
   }
+}
+
+function assemblerFor(streamed: StreamedJson): Assembler {
+  return streamed.shape === "chat" ? new ChatAssembler(streamed.forcedToolChoice) : new TextAssembler();
 }

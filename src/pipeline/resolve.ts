@@ -33,11 +33,10 @@ function chainOf(resolution: KeyResolution): Chain {
 }
 
 export function resolveRoute(table: RoutingTable, principal: Principal | null, plan: InferencePlan, requestId: string): Routed {
-  const vk = plan.metered ? (principal?.vk ?? null) : null;
+  const vk = principal?.vk ?? null;
   const token = principal?.token ?? null;
-  const keyOf = principal?.vk ?? null;
   const resolve = (model: string): KeyResolution =>
-    keyOf ? resolveForVirtualKey(table, keyOf, model, plan.requestType, plan.defaultProvider) : resolveModel(table, model, plan.requestType, plan.defaultProvider);
+    vk ? resolveForVirtualKey(table, vk, model, plan.requestType, plan.defaultProvider) : resolveModel(table, model, plan.requestType, plan.defaultProvider);
   const primary = resolve(plan.model);
   const allowedForToken = (resolution: Resolution) => !token || tokenAllowsModel(token, resolution.publicModel, resolution.targets[0]?.provider.name);
   if (!allowedForToken(primary)) {
@@ -54,7 +53,5 @@ export function resolveRoute(table: RoutingTable, principal: Principal | null, p
   }
   // Under a virtual key, a bare model's other weighted provider configs are its fallbacks unless the request names some.
   if (plan.fallbacks === undefined && primary.alternates) fallbacks.push(...primary.alternates.map(chainOf));
-  const primaryChain = chainOf(primary);
-  // Requests that are not metered (count_tokens) are permission-checked above, but count against no limit.
-  return { ...primaryChain, scope: vk ? primaryChain.scope : null, table, vk, token, fallbacks: fallbacks.filter(allowedForToken) };
+  return { ...chainOf(primary), table, vk, token, fallbacks: fallbacks.filter(allowedForToken) };
 }

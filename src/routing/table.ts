@@ -1,10 +1,11 @@
 /**
  * The routing table: provider records compiled once per config version into the lookups the hot path needs.
  */
-import { keyOriginUrl } from "../config/providers";
+import { hostedBaseUrl, keyOriginUrl } from "../config/providers";
 import type { ProviderKey, ProviderRecord, RequestType } from "../config/schema";
 import type { PricingOverride } from "../governance/schema";
 import type { Price } from "../governance/pricing";
+import { reasoningFieldOf, type ReasoningField } from "../upstream/reasoning-field";
 
 export interface CompiledKey {
   id: string;
@@ -45,6 +46,10 @@ export interface CompiledProvider {
   backoffMaxMs: number;
   extraHeaders: ReadonlyArray<readonly [string, string]>;
   sessionAffinity: "header" | "prompt_prefix" | "none";
+  /** network_config.stream_for_json: a JSON chat or text completion may be streamed from the origin and assembled. */
+  streamForJson: boolean;
+  /** reasoning_field: the name chat answers carry reasoning under; undefined passes the origin's through. */
+  reasoningField: ReasoningField | undefined;
 }
 
 export interface RoutingTable {
@@ -126,6 +131,10 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
     backoffMaxMs: durationToMs(network.retry_backoff_max, DEFAULT_BACKOFF_MAX_MS),
     extraHeaders: Object.entries(network.extra_headers ?? {}),
     sessionAffinity: network.session_affinity ?? "header",
+    // Hosted APIs have no tunnel in front of them and answer JSON as they always have; everything else is an engine
+    // of the operator's own, often behind Cloudflare Tunnel.
+    streamForJson: network.stream_for_json ?? hostedBaseUrl(record.name) === undefined,
+    reasoningField: reasoningFieldOf(record.settings.reasoning_field),
   };
 }
 

@@ -7,7 +7,7 @@ import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { resolveSecret, unresolved } from "./secrets";
 
-export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription" | "count_tokens";
+export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription" | "count_tokens" | "tokenize" | "detokenize" | "score" | "classify" | "pooling";
 
 export interface OriginRequest {
   target: Target;

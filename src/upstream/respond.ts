@@ -8,6 +8,7 @@ import type { Target } from "../routing/resolve";
 import { errorPartsOf, originError } from "./errors";
 import { modelRewrite, rewriteModelInJson } from "./model-rewrite";
 import type { OriginCall } from "./origin";
+import { renameReasoningInJson, type ReasoningField } from "./reasoning-field";
 import { SseRelay, type StreamUsage } from "./sse-relay";
 import type { StreamConverter } from "./stream-converter";
 
@@ -114,8 +115,11 @@ export function usageOf(usage: unknown): UsageReport | null {
   return report;
 }
 
-/** Reads a JSON answer, treats an embedded error as an error, and restores the client's model name. */
-export async function relayJson(call: OriginCall, target: Target, publicModel: string): Promise<JsonAnswer> {
+/**
+ * Reads a JSON answer, treats an embedded error as an error, and restores the client's model name — and, when
+ * `reasoningField` names one, the reasoning field's name chat clients get. `body` stays as the origin sent it.
+ */
+export async function relayJson(call: OriginCall, target: Target, publicModel: string, reasoningField?: ReasoningField): Promise<JsonAnswer> {
   if (!call.response.ok) return throwOriginError(call, target);
   const text = await readText(call);
   let parsed: unknown;
@@ -131,7 +135,8 @@ export async function relayJson(call: OriginCall, target: Target, publicModel: s
     throw originError(call.response.status, text, label(target));
   }
   const rewrite = modelRewrite(target.upstreamModel, publicModel);
-  const out = rewrite ? rewriteModelInJson(text, rewrite, () => parsed) : text;
+  const modelNamed = rewrite ? rewriteModelInJson(text, rewrite, () => parsed) : text;
+  const out = reasoningField ? renameReasoningInJson(modelNamed, reasoningField, () => (modelNamed === text ? parsed : JSON.parse(modelNamed))) : modelNamed;
   return {
     response: new Response(out, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }),
     body: parsed,
@@ -176,6 +181,8 @@ export interface StreamOptions {
   promptEstimate: number;
   /** Re-expresses the chat stream in another API's events (Responses, Anthropic Messages). */
   converter?: StreamConverter;
+  /** The reasoning field's name chat clients get (undefined: as the origin sent it). */
+  reasoningField?: ReasoningField | undefined;
   /** Silence toward the client before a `: keep-alive` comment (SSE_KEEPALIVE_SECONDS). */
   keepAliveMs: number;
 }
@@ -197,6 +204,8 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     keepAliveMs: options.keepAliveMs,
     abortUpstream: (reason) => call.abort(reason),
     converter: options.converter,
+    // A converter reads both spellings itself; a chat stream is renamed only when asked.
+    reasoningField: options.converter ? undefined : options.reasoningField,
     // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,
     // counting one token per content event, so a disconnect never buys free tokens.
     onEnd: (summary) =>
@@ -218,6 +227,6 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
 /** Picks the relay that fits what the origin actually sent. */
 export async function relayAnswer(call: OriginCall, target: Target, options: StreamOptions): Promise<Answer> {
   if (call.response.ok && isEventStream(call.response)) return relayStream(call, target, options);
-  if (!call.response.ok || isJsonContent(call.response)) return relayJson(call, target, options.publicModel);
+  if (!call.response.ok || isJsonContent(call.response)) return relayJson(call, target, options.publicModel, options.reasoningField);
   return relayRaw(call, target);
 }

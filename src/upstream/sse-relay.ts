@@ -1,12 +1,14 @@
 /**
  * Relays an origin's SSE stream to the client event by event, as soon as each arrives. It rewrites only what it
- * must (the model name when it differs, the usage-only chunk the gateway asked for), watches for error frames and
+ * must (the model name when it differs, the usage-only chunk the gateway asked for, the reasoning field's name when
+ * a provider or request chose one), watches for error frames and
  * usage, and never lets a broken stream look finished: an origin that stops without `[DONE]`, goes silent, or drops
  * the connection ends the client's stream with an error event its SDK raises.
  */
 import { errorPartsOf } from "./errors";
 import type { ChatChunk } from "../convert/chat-types";
 import { modelRewrite, rewriteModelInJson, type ModelRewrite } from "./model-rewrite";
+import { renameReasoningInJson, type ReasoningField } from "./reasoning-field";
 import type { SseEvent, StreamConverter } from "./stream-converter";
 
 export interface StreamUsage {
@@ -45,6 +47,8 @@ export interface RelayOptions {
   onEnd?(summary: RelaySummary): void;
   /** Re-expresses the chat stream in another API's events instead of relaying it. */
   converter?: StreamConverter | undefined;
+  /** Chat relay: the name each delta's reasoning goes out under; absent, chunks keep the origin's spelling. */
+  reasoningField?: ReasoningField | undefined;
   /**
    * While the origin is silent this long, the client gets a `: keep-alive` comment (every SSE client ignores them),
    * so proxies with idle cut-offs (about 120 s through Cloudflare Tunnel) never end a long prefill. It is also how
@@ -261,14 +265,16 @@ export class SseRelay {
       if (chunk && typeof chunk.usage === "object" && chunk.usage !== null) this.usage = chunk.usage as StreamUsage;
       if (this.options.dropUsageOnlyChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return;
     }
-    if (this.rewrite) {
-      const rewritten = rewriteModelInJson(data, this.rewrite, parse);
-      // Keep any event:/id: lines; only the data payload changes.
-      const head = raw.endsWith(data) ? raw.slice(0, raw.length - data.length) : "data: ";
-      this.pending.push(rewritten === data ? `${raw}\n\n` : `${head}${rewritten}\n\n`);
-    } else {
+    const modelNamed = this.rewrite ? rewriteModelInJson(data, this.rewrite, parse) : data;
+    const { reasoningField } = this.options;
+    const rewritten = reasoningField ? renameReasoningInJson(modelNamed, reasoningField, modelNamed === data ? parse : () => safeParse(modelNamed)) : modelNamed;
+    if (rewritten === data) {
       this.pending.push(`${raw}\n\n`);
+      return;
     }
+    // Keep any event:/id: lines; only the data payload changes.
+    const head = raw.endsWith(data) ? raw.slice(0, raw.length - data.length) : "data: ";
+    this.pending.push(`${head}${rewritten}\n\n`);
   }
 
   /** Emits a converter's terminal events once. */

@@ -6,6 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { NATIVE_PATHS, answerNative } from "./fake-vllm-native";
+import { REASONING_MODELS, reasoningScenario } from "./fake-reasoning";
+import { SAMPLING_MODELS, sample } from "./fake-vllm-sampling";
 import type { RecordedRequest } from "./recorded";
 
 export const SERVED_MODELS = ["meta-llama/Llama-3.2-1B-Instruct", "BAAI/bge-m3", "BAAI/bge-reranker-v2-m3", "openai/whisper-small"];
@@ -31,6 +34,8 @@ export const SCENARIO_MODELS = [
   "slow-first-token",
   "long-answer",
   "gpt-4o-mini",
+  ...REASONING_MODELS,
+  ...SAMPLING_MODELS,
 ];
 /** What "long-answer" generates when nothing stops it sooner: this many one-word tokens. */
 export const LONG_ANSWER_TOKENS = 500;
@@ -160,11 +165,7 @@ export class FakeVllm {
     if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
     if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
     if (path === "/v1/audio/transcriptions" || path === "/v1/audio/translations") return this.transcribe(req, res, raw);
-    if (path === "/tokenize") {
-      const body = JSON.parse(raw.toString("utf8")) as Json;
-      const count = Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4);
-      return sendJson(res, 200, { count, max_model_len: 8192, tokens: Array.from({ length: count }, (_, i) => i) });
-    }
+    if (NATIVE_PATHS.has(path)) return answerNative(res, path, raw, origin, (model) => SERVED_MODELS.includes(model) || SCENARIO_MODELS.includes(model));
     if (path !== "/v1/chat/completions" && path !== "/v1/completions" && path !== "/v1/embeddings") {
       return sendJson(res, 404, { detail: "Not Found" });
     }
@@ -218,6 +219,8 @@ export class FakeVllm {
         break;
     }
     if (chat && (model === "tool-call" || model === "thinker" || model === "cut-short")) return this.scripted(res, body, model);
+    if (chat && REASONING_MODELS.includes(model)) return reasoningScenario(res, body, model);
+    if (SAMPLING_MODELS.includes(model)) return sample(res, body, chat);
     if (model === "long-answer") return this.longAnswer(res, body, chat);
     const reply = chatReply(body);
     const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));

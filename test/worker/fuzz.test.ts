@@ -79,6 +79,12 @@ const POST_ROUTES = [
   "/vllm/v1/chat/completions",
   "/openai/v1/chat/completions",
   "/v1/audio/transcriptions",
+  "/v1/tokenize",
+  "/v1/detokenize",
+  "/v1/score",
+  "/v1/classify",
+  "/v1/pooling",
+  "/vllm/score",
   "/api/governance/virtual-keys/ephemeral-tokens",
 ];
 
