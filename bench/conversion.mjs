@@ -11,10 +11,29 @@ const ROUNDS = 10;
 
 const messages = [{ role: "user", content: "hi" }];
 const KINDS = [
-  { key: "chat", path: "/v1/chat/completions", body: { model: "vllm/bench-model", messages, max_tokens: CHUNKS, stream: true } },
-  { key: "responses", path: "/v1/responses", body: { model: "vllm/bench-model", input: "hi", max_output_tokens: CHUNKS, stream: true } },
-  { key: "messages", path: "/anthropic/v1/messages", body: { model: "vllm/bench-model", messages, max_tokens: CHUNKS, stream: true } },
+  { key: "chat", path: "/v1/chat/completions", body: { model: "bench-stream/bench-model", messages, max_tokens: CHUNKS, stream: true } },
+  // store: false — this measures the conversion, not the response store's D1 write.
+  { key: "responses", path: "/v1/responses", body: { model: "bench-stream/bench-model", input: "hi", max_output_tokens: CHUNKS, stream: true, store: false } },
+  { key: "messages", path: "/anthropic/v1/messages", body: { model: "bench-stream/bench-model", messages, max_tokens: CHUNKS, stream: true } },
 ].map((kind) => ({ ...kind, payload: Buffer.from(JSON.stringify(kind.body)) }));
+
+/**
+ * The streams come from a provider of their own, whose origin answers every request with the 200-chunk stream
+ * (nginx's /stream/): the main one answers JSON, as compare.sh's origin does.
+ */
+export async function addStreamProvider(gatewayUrl, originUrl, binding) {
+  const answer = await fetch(`${gatewayUrl}/api/providers`, {
+    method: "POST",
+    headers: { authorization: "Bearer bench-admin", "content-type": "application/json" },
+    body: JSON.stringify({
+      provider: "bench-stream",
+      keys: [{ name: "stream", value: "", models: ["*"], vpc_binding: binding }],
+      network_config: { base_url: `${originUrl}/stream` },
+      custom_provider_config: { base_provider_type: "openai" },
+    }),
+  });
+  if (!answer.ok) throw new Error(`adding the stream provider answered ${answer.status}: ${await answer.text()}`);
+}
 
 export async function measureConversion(gatewayUrl) {
   for (const kind of KINDS) {

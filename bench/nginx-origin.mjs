@@ -1,6 +1,6 @@
 /**
- * The benchmark's origin: nginx answering a fixed chat.completion — and, for requests that accept an event stream,
- * a fixed 200-chunk SSE stream — at once. It is the floor every Worker is measured against, as in compare.sh.
+ * The benchmark's origin: nginx answering a fixed chat.completion to every request, as compare.sh's does (the floor
+ * every Worker is measured against), and a fixed 200-chunk SSE stream under /stream/ for the conversion benchmark.
  */
 import { spawnSync } from "node:child_process";
 import { chmod, readFile, writeFile } from "node:fs/promises";
@@ -40,8 +40,10 @@ http {
   scgi_temp_path ${dir}/scgi;
   server {
     listen 127.0.0.1:${port};
+    location /stream/ {
+      rewrite ^ /stream.sse last;
+    }
     location / {
-      if ($http_accept ~* "event-stream") { rewrite ^ /stream.sse last; }
       default_type application/json;
       return 200 '${JSON.stringify(COMPLETION)}';
     }

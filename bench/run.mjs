@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { closeAgent } from "./load.mjs";
-import { measureConversion, reportConversion } from "./conversion.mjs";
+import { addStreamProvider, measureConversion, reportConversion } from "./conversion.mjs";
 import { startNginxOrigin } from "./nginx-origin.mjs";
 import { startPlainPassthrough } from "./passthrough.mjs";
-import { startGateway } from "./workers.mjs";
+import { ORIGIN_BINDING, startGateway } from "./workers.mjs";
 import { runWrk, wrkScript } from "./wrk.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -165,6 +165,7 @@ async function main() {
     const summary = report(rounds);
 
     process.stdout.write("\nmeasuring stream conversion…\n");
+    await addStreamProvider(gateway.direct, origin.url, ORIGIN_BINDING);
     const conversion = await measureConversion(gateway.direct);
     reportConversion(conversion);
 

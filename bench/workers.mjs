@@ -61,7 +61,7 @@ async function started(mf, name, setup = async () => {}) {
 const text = (value) => ({ type: "text", value });
 
 /** The bench key reaches its origin through this binding instead of the global fetch (see startGateway). */
-const ORIGIN_BINDING = "BENCH_ORIGIN";
+export const ORIGIN_BINDING = "BENCH_ORIGIN";
 
 /**
  * Starts the built gateway bundle with empty local D1 and KV (and the Durable Objects wrangler.toml declares),
