@@ -85,6 +85,7 @@ const POST_ROUTES = [
   "/v1/classify",
   "/v1/pooling",
   "/vllm/score",
+  "/tokenize",
   "/api/governance/virtual-keys/ephemeral-tokens",
 ];
 
@@ -106,6 +107,9 @@ const GETS: readonly string[] = [
   "/v1/models/%ZZ",
   `/v1/models/${"x".repeat(5_000)}`,
   "/anthropic/v1/models",
+  "/v1/responses/%ZZ",
+  `/v1/responses/${"r".repeat(5_000)}`,
+  "/v1/responses/resp_1/input_items?limit=1e20&order=sideways&after=%00",
   "/api/governance/virtual-keys/quota",
   "/api/logs?offset=1e20",
   "/api/logs?limit=abc&from=yesterday",
@@ -161,7 +165,7 @@ describe("no 5xx from bad input", () => {
         await expectNoServerError(`GET ${path.slice(0, 80)}`, await gateway(path, { headers }));
       }
     }
-    for (const path of ["/api/providers/%E0%A4%A", "/api/governance/virtual-keys/%ZZ", "/api/governance/pricing-overrides/%ZZ", "/api/governance/virtual-keys/ephemeral-tokens/%ZZ"]) {
+    for (const path of ["/api/providers/%E0%A4%A", "/api/governance/virtual-keys/%ZZ", "/api/governance/pricing-overrides/%ZZ", "/api/governance/virtual-keys/ephemeral-tokens/%ZZ", "/v1/responses/%ZZ"]) {
       await expectNoServerError(`DELETE ${path}`, await gateway(path, { method: "DELETE", headers: { ...ADMIN, ...pick(CREDENTIALS) } }));
     }
   }, 60_000);
