@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * `npm run profile [keyless|vk] [seconds]`: a CPU profile of the built gateway (bench/.build/index.js, from
- * `npm run bench` or `npm run build`'s dist/) under wrk load at c=32, taken through workerd's inspector. Prints the
+ * `npm run profile [keyless|vk] [seconds]`: a CPU profile of the gateway, built unminified so functions keep their
+ * names, under wrk load at c=32, taken through workerd's inspector. Prints the
  * functions with the most self time and the most inclusive time, and writes the .cpuprofile (open it in Chrome's
  * DevTools) next to the bench results. `PROFILE_HEAP=1` samples allocations instead of CPU.
  */
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -60,6 +60,19 @@ async function inspector(port, workerName) {
   };
 }
 
+/** The gateway as deployed, but unminified (the deployed build is minified: its names would be letters). */
+function build() {
+  const outDir = join(OUT_DIR, "profile");
+  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+  const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--no-minify", "--outdir", outDir], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+  });
+  if (result.status !== 0) throw new Error(`wrangler build failed:\n${result.stdout}\n${result.stderr}`);
+  return join(outDir, "index.js");
+}
+
 const frameName = (frame) => `${frame.functionName || "(anonymous)"} ${frame.url.split("/").pop()}:${frame.lineNumber + 1}`;
 
 function printTop(title, totals, all, count = 30) {
@@ -106,8 +119,7 @@ function summariseHeap(profile) {
 }
 
 async function main() {
-  const bundle = [join(OUT_DIR, "index.js"), join(ROOT, "dist", "index.js")].find((path) => existsSync(path));
-  if (!bundle) throw new Error("build the gateway first: npm run build");
+  const bundle = build();
   const dir = await mkdtemp(join(tmpdir(), "gateway-profile-"));
   const inspectorPort = await freePort();
   process.env.INSPECT_PORT = String(inspectorPort);
