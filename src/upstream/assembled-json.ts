@@ -11,7 +11,7 @@ import type { Target } from "../routing/resolve";
 import { errorPartsOf, originError } from "./errors";
 import type { OriginCall } from "./origin";
 import { withReasoningField, type ReasoningField } from "./reasoning-field";
-import { usageOf, type JsonAnswer, type UsageReport } from "./respond";
+import { forwardedHeaders, usageOf, type JsonAnswer, type UsageReport } from "./respond";
 
 export interface AssembleOptions {
   publicModel: string;
@@ -171,5 +171,6 @@ export async function relayAssembled(call: OriginCall, target: Target, assembler
     firstTokenAt: tally.firstEventAt,
     responseBody: text,
   };
-  return { response: new Response(text, { status: 200, headers: { "content-type": "application/json" } }), body: answer, usage: Promise.resolve(usage) };
+  // vLLM's load report and metadata headers come with the stream's headers, as with a JSON answer.
+  return { response: new Response(text, { status: 200, headers: forwardedHeaders(call.response.headers, "application/json") }), body: answer, usage: Promise.resolve(usage) };
 }

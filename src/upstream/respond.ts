@@ -27,7 +27,7 @@ function label(target: Target) {
   return { provider: target.provider.name, key: target.key.name };
 }
 
-function forwardedHeaders(from: Headers, contentType: string): Record<string, string> {
+export function forwardedHeaders(from: Headers, contentType: string): Record<string, string> {
   const headers: Record<string, string> = { "content-type": contentType };
   for (const name of FORWARDED_HEADERS) {
     const value = from.get(name);

@@ -63,6 +63,11 @@ function chatReply(body: Json): string {
   return `You said: ${content}`;
 }
 
+/** The "orca" origin reports its load in vLLM's endpoint-load-metrics header, on JSON answers and streams alike. */
+function loadReport(origin: string): Record<string, string> {
+  return origin === "orca" ? { "endpoint-load-metrics": "TEXT named_metrics.kv_cache_usage_perc=0.42" } : {};
+}
+
 function usage(prompt: number, completion: number) {
   return { prompt_tokens: prompt, total_tokens: prompt + completion, completion_tokens: completion };
 }
@@ -236,10 +241,10 @@ export class FakeVllm {
         : { index: 0, text: ` ${reply}`, logprobs: null, finish_reason: "stop", stop_reason: null };
       const answer = { id, object: chat ? "chat.completion" : "text_completion", created, model: served, choices: [choice], usage: usage(prompt, words.length) };
       if (model === "spaced-json") return sendJson(res, 200, JSON.stringify(answer, null, 2));
-      return sendJson(res, 200, answer);
+      return sendJson(res, 200, answer, loadReport(origin));
     }
 
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", ...loadReport(origin) });
     res.flushHeaders(); // like Starlette's StreamingResponse: headers go out before the first token
     const frame = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
     const chunk = (delta: Json | string, finish: string | null = null) =>

@@ -99,6 +99,18 @@ describe("chat completions assembled from the origin's stream", () => {
   });
 });
 
+describe("an assembled answer's headers", () => {
+  it("pass on vLLM's load report, as a JSON answer's do", async () => {
+    for (const on of [true, false]) {
+      await configure({ vllm: { keys: [{ name: "gpu", models: ["*"], vllm_key_config: { url: origin("orca") } }], network_config: { stream_for_json: on } } });
+      const response = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: HI });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("endpoint-load-metrics")).toBe("TEXT named_metrics.kv_cache_usage_perc=0.42");
+      await response.text();
+    }
+  });
+});
+
 describe("text completions assembled from the origin's stream", () => {
   it("are the origin's own JSON answer", async () => {
     const answer = await compare("/v1/completions", { model: `vllm/${LLAMA}`, prompt: "hi" });
