@@ -63,8 +63,10 @@ function tokensOf(value: unknown, depth = 0): number {
     if (AUDIO_TYPES.has(type)) return AUDIO_PART_TOKENS;
     if (VIDEO_TYPES.has(type)) return VIDEO_PART_TOKENS;
   }
+  // A message carrying its reasoning under both of vLLM's names (as vLLM 0.11.1–0.15 sends it) holds it once.
+  const duplicateReasoning = typeof record.reasoning === "string" && record.reasoning !== "" && record.reasoning === record.reasoning_content;
   let sum = 0;
-  for (const key in record) if (!STRUCTURAL_KEYS.has(key)) sum += tokensOf(record[key], depth + 1);
+  for (const key in record) if (!STRUCTURAL_KEYS.has(key) && !(duplicateReasoning && key === "reasoning_content")) sum += tokensOf(record[key], depth + 1);
   return sum;
 }
 

@@ -71,4 +71,14 @@ describe("prompt-token estimates", () => {
     // The name (11 bytes: 3) + the description (26 bytes: 7); `type` values are structure, not text.
     expect(withTools - bare).toBe(10);
   });
+
+  it("counts reasoning sent under both of vLLM's names once", () => {
+    const thought = "Let me think about this."; // 24 bytes: 6 tokens
+    const turn = (reasoning: Record<string, string>) => estimatePromptTokens({ model: "m", messages: [{ role: "assistant", content: "Hi.", ...reasoning }] });
+    const once = turn({ reasoning: thought });
+    expect(turn({ reasoning_content: thought })).toBe(once);
+    expect(turn({ reasoning: thought, reasoning_content: thought })).toBe(once);
+    // Different texts under the two names are both read.
+    expect(turn({ reasoning: thought, reasoning_content: "Other." })).toBe(once + 2);
+  });
 });
