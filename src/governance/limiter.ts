@@ -214,9 +214,12 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
   private constraintsFor(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number, asked: number): Constraint[] {
     const constraints: Constraint[] = [];
     const completionParam = request.flexible ? null : "max_tokens";
+    // A request that uses no tokens at all (tokenize, count_tokens) is not held back by a token window, even one
+    // that usage has pushed past its limit; its request windows still count it.
+    const usesTokens = request.promptTokens > 0 || asked > 0;
     for (const scope of scopes) {
       for (const limit of config.rateLimits) {
-        if (limit.scope !== scope || limit.token_max_limit == null || !limit.token_reset_duration) continue;
+        if (!usesTokens || limit.scope !== scope || limit.token_max_limit == null || !limit.token_reset_duration) continue;
         const { token_max_limit: max, token_reset_duration: duration } = limit;
         const spec = windowSpec(duration, limit.calendar_aligned);
         const counter = this.counter(`tokens:${scope}`, spec, now);

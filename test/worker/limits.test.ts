@@ -140,6 +140,23 @@ describe("settlement", () => {
   });
 });
 
+describe("requests that use no tokens", () => {
+  it("pass a token window that usage has pushed past its limit, and still count as requests", async () => {
+    await virtualKey("over-tokens", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 10, token_reset_duration: "1h", request_max_limit: 3, request_reset_duration: "1h" } });
+    const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName("over-tokens"));
+    const first = await stub.admit(admission());
+    if (!first.ok) throw new Error("the first request should be admitted");
+    // The origin used more than was reserved: the window is now over its limit.
+    await stub.settle([{ reservationId: first.reservationId, scope: null, tokens: 50, nanos: 0, tokenId: undefined }]);
+    expect((await stub.admit(admission())).ok).toBe(false);
+    const free = admission({ promptTokens: 0, completionTokens: 0 });
+    expect((await stub.admit(free)).ok).toBe(true);
+    expect((await stub.admit(free)).ok).toBe(true);
+    // Three requests counted: the fourth is refused by the request window.
+    expect(await stub.admit(free)).toMatchObject({ ok: false, type: "request_limited" });
+  });
+});
+
 describe("durability", () => {
   it("keeps counters and spend when the key's object is evicted and restarted", async () => {
     const key = await virtualKey("restart", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1d" }], rate_limit: { request_max_limit: 3, request_reset_duration: "1h" } });
