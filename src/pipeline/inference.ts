@@ -27,7 +27,7 @@ import { dispatchTargets } from "./dispatch";
 import { healthFirst, targetOrder } from "./order";
 import type { InferencePlan } from "./plan";
 import { resolveRoute, type Chain } from "./resolve";
-import { cacheAnswer, cacheEntryFor, cachedAnswer } from "./response-cache";
+import { cacheAnswer, cacheEntryFor, cachedAnswer, wantsCache } from "./response-cache";
 import type { RequestScope } from "./scope";
 import { settleAnswer } from "./settle";
 import { recordRoute, traceOf, withRouteHeaders } from "./trace";
@@ -61,7 +61,8 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
   const health = healthSettings(scope.env);
 
   // An exact-match answer kept from before needs no admission and no origin.
-  const cache = await cacheEntryFor(c.req.raw.headers, principal?.vk ?? null, plan, routed.targets[0]);
+  const vk = principal?.vk ?? null;
+  const cache = wantsCache(c.req.raw.headers, vk, plan) ? await cacheEntryFor(c.req.raw.headers, vk, plan, routed.targets[0]) : null;
   const hit = cache && (await cachedAnswer(cache));
   const first = routed.targets[0];
   if (hit && first) {

@@ -39,14 +39,19 @@ function hex(bytes: ArrayBuffer): string {
   return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+/** Whether the request opted in (its key, or x-bf-cache-key) and asks for a deterministic answer: cheap, no await. */
+export function wantsCache(headers: Headers, vk: VirtualKeyRecord | null, plan: InferencePlan): boolean {
+  if (plan.upstream.kind !== "json") return false;
+  if (!vk?.response_cache && !headers.has("x-bf-cache-key")) return false;
+  return deterministic(plan.upstream.body);
+}
+
 /** The entry this request would be answered from, or null when the request is not cached at all. */
 export async function cacheEntryFor(headers: Headers, vk: VirtualKeyRecord | null, plan: InferencePlan, target: Target | undefined): Promise<CacheEntry | null> {
   const upstream = plan.upstream;
-  if (upstream.kind !== "json" || !target) return null;
+  if (!wantsCache(headers, vk, plan) || upstream.kind !== "json" || !target) return null;
   const namespace = headers.get("x-bf-cache-key");
   const configured = vk?.response_cache ?? null;
-  if (namespace === null && !configured) return null;
-  if (!deterministic(upstream.body)) return null;
   const scope = configured?.shared_across_keys ? "shared" : `key:${vk?.id ?? "keyless"}`;
   const { model: _model, ...rest } = upstream.body;
   const identity = JSON.stringify([scope, namespace ?? "", plan.requestType, upstream.path, upstream.reply.kind, target.provider.name, target.upstreamModel, upstream.stream, rest]);
