@@ -22,7 +22,8 @@ const STYLE = `
   th { color: var(--muted); font-weight: 600; }
   form.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .6rem 1rem; align-items: end; }
   label { display: flex; flex-direction: column; gap: .2rem; font-size: .85rem; color: var(--muted); }
-  input, select { font: inherit; padding: .35rem .5rem; border: 1px solid var(--line); border-radius: 6px; color: var(--fg); }
+  input, select { font: inherit; padding: .35rem .5rem; border: 1px solid var(--line); border-radius: 6px; color: var(--fg); background: #fff; }
+  input:disabled { background: var(--bg); }
   button.primary, button.secondary, button.danger { font: inherit; padding: .4rem .9rem; border-radius: 6px; cursor: pointer; border: 1px solid transparent; }
   button.primary { background: var(--accent); color: #fff; }
   button.secondary { background: #fff; border-color: var(--line); }
@@ -39,6 +40,19 @@ const STYLE = `
   .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
   .chart svg { width: 100%; height: 140px; }
   .signin { max-width: 26rem; margin: 4rem auto; }
+  tr.clickable { cursor: pointer; }
+  tr.clickable:hover, tr.clickable:focus { background: #f0f4fd; }
+  td.wrap { overflow-wrap: anywhere; }
+  #logs { margin-top: 1rem; }
+  .pager { margin-top: .75rem; align-items: center; }
+  .detail-head { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+  .detail-head h2 { margin: 0; overflow-wrap: anywhere; }
+  dl.detail { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .6rem 1.5rem; margin: .75rem 0; }
+  dl.detail dt { color: var(--muted); font-size: .8rem; }
+  dl.detail dd { margin: 0; overflow-wrap: anywhere; }
+  .payloads { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
+  h3 { font-size: .95rem; margin: .5rem 0; }
+  pre.payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .6rem; max-height: 24rem; overflow: auto; white-space: pre-wrap; word-break: break-all; font-size: .8rem; }
 `;
 
 const PAGE = `<!doctype html>
@@ -47,6 +61,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vLLM edge gateway</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>

@@ -1,5 +1,6 @@
-/** The dashboard's overview charts and logs (plain browser JavaScript); providers and keys are in views-config.ts. */
+/** The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers and keys in views-config.ts. */
 import { CONFIG_VIEWS } from "./views-config";
+import { LOG_VIEWS } from "./views-logs";
 
 const READ_VIEWS = String.raw`
 /** A small SVG line chart of one series over the summary's time buckets. */
@@ -42,63 +43,6 @@ async function renderOverview() {
     ),
   ];
 }
-
-const logFilters = { virtual_key: "", model: "", status: "", offset: 0 };
-const PAGE_SIZE = 25;
-
-async function renderLogs() {
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(logFilters.offset) });
-  for (const name of ["virtual_key", "model", "status"]) if (logFilters[name]) query.set(name, logFilters[name]);
-  const page = await api("GET", "/api/logs?" + query);
-  const filters = h(
-    "form",
-    {
-      class: "grid",
-      "aria-label": "Log filters",
-      onsubmit: (event) => {
-        event.preventDefault();
-        Object.assign(logFilters, formValues(event.target), { offset: 0 });
-        show("logs");
-      },
-    },
-    field("Virtual key", input("virtual_key", { value: logFilters.virtual_key, placeholder: "name or id" })),
-    field("Model", input("model", { value: logFilters.model, placeholder: "vllm/…" })),
-    field(
-      "Status",
-      h("select", { name: "status", id: "f-status" }, ...[["", "any"], ["success", "success"], ["error", "error"]].map(([v, l]) => h("option", { value: v, selected: logFilters.status === v }, l))),
-    ),
-    h("button", { class: "primary", type: "submit" }, "Filter"),
-  );
-  const rows = page.logs.map((log) =>
-    h(
-      "tr",
-      { "data-request-id": log.request_id },
-      h("td", { text: new Date(log.ts).toLocaleString() }),
-      h("td", { text: log.virtual_key_name || "—" }),
-      h("td", { text: log.model || "—" }),
-      h("td", { class: log.status >= 400 ? "error" : "ok", text: log.status + (log.error_code ? " " + log.error_code : "") }),
-      h("td", { text: log.prompt_tokens + " / " + log.completion_tokens }),
-      h("td", { text: money(log.cost) }),
-      h("td", { text: log.latency_ms + " ms" + (log.ttft_ms !== null ? " (first " + log.ttft_ms + " ms)" : "") }),
-      h("td", { text: (log.provider || "—") + (log.attempts > 1 ? " ×" + log.attempts : "") }),
-    ),
-  );
-  const pager = h(
-    "div",
-    { class: "actions" },
-    h("button", { class: "secondary", type: "button", disabled: logFilters.offset === 0, onclick: () => { logFilters.offset -= PAGE_SIZE; show("logs"); } }, "Newer"),
-    h("button", { class: "secondary", type: "button", disabled: logFilters.offset + PAGE_SIZE >= page.total, onclick: () => { logFilters.offset += PAGE_SIZE; show("logs"); } }, "Older"),
-    h("span", { class: "muted", text: page.total + " requests" }),
-  );
-  return h(
-    "section",
-    { class: "card" },
-    h("h2", { text: "Request logs" }),
-    filters,
-    h("table", { id: "logs" }, h("thead", {}, h("tr", {}, ...["Time", "Key", "Model", "Status", "Tokens in / out", "Cost", "Latency", "Provider"].map((t) => h("th", { text: t })))), h("tbody", {}, ...rows)),
-    pager,
-  );
-}
 `;
 
-export const DASHBOARD_VIEWS = `${READ_VIEWS}\n${CONFIG_VIEWS}\nconst RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs };`;
+export const DASHBOARD_VIEWS = `${READ_VIEWS}\n${LOG_VIEWS}\n${CONFIG_VIEWS}\nconst RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs };`;
