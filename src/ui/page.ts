@@ -20,9 +20,19 @@ const STYLE = `
   table { width: 100%; border-collapse: collapse; font-size: .9rem; }
   th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
   th { color: var(--muted); font-weight: 600; }
-  form.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .6rem 1rem; align-items: end; }
+  form.grid, div.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .6rem 1rem; align-items: end; }
   label { display: flex; flex-direction: column; gap: .2rem; font-size: .85rem; color: var(--muted); }
   input, select { font: inherit; padding: .35rem .5rem; border: 1px solid var(--line); border-radius: 6px; color: var(--fg); background: #fff; }
+  fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .8rem 0; padding: .4rem .9rem .8rem; }
+  legend { font-size: .85rem; font-weight: 600; padding: 0 .3rem; }
+  .rows { display: flex; flex-direction: column; gap: .5rem; margin-bottom: .6rem; }
+  .row { display: grid; grid-template-columns: minmax(8rem, 1fr) minmax(8rem, .8fr) minmax(12rem, 1.4fr) minmax(10rem, 1fr) auto; gap: .5rem 1rem; align-items: end; }
+  .row > button { justify-self: start; }
+  .row[data-row="budget"] { grid-template-columns: minmax(8rem, 13rem) minmax(8rem, 13rem) auto auto; justify-content: start; }
+  @media (max-width: 50rem) { .row, .row[data-row="budget"] { grid-template-columns: 1fr 1fr; } }
+  label.check { flex-direction: row; align-items: center; gap: .4rem; color: var(--fg); min-height: 2.1rem; }
+  [aria-invalid="true"] { border-color: var(--bad); box-shadow: 0 0 0 1px var(--bad); }
+  p.hint { margin: .1rem 0 .6rem; font-size: .85rem; }
   input:disabled { background: var(--bg); }
   button.primary, button.secondary, button.danger { font: inherit; padding: .4rem .9rem; border-radius: 6px; cursor: pointer; border: 1px solid transparent; }
   button.primary { background: var(--accent); color: #fff; }

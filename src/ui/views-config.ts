@@ -1,4 +1,4 @@
-/** The dashboard's providers and virtual-key views (plain browser JavaScript). */
+/** The dashboard's providers view (plain browser JavaScript). */
 export const CONFIG_VIEWS = String.raw`
 const SELF_HOSTED = ["vllm", "ollama", "sgl"];
 
@@ -146,83 +146,5 @@ async function renderProviders() {
     h("button", { class: "primary", type: "submit" }, "Add"),
   );
   return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map(providerCard), pricingCard(providers)];
-}
-
-function usageBar(label, used, max, format) {
-  const share = max > 0 ? Math.min(100, (used / max) * 100) : used > 0 ? 100 : 0;
-  return h(
-    "div",
-    { class: "usage", "data-used": String(used) },
-    h("span", { class: "muted", text: label + ": " + format(used) + " of " + format(max) }),
-    h("div", { class: "bar", role: "meter", "aria-valuemin": "0", "aria-valuemax": String(max), "aria-valuenow": String(used), "aria-label": label }, h("span", { style: "width:" + share.toFixed(1) + "%" })),
-  );
-}
-
-async function keyCard(vk) {
-  const status = h("div");
-  const { usage } = await api("GET", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id) + "/usage");
-  const bars = [];
-  for (const b of (usage && usage.budgets) || []) bars.push(usageBar("Budget (" + b.reset_duration + ")", b.current_usage + b.reserved, b.max_limit, money));
-  for (const r of (usage && usage.rate_limits) || []) {
-    if (r.requests) bars.push(usageBar("Requests (" + r.requests.reset_duration + ")", r.requests.current_usage, r.requests.max_limit, String));
-    if (r.tokens) bars.push(usageBar("Tokens (" + r.tokens.reset_duration + ")", r.tokens.current_usage, r.tokens.max_limit, String));
-  }
-  return h(
-    "section",
-    { class: "card", "data-key": vk.name },
-    h("h2", {}, vk.name, h("span", { class: vk.is_active ? "ok" : "error", text: vk.is_active ? "  active" : "  inactive" })),
-    h("p", { class: "muted", text: vk.value + " · providers: " + (vk.provider_configs.map((c) => c.provider + (c.allowed_models ? " (" + c.allowed_models.join(", ") + ")" : "")).join(", ") || "none") }),
-    ...bars,
-    h(
-      "div",
-      { class: "actions" },
-      h("button", { class: "secondary", type: "button", onclick: () => attempt(status, async () => { await api("PUT", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id), { is_active: !vk.is_active }); show("keys"); }) }, vk.is_active ? "Deactivate" : "Activate"),
-      h("button", { class: "danger", type: "button", onclick: () => attempt(status, async () => { if (!confirm("Delete virtual key " + vk.name + "?")) return; await api("DELETE", "/api/governance/virtual-keys/" + encodeURIComponent(vk.id)); show("keys"); }) }, "Delete"),
-    ),
-    status,
-  );
-}
-
-async function renderKeys() {
-  const [{ virtual_keys }, { providers }] = await Promise.all([api("GET", "/api/governance/virtual-keys?limit=100"), api("GET", "/api/providers")]);
-  const created = h("div", { "aria-live": "polite" });
-  const form = h(
-    "form",
-    {
-      class: "grid", id: "create-key", "aria-label": "Create a virtual key",
-      onsubmit: (event) => {
-        event.preventDefault();
-        const v = formValues(event.target);
-        const models = v.models.split(",").map((m) => m.trim()).filter(Boolean);
-        const body = { name: v.name, provider_configs: [{ provider: v.provider, weight: 1, allowed_models: models.length ? models : ["*"] }] };
-        if (v.budget) body.budgets = [{ max_limit: Number(v.budget), reset_duration: v.reset }];
-        if (v.requests) body.rate_limit = { request_max_limit: Number(v.requests), request_reset_duration: "1m" };
-        attempt(created, async () => {
-          const { virtual_key } = await api("POST", "/api/governance/virtual-keys", body);
-          const list = await renderKeyList();
-          main.replaceChildren(...(await renderKeysFrame(list, providers)));
-          document.getElementById("created-key").replaceChildren(
-            h("p", { text: "Copy this key now — it will not be shown again:" }),
-            h("output", { class: "secret", id: "new-key-value", text: virtual_key.value }),
-          );
-        });
-      },
-    },
-    field("Name", input("name", { required: true })),
-    field("Provider", h("select", { name: "provider", id: "f-provider", required: true }, ...providers.map((p) => h("option", { value: p.name }, p.name)))),
-    field("Allowed models (blank = all)", input("models")),
-    field("Budget, USD (blank = none)", input("budget", { type: "number", min: "0", step: "any" })),
-    field("Budget resets every", h("select", { name: "reset", id: "f-reset" }, ...[["1d", "day"], ["1w", "week"], ["1M", "month"]].map(([v, l]) => h("option", { value: v }, l)))),
-    field("Requests per minute (blank = unlimited)", input("requests", { type: "number", min: "1" })),
-    h("button", { class: "primary", type: "submit" }, "Create key"),
-  );
-  async function renderKeyList() {
-    const { virtual_keys: keys } = await api("GET", "/api/governance/virtual-keys?limit=100");
-    return Promise.all(keys.map(keyCard));
-  }
-  async function renderKeysFrame(list) {
-    return [h("section", { class: "card" }, h("h2", { text: "Create a virtual key" }), form, h("div", { id: "created-key" }, created)), ...list];
-  }
-  return renderKeysFrame(await Promise.all(virtual_keys.map(keyCard)));
 }
 `;

@@ -1,5 +1,6 @@
-/** The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers and keys in views-config.ts. */
+/** The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers in views-config.ts, virtual keys in views-keys.ts. */
 import { CONFIG_VIEWS } from "./views-config";
+import { KEY_VIEWS } from "./views-keys";
 import { LOG_VIEWS } from "./views-logs";
 
 const READ_VIEWS = String.raw`
@@ -45,4 +46,4 @@ async function renderOverview() {
 }
 `;
 
-export const DASHBOARD_VIEWS = `${READ_VIEWS}\n${LOG_VIEWS}\n${CONFIG_VIEWS}\nconst RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs };`;
+export const DASHBOARD_VIEWS = `${READ_VIEWS}\n${LOG_VIEWS}\n${CONFIG_VIEWS}\n${KEY_VIEWS}\nconst RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs };`;

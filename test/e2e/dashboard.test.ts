@@ -102,8 +102,8 @@ describe("dashboard", () => {
   it("creates a virtual key, shown once; a request with it appears in the logs and moves its budget bar", async () => {
     await page.click('nav button[data-view="keys"]');
     await page.fill("#f-name", "ui-key");
-    await page.selectOption("#f-provider", "ui-origin");
-    await page.fill("#f-budget", "1");
+    await page.selectOption('#create-key [data-row="provider"] select[name="pc-provider"]', "ui-origin");
+    await page.fill('#create-key [data-row="budget"] input[name="b-max"]', "1");
     await page.fill("#f-requests", "100");
     await page.click('#create-key button[type="submit"]');
     const value = (await page.locator("#new-key-value").textContent()) ?? "";
