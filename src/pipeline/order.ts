@@ -1,11 +1,13 @@
 /**
  * Which chain and which target first. Chains whose origins are available go first: a primary whose every origin
  * has an open circuit (it failed or hung, as seen here or by the probe) is tried after its fallbacks and a key's
- * other provider configs, so a hung origin costs a few timeouts per cool-down, not one per request. Within a chain,
- * a session (or, where the provider asks for it, the prompt's prefix) keeps a conversation on one replica.
+ * other provider configs, so a hung origin costs a few timeouts per cool-down, not one per request. Among available
+ * chains, load counts too: a chain whose every available origin has requests queued in vLLM (the probe reads
+ * vllm:num_requests_waiting with HEALTH_PROBE_METRICS) goes after those with an origin that has room. Within a
+ * chain, a session (or, where the provider asks for it, the prompt's prefix) keeps a conversation on one replica.
  */
 import type { JsonObject } from "../http/body";
-import { isAvailable, orderTargets } from "../routing/health";
+import { isAvailable, orderTargets, queuedAt } from "../routing/health";
 import type { Target } from "../routing/resolve";
 import type { UpstreamPlan } from "./plan";
 import type { Chain } from "./resolve";
@@ -16,11 +18,19 @@ export interface RankedChain {
   position: number;
 }
 
+/** 0: an origin available with room; 1: available, but every available origin has a queue; 2: none available. */
+function readiness(chain: Chain, now: number): number {
+  const available = chain.targets.filter((target) => isAvailable(target, now));
+  if (available.length === 0) return 2;
+  return available.every((target) => queuedAt(target) > 0) ? 1 : 0;
+}
+
 export function healthFirst(chains: readonly Chain[], now = Date.now()): RankedChain[] {
   const [only] = chains;
   if (chains.length === 1 && only) return [{ chain: only, position: 0 }];
-  const ranked = chains.map((chain, position) => ({ chain, position, available: chain.targets.some((target) => isAvailable(target, now)) }));
-  return [...ranked.filter((entry) => entry.available), ...ranked.filter((entry) => !entry.available)];
+  const ranked = chains.map((chain, position) => ({ chain, position, readiness: readiness(chain, now) }));
+  // A stable sort: the order the client and the key gave stands within each level.
+  return ranked.sort((a, b) => a.readiness - b.readiness || a.position - b.position);
 }
 
 const PREFIX_CHARS = 1024;

@@ -82,6 +82,11 @@ export function isAvailable(target: Target, now = Date.now()): boolean {
   return false;
 }
 
+/** Requests waiting in the origin's own queue, as the scheduled probe last read it from vLLM's metrics (0: none known). */
+export function queuedAt(target: Target): number {
+  return stateOf(target).probe?.waiting ?? 0;
+}
+
 /** Learns, in the background, what other isolates of this location found out about these origins. */
 export function syncHealth(targets: readonly Target[], waitUntil: (promise: Promise<unknown>) => void, now = Date.now()): void {
   const cache = locationCache();

@@ -3,6 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
+import { applyProbeReports } from "../../src/routing/health";
 import { configure, origin, received, virtualKey } from "./helpers";
 
 /** A cool-down far longer than the test, so nothing depends on how fast the machine is. */
@@ -21,6 +22,43 @@ beforeAll(async () => {
       network_config: { base_url: origin("standby") },
       custom_provider_config: { base_provider_type: "openai" },
     },
+    // Two healthy GPUs: one whose vLLM reports a queue, one with room.
+    "gpu-busy": {
+      keys: [{ id: "busy-key", name: "busy", models: ["*"], value: "" }],
+      network_config: { base_url: origin("busy") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+    "gpu-spare": {
+      keys: [{ id: "spare-key", name: "spare", models: ["*"], value: "" }],
+      network_config: { base_url: origin("spare") },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
+});
+
+describe("load between a key's provider configs", () => {
+  it("tries a config with room before one whose every origin has requests queued in vLLM", async () => {
+    const key = await virtualKey("loaded", { provider_configs: [{ provider: "gpu-busy", weight: 1 }, { provider: "gpu-spare", weight: 0 }] });
+    const ask = async () => {
+      const requestId = crypto.randomUUID();
+      const ctx = createExecutionContext();
+      const request = new Request("http://gateway.test/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-bf-vk": key, "x-request-id": requestId },
+        body: JSON.stringify({ model: "meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }),
+      });
+      const response = await buildApp().fetch(request, settings, ctx);
+      expect(response.status).toBe(200);
+      await response.text();
+      await waitOnExecutionContext(ctx);
+      return { origins: (await received(requestId)).map((r) => r.origin), fallbackIndex: response.headers.get("x-bf-fallback-index") };
+    };
+    // The probe's last reading (HEALTH_PROBE_METRICS): the primary's vLLM has 5 requests waiting.
+    applyProbeReports({ "gpu-busy/busy-key": { healthy: true, waiting: 5, checkedAt: Date.now() }, "gpu-spare/spare-key": { healthy: true, waiting: 0, checkedAt: Date.now() } });
+    expect(await ask()).toEqual({ origins: ["spare"], fallbackIndex: "1" });
+    // Its queue drained: the key's weights decide again.
+    applyProbeReports({ "gpu-busy/busy-key": { healthy: true, waiting: 0, checkedAt: Date.now() } });
+    expect(await ask()).toEqual({ origins: ["busy"], fallbackIndex: null });
   });
 });
 
