@@ -7,35 +7,15 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { copyFile, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
+import { ROOT, freePort, workerdBinary } from "./tools.mjs";
 import { COMPATIBILITY_DATE, COMPATIBILITY_FLAGS } from "./workers.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
 const TINY = 'export default { fetch: () => new Response("ok") };\n';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function workerdBinary() {
-  const dir = join(ROOT, "node_modules", "@cloudflare");
-  const platform = (await readdir(dir)).find((name) => name.startsWith("workerd-"));
-  if (!platform) throw new Error("workerd is not installed: run npm install");
-  return join(dir, platform, "bin", "workerd");
-}
 
 /** Milliseconds from spawning workerd with `module` to its first answer on /health. */
 async function firstAnswerMs(workerd, dir, module) {

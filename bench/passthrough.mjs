@@ -3,8 +3,9 @@
  * front of the origin can do — the same as compare.sh's, with the gateway's compatibility date and flags.
  */
 import { spawn } from "node:child_process";
-import { readdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { workerdBinary } from "./tools.mjs";
 import { COMPATIBILITY_DATE, COMPATIBILITY_FLAGS } from "./workers.mjs";
 
 const PASSTHROUGH = (originUrl) => `export default {
@@ -16,14 +17,7 @@ const PASSTHROUGH = (originUrl) => `export default {
 };
 `;
 
-async function workerdBinary(root) {
-  const dir = join(root, "node_modules", "@cloudflare");
-  const platform = (await readdir(dir)).find((name) => name.startsWith("workerd-"));
-  if (!platform) throw new Error("workerd is not installed: run npm install");
-  return join(dir, platform, "bin", "workerd");
-}
-
-export async function startPlainPassthrough(root, dir, originUrl, port) {
+export async function startPlainPassthrough(dir, originUrl, port) {
   await writeFile(join(dir, "passthrough.js"), PASSTHROUGH(originUrl));
   const flags = COMPATIBILITY_FLAGS.map((flag) => JSON.stringify(flag)).join(", ");
   await writeFile(
@@ -41,7 +35,7 @@ const w :Workerd.Worker = (
 );
 `,
   );
-  const child = spawn(await workerdBinary(root), ["serve", join(dir, "passthrough.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(await workerdBinary(), ["serve", join(dir, "passthrough.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const url = `http://127.0.0.1:${port}`;

@@ -5,32 +5,18 @@
  * functions with the most self time and the most inclusive time, and writes the .cpuprofile (open it in Chrome's
  * DevTools) next to the bench results. `PROFILE_HEAP=1` samples allocations instead of CPU.
  */
-import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startNginxOrigin } from "./nginx-origin.mjs";
 import { startGateway } from "./workers.mjs";
+import { ROOT, buildGateway, freePort } from "./tools.mjs";
 import { runWrk, wrkScript } from "./wrk.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT_DIR = join(ROOT, "bench", ".build");
 const mode = process.argv[2] === "vk" ? "vk" : "keyless";
 const seconds = Number(process.argv[3] ?? 5);
 const heap = process.env.PROFILE_HEAP === "1";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
 async function inspector(port, workerName) {
@@ -58,19 +44,6 @@ async function inspector(port, workerName) {
       }),
     close: () => socket.close(),
   };
-}
-
-/** The gateway as deployed, but unminified (the deployed build is minified: its names would be letters). */
-function build() {
-  const outDir = join(OUT_DIR, "profile");
-  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-  const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--no-minify", "--outdir", outDir], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-  });
-  if (result.status !== 0) throw new Error(`wrangler build failed:\n${result.stdout}\n${result.stderr}`);
-  return join(outDir, "index.js");
 }
 
 const frameName = (frame) => `${frame.functionName || "(anonymous)"} ${frame.url.split("/").pop()}:${frame.lineNumber + 1}`;
@@ -119,7 +92,8 @@ function summariseHeap(profile) {
 }
 
 async function main() {
-  const bundle = build();
+  // Unminified, so the profile names functions (the deployed build is minified).
+  const bundle = buildGateway(join(OUT_DIR, "profile"), ["--no-minify"]);
   const dir = await mkdtemp(join(tmpdir(), "gateway-profile-"));
   const inspectorPort = await freePort();
   process.env.INSPECT_PORT = String(inspectorPort);

@@ -11,18 +11,16 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { closeAgent } from "./load.mjs";
 import { addStreamProvider, measureConversion, reportConversion } from "./conversion.mjs";
 import { startNginxOrigin } from "./nginx-origin.mjs";
 import { startPlainPassthrough } from "./passthrough.mjs";
 import { ORIGIN_BINDING, startGateway } from "./workers.mjs";
+import { ROOT, buildGateway, freePort } from "./tools.mjs";
 import { runWrk, wrkScript } from "./wrk.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT_DIR = join(ROOT, "bench", ".build");
 const PATH = "/v1/chat/completions";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -35,29 +33,6 @@ const TARGETS = {
   addedP50: 1.5, // gateway's p50 over the origin at c=1 ≤ 1.5 × the passthrough's
   p99: 2, // gateway's p99 at c=1 ≤ 2 × the passthrough's
 };
-
-function build() {
-  const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-  // Run wrangler's script with this Node (22), whatever `node` the shebang would find on PATH.
-  const result = spawnSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", OUT_DIR], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-  });
-  if (result.status !== 0) throw new Error(`wrangler build failed:\n${result.stdout}\n${result.stderr}`);
-  return join(OUT_DIR, "index.js");
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The same virtual key as compare.sh's: a budget and request/token windows, all far from their limits. */
 async function createVirtualKey(gatewayUrl) {
@@ -129,10 +104,10 @@ async function main() {
   const running = [];
   try {
     process.stdout.write("building the gateway bundle…\n");
-    const bundle = build();
+    const bundle = buildGateway(OUT_DIR);
     const origin = await startNginxOrigin(dir, await freePort());
     running.push(origin.stop);
-    const passthrough = await startPlainPassthrough(ROOT, dir, origin.url, await freePort());
+    const passthrough = await startPlainPassthrough(dir, origin.url, await freePort());
     running.push(passthrough.stop);
     const gateway = await startGateway(bundle, ROOT, origin.url);
     running.push(() => gateway.mf.dispose());

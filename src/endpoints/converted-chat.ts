@@ -35,7 +35,7 @@ export function convertedChatPlan(request: ConvertedChatRequest): InferencePlan 
       pathKey: "chat_completion",
       body: chat,
       stream,
-      // A non-stream answer may be assembled from the origin's stream, then converted as any chat answer.
+      // A non-stream answer may be assembled from the origin's stream, then converted as every chat answer is.
       streamedJson: stream ? undefined : streamedJsonFor(chat, "chat"),
       reply: { kind: "converted", conversion },
     },
