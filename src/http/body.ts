@@ -27,7 +27,14 @@ export async function readBodyBytes(request: Request, limitBytes: number): Promi
     return new Uint8Array(await request.arrayBuffer());
   }
   if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  const bytes = await readAtMost(request.body, limitBytes);
+  if (!bytes) throw tooLarge(limitBytes);
+  return bytes;
+}
+
+/** Reads a stream whole, or stops (cancelling it) and answers null as soon as it grows past `limitBytes`. */
+export async function readAtMost(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -36,7 +43,7 @@ export async function readBodyBytes(request: Request, limitBytes: number): Promi
     size += value.byteLength;
     if (size > limitBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(limitBytes);
+      return null;
     }
     chunks.push(value);
   }

@@ -6,6 +6,7 @@
  * Entries belong to one virtual key (or to keyless requests) unless the key shares them (`shared_across_keys`).
  */
 import { parseDuration } from "../governance/duration";
+import { readAtMost } from "../http/body";
 import type { VirtualKeyRecord } from "../governance/schema";
 import type { TraceOutcome } from "../observability/log-row";
 import type { Target } from "../routing/resolve";
@@ -88,19 +89,8 @@ export async function cachedAnswer(entry: CacheEntry): Promise<CacheHit | null> 
 
 /** Reads a copy of the answer as it goes to the client and keeps it once it finished cleanly. */
 async function keep(entry: CacheEntry, copy: ReadableStream<Uint8Array>, contentType: string, usage: Promise<UsageReport>): Promise<void> {
-  const reader = copy.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_CACHED_BYTES) {
-      await reader.cancel();
-      return;
-    }
-    chunks.push(value);
-  }
+  const bytes = await readAtMost(copy, MAX_CACHED_BYTES);
+  if (!bytes) return;
   const report = await usage;
   if (report.originFailed || report.failureCode !== undefined || report.unreported) return;
   const headers = {
@@ -108,7 +98,7 @@ async function keep(entry: CacheEntry, copy: ReadableStream<Uint8Array>, content
     "cache-control": `max-age=${entry.ttlSeconds}`,
     [USAGE_HEADER]: JSON.stringify({ promptTokens: report.promptTokens, completionTokens: report.completionTokens }),
   };
-  await locationCache()?.put(entry.url, new Response(new Blob(chunks), { headers }));
+  await locationCache()?.put(entry.url, new Response(bytes, { headers }));
 }
 
 /** The answer with its body teed into the cache (when it succeeded), marked as a miss. */
