@@ -36,23 +36,26 @@ beforeAll(async () => {
   });
 });
 
+/** A chat request with a bare model name under `key`: which origins it reached, and the fallback that answered. */
+async function askWith(key: string): Promise<{ origins: string[]; fallbackIndex: string | null }> {
+  const requestId = crypto.randomUUID();
+  const ctx = createExecutionContext();
+  const request = new Request("http://gateway.test/v1/chat/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-bf-vk": key, "x-request-id": requestId },
+    body: JSON.stringify({ model: "meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }),
+  });
+  const response = await buildApp().fetch(request, settings, ctx);
+  expect(response.status).toBe(200);
+  await response.text();
+  await waitOnExecutionContext(ctx);
+  return { origins: (await received(requestId)).map((r) => r.origin), fallbackIndex: response.headers.get("x-bf-fallback-index") };
+}
+
 describe("load between a key's provider configs", () => {
   it("tries a config with room before one whose every origin has requests queued in vLLM", async () => {
     const key = await virtualKey("loaded", { provider_configs: [{ provider: "gpu-busy", weight: 1 }, { provider: "gpu-spare", weight: 0 }] });
-    const ask = async () => {
-      const requestId = crypto.randomUUID();
-      const ctx = createExecutionContext();
-      const request = new Request("http://gateway.test/v1/chat/completions", {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-bf-vk": key, "x-request-id": requestId },
-        body: JSON.stringify({ model: "meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }),
-      });
-      const response = await buildApp().fetch(request, settings, ctx);
-      expect(response.status).toBe(200);
-      await response.text();
-      await waitOnExecutionContext(ctx);
-      return { origins: (await received(requestId)).map((r) => r.origin), fallbackIndex: response.headers.get("x-bf-fallback-index") };
-    };
+    const ask = () => askWith(key);
     // The probe's last reading (HEALTH_PROBE_METRICS): the primary's vLLM has 5 requests waiting.
     applyProbeReports({ "gpu-busy/busy-key": { healthy: true, waiting: 5, checkedAt: Date.now() }, "gpu-spare/spare-key": { healthy: true, waiting: 0, checkedAt: Date.now() } });
     expect(await ask()).toEqual({ origins: ["spare"], fallbackIndex: "1" });
@@ -65,20 +68,7 @@ describe("load between a key's provider configs", () => {
 describe("choosing among a key's provider configs", () => {
   it("stops waiting on a hung primary once its circuit is open, and says which fallback answered", async () => {
     const key = await virtualKey("hybrid", { provider_configs: [{ provider: "vllm-local", weight: 1 }, { provider: "standby", weight: 0 }] });
-    const ask = async () => {
-      const requestId = crypto.randomUUID();
-      const ctx = createExecutionContext();
-      const request = new Request("http://gateway.test/v1/chat/completions", {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-bf-vk": key, "x-request-id": requestId },
-        body: JSON.stringify({ model: "meta-llama/Llama-3.2-1B-Instruct", messages: [{ role: "user", content: "hi" }] }),
-      });
-      const response = await buildApp().fetch(request, settings, ctx);
-      expect(response.status).toBe(200);
-      await response.text();
-      await waitOnExecutionContext(ctx);
-      return { origins: (await received(requestId)).map((r) => r.origin), fallbackIndex: response.headers.get("x-bf-fallback-index") };
-    };
+    const ask = () => askWith(key);
     // Three requests wait out the primary's 1 s timeout, then the standby answers; the third failure opens the circuit.
     for (let i = 0; i < 3; i += 1) expect(await ask()).toEqual({ origins: ["hung", "standby"], fallbackIndex: "1" });
     // From now on, until the cool-down ends, the primary is not even tried: a run of a dozen sends it three.
