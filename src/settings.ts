@@ -57,6 +57,17 @@ const settingsSchema = z.object({
   ),
   DEFAULT_MAX_TOKENS_ESTIMATE: positive(4096),
   RESERVATION_TTL_SECONDS: positive(60),
+  // The share of each limit isolates may lease for admission without a round trip, for keys, teams and customers
+  // that set none themselves (0: every request asks its limiters; the bound on overspend).
+  LEASE_SHARE: setting(
+    0,
+    (raw) => {
+      const value = Number(raw.trim());
+      return raw.trim() !== "" && Number.isFinite(value) && value >= 0 && value <= 0.5 ? value : undefined;
+    },
+    "a number from 0 to 0.5",
+  ),
+  LEASE_TTL_SECONDS: positive(10),
   CIRCUIT_FAILURE_THRESHOLD: positive(3),
   CIRCUIT_COOLDOWN_SECONDS: positive(10),
   SSE_KEEPALIVE_SECONDS: positive(15),

@@ -9,6 +9,8 @@ import { applyProbeReports } from "../routing/health";
 import { PROBE_KV_KEY, type ProbeReports } from "../routing/probe";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
 import type { PricingOverride } from "../governance/schema";
+import { loadAllGroups } from "../governance/group-store";
+import { summaryOf, type GroupSummary } from "../governance/groups";
 import type { ProviderKey, ProviderRecord, ProviderSettings } from "./schema";
 import { openRecord, sealRecord } from "./secret-box";
 
@@ -20,6 +22,8 @@ interface Snapshot {
   pricing: PricingOverride[];
   /** Virtual key ids and names (never values), to explain a key's name sent as its credential. */
   virtualKeyNames?: string[];
+  /** Teams and customers: what a request needs to find the limiters it counts against. */
+  groups?: GroupSummary[];
 }
 
 interface CachedTable {
@@ -72,7 +76,7 @@ async function remember(env: Env, snapshot: Snapshot): Promise<RoutingTable> {
     return cached.table;
   }
   const providers = await Promise.all(snapshot.providers.map((record) => openRecord(record, env.CONFIG_ENCRYPTION_KEY)));
-  const table = compileRoutingTable(snapshot.version, providers, snapshot.pricing ?? [], snapshot.virtualKeyNames ?? []);
+  const table = compileRoutingTable(snapshot.version, providers, snapshot.pricing ?? [], snapshot.virtualKeyNames ?? [], snapshot.groups ?? []);
   cached = { table, checkedAt: Date.now() };
   return table;
 }
@@ -81,13 +85,14 @@ async function remember(env: Env, snapshot: Snapshot): Promise<RoutingTable> {
 export async function publishSnapshot(env: Env): Promise<{ table: RoutingTable }> {
   await ensureDefaults(env);
   // The snapshot carries secrets as stored (sealed when CONFIG_ENCRYPTION_KEY is set).
-  const [providers, pricing, keyNames] = await Promise.all([
+  const [providers, pricing, keyNames, groups] = await Promise.all([
     loadStoredProviders(env),
     loadPricing(env),
     env.DB.prepare("SELECT id, name FROM virtual_keys").all<{ id: string; name: string }>(),
+    loadAllGroups(env),
   ]);
   const virtualKeyNames = [...new Set(keyNames.results.flatMap((row) => [row.id, row.name]))];
-  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing, virtualKeyNames };
+  const snapshot: Snapshot = { version: `${Date.now()}-${crypto.randomUUID()}`, providers, pricing, virtualKeyNames, groups: groups.map(summaryOf) };
   await env.CONFIG_KV.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
   return { table: await remember(env, snapshot) };
 }

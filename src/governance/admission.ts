@@ -1,7 +1,9 @@
 /**
- * The Worker's side of a virtual key's limits: one Durable Object call to admit before any origin is contacted,
- * renewals while the request runs, and one call to settle that the response's last byte waits for — so the key's
- * next request sees exact numbers. A request that dies stops renewing; its reservation lapses within one TTL.
+ * The Worker's side of limits, at every level a request belongs to (its virtual key, the key's team, the customer):
+ * a level that leases this isolate part of its allowance admits from the lease with no round trip; the others take
+ * one Durable Object call each, made together, before any origin is contacted. Renewals run while the request does,
+ * and a limiter's own reservation is settled before the response's last byte — so the next request sees exact
+ * numbers. A request that dies stops renewing; its reservation lapses within one TTL, a lease within its own.
  */
 import type { Env } from "../env";
 import { GatewayError } from "../http/errors";
@@ -10,6 +12,10 @@ import { costNanos, fixedNanos, nanosPerCompletionToken, type MeteredUsage, type
 import type { TokenClaims } from "./ephemeral";
 import type { VirtualKeyRecord } from "./schema";
 import { settingsOf } from "../settings";
+import type { Demand } from "./lease-holder";
+import { leaseHolder, newTicket, renewIfDue, scheduleFlush, type AdmissionTicket, type Hold, type LimiterLevel, type WaitUntil } from "./admission-ticket";
+
+export type { AdmissionTicket, LimiterLevel } from "./admission-ticket";
 
 export interface TokenEstimate {
   promptTokens: number;
@@ -28,32 +34,25 @@ export function inputOnly(promptTokens: number): TokenEstimate {
   return { promptTokens, completionTokens: 0, choices: 1, explicit: true };
 }
 
-export interface AdmissionTicket {
-  reservationId: string;
-  scope: string;
-  tokenId: string | undefined;
-  /** Completion tokens per choice the origin may generate: what the gateway writes into the forwarded body. */
-  completionTokens: number;
-  vk: VirtualKeyRecord;
-  env: Env;
-  /** Stops the renewals; called once the reservation is settled. */
-  stopRenewing(): void;
-}
-
 /** The least completion per choice worth admitting a request whose limit the gateway lowers to what remains. */
 export const MIN_COMPLETION_TOKENS = 16;
 
-/** Object ids by virtual key id: deriving one hashes the name, and an id is plain data any request may reuse. */
+/** Object ids by limiter name: deriving one hashes the name, and an id is plain data any request may reuse. */
 const objectIds = new Map<string, DurableObjectId>();
 
-export function limiterFor(env: Env, vk: Pick<VirtualKeyRecord, "id">) {
-  let id = objectIds.get(vk.id);
+/** The limiter named `name`: a virtual key's id, `team:<id>` or `customer:<id>`. */
+export function limiterNamed(env: Env, name: string) {
+  let id = objectIds.get(name);
   if (!id) {
-    id = env.VK_LIMITER.idFromName(vk.id);
+    id = env.VK_LIMITER.idFromName(name);
     if (objectIds.size >= 10_000) objectIds.clear();
-    objectIds.set(vk.id, id);
+    objectIds.set(name, id);
   }
   return env.VK_LIMITER.get(id);
+}
+
+export function limiterFor(env: Env, vk: Pick<VirtualKeyRecord, "id">) {
+  return limiterNamed(env, vk.id);
 }
 
 export function reservationTtlMs(env: Env): number {
@@ -66,12 +65,11 @@ function refusal(decision: Extract<AdmitDecision, { ok: false }>): GatewayError 
   return new GatewayError(decision.status, decision.message, decision.type, { type: decision.type, headers, param: decision.param ?? null });
 }
 
-/** Reserves the request's worst case at `price` (every token it may use) and keeps it alive while the request runs. */
-export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string, estimate: TokenEstimate, price: Price | null, token: TokenClaims | null = null): Promise<AdmissionTicket> {
+/** Reserves the request's worst case at `price` at every level it belongs to, and keeps it alive while the request runs. */
+export async function admitRequest(env: Env, levels: readonly LimiterLevel[], estimate: TokenEstimate, price: Price | null, token: TokenClaims | null, waitUntil: WaitUntil): Promise<AdmissionTicket> {
   const ttlMs = reservationTtlMs(env);
-  const limiter = limiterFor(env, vk);
-  const decision = await limiter.admit({
-    scope,
+  const leaseTtlMs = settingsOf(env).LEASE_TTL_SECONDS * 1000;
+  const demand: Demand = {
     promptTokens: estimate.promptTokens,
     completionTokens: estimate.completionTokens,
     choices: estimate.choices,
@@ -79,33 +77,88 @@ export async function admitRequest(env: Env, vk: VirtualKeyRecord, scope: string
     minCompletionTokens: MIN_COMPLETION_TOKENS,
     fixedNanos: price ? Math.ceil(fixedNanos(price, estimate.promptTokens, estimate.audioSeconds)) : 0,
     nanosPerCompletionToken: price ? nanosPerCompletionToken(price, estimate.promptTokens) : 0,
-    ttlMs,
-    token: token ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
+  };
+  const now = Date.now();
+  const holds: Hold[] = [];
+  const central: LimiterLevel[] = [];
+  for (const level of levels) {
+    // An ephemeral token's revocation and sub-budget live in its key's limiter: such requests ask it every time.
+    const holder = level.leaseShare > 0 && !(token && level.kind === "virtual_key") ? leaseHolder(level, leaseTtlMs) : null;
+    const share = holder?.tryAdmit(demand, now) ?? null;
+    if (holder) renewIfDue(env, level, holder, waitUntil);
+    if (holder && share) holds.push({ kind: "leased", level, holder, share });
+    else central.push(level);
+  }
+  const decisions = await Promise.allSettled(
+    central.map((level) =>
+      limiterNamed(env, level.name).admit({
+        scope: level.scope,
+        promptTokens: demand.promptTokens,
+        completionTokens: demand.completionTokens,
+        choices: demand.choices,
+        flexible: demand.flexible,
+        minCompletionTokens: demand.minCompletionTokens,
+        fixedNanos: demand.fixedNanos,
+        nanosPerCompletionToken: demand.nanosPerCompletionToken,
+        ttlMs,
+        token: token && level.kind === "virtual_key" ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
+      }),
+    ),
+  );
+  let failure: unknown = null;
+  decisions.forEach((outcome, index) => {
+    const level = central[index] as LimiterLevel;
+    if (outcome.status === "rejected") failure ??= outcome.reason;
+    else if (!outcome.value.ok) failure ??= refusal(outcome.value);
+    else holds.push({ kind: "central", level, reservationId: outcome.value.reservationId, completionTokens: outcome.value.completionTokens });
   });
-  if (!decision.ok) throw refusal(decision);
-  const reservationId = decision.reservationId;
-  // Renewed a few times per TTL, so one lost renewal does not let a live request's reservation lapse.
-  const renewal = setInterval(() => {
-    limiter.renew([reservationId], ttlMs).catch((error: unknown) => console.error(`renewing reservation ${reservationId} failed:`, error));
-  }, Math.max(100, ttlMs / 3));
-  return { reservationId, scope, tokenId: token?.id, completionTokens: decision.completionTokens, vk, env, stopRenewing: () => clearInterval(renewal) };
+  const ticket = newTicket(env, holds, token, waitUntil);
+  if (failure !== null) {
+    // Every level admits or none holds anything: what the others reserved goes back at once.
+    await releaseReservation(ticket).catch((error: unknown) => console.error("giving back a refused request's reservations failed:", error));
+    throw failure;
+  }
+  startRenewals(env, ticket, ttlMs, leaseTtlMs);
+  return ticket;
 }
 
-/** Replaces the reservation with what the request used, priced at the origin that answered; resolves once applied. */
+/**
+ * Replaces the request's reservations with what it used, priced at the origin that answered, at every level: a lease
+ * takes it back at once (reported with its next renewal); a limiter's own reservation resolves once applied.
+ */
 export async function settleUsage(ticket: AdmissionTicket, usage: MeteredUsage, price: Price | null): Promise<void> {
   ticket.stopRenewing();
-  await limiterFor(ticket.env, ticket.vk).settle([
-    {
-      reservationId: ticket.reservationId,
-      scope: ticket.scope,
-      tokens: usage.promptTokens + usage.completionTokens,
-      nanos: costNanos(price, usage),
-      tokenId: ticket.tokenId,
-    },
-  ]);
+  const tokens = usage.promptTokens + usage.completionTokens;
+  const nanos = costNanos(price, usage);
+  const applied: Promise<void>[] = [];
+  for (const hold of ticket.holds) {
+    if (hold.kind === "leased") {
+      hold.holder.settle(hold.share, { tokens, nanos });
+      scheduleFlush(ticket.env, hold.level, hold.holder, ticket.waitUntil);
+    } else {
+      applied.push(limiterNamed(ticket.env, hold.level.name).settle([{ reservationId: hold.reservationId, scope: hold.level.scope, tokens, nanos, tokenId: hold.level.kind === "virtual_key" ? ticket.tokenId : undefined }]));
+    }
+  }
+  await Promise.all(applied);
 }
 
 /** Gives a reservation back unused (the request failed before any origin answered). */
 export function releaseReservation(ticket: AdmissionTicket): Promise<void> {
   return settleUsage(ticket, { promptTokens: 0, completionTokens: 0 }, null);
+}
+
+/** Keeps the request's own reservations alive, and its leases renewed, while it runs. */
+function startRenewals(env: Env, ticket: AdmissionTicket, ttlMs: number, leaseTtlMs: number): void {
+  const central = ticket.holds.filter((hold) => hold.kind === "central");
+  const leased = ticket.holds.filter((hold) => hold.kind === "leased");
+  if (central.length === 0 && leased.length === 0) return;
+  // Renewed a few times per TTL, so one lost renewal does not let a live request's reservation lapse.
+  const every = Math.max(100, Math.min(central.length ? ttlMs : Number.POSITIVE_INFINITY, leased.length ? leaseTtlMs : Number.POSITIVE_INFINITY) / 3);
+  const renewal = setInterval(() => {
+    for (const hold of central) {
+      limiterNamed(env, hold.level.name).renew([hold.reservationId], ttlMs).catch((error: unknown) => console.error(`renewing reservation ${hold.reservationId} failed:`, error));
+    }
+    for (const hold of leased) renewIfDue(env, hold.level, hold.holder, ticket.waitUntil);
+  }, every);
+  ticket.stopRenewing = () => clearInterval(renewal);
 }

@@ -12,13 +12,17 @@ export interface Counter {
 export interface Pending {
   tokens: number;
   cost: number;
+  /** Requests running (a lease counts the slots it holds). */
   count: number;
+  /** Requests leases may still admit. */
+  requests: number;
 }
 
 export interface LimiterState {
   /** A counter's value in its current window. */
   counter(name: string, spec: WindowSpec): Counter;
   pending(scope: string): Pending;
+  leases: number;
 }
 
 export function quotaReport(config: LimiterConfig, state: LimiterState): QuotaReport {
@@ -49,7 +53,7 @@ export function quotaReport(config: LimiterConfig, state: LimiterState): QuotaRe
       scope: limit.scope,
       requests:
         limit.request_max_limit != null && limit.request_reset_duration
-          ? window(`requests:${limit.scope}`, limit.request_max_limit, limit.request_reset_duration, limit.calendar_aligned, 0)
+          ? window(`requests:${limit.scope}`, limit.request_max_limit, limit.request_reset_duration, limit.calendar_aligned, state.pending(limit.scope).requests)
           : null,
       tokens:
         limit.token_max_limit != null && limit.token_reset_duration
@@ -57,5 +61,6 @@ export function quotaReport(config: LimiterConfig, state: LimiterState): QuotaRe
           : null,
     })),
     concurrency: { max_concurrent_requests: config.maxConcurrent, in_flight: state.pending(KEY_SCOPE).count },
+    leases: { count: state.leases, share: config.leaseShare ?? 0 },
   };
 }

@@ -1,382 +1,55 @@
-/**
- * One Durable Object per virtual key. `admit` checks every limit and reserves the request's worst case in one
- * synchronous step over the object's in-memory state — no await between reading a counter and updating it, and the
- * object handles one call at a time — so concurrent requests cannot overshoot. A request that set no completion
- * limit is granted what remains (down to a few tokens), and the gateway writes that grant into the forwarded body.
- *
- * Every change is written through to the object's SQLite storage with the synchronous KV API: the runtime commits
- * the writes of one call together and holds the call's answer until they are durable (the output gate), while
- * other calls keep being served. So an admission, a settlement or a renewal that was answered survives a restart.
- * Reservations expire unless their request renews them while it runs; the alarm gives up the ones whose request
- * died, so budget is never held for longer than about one TTL.
- */
+/** The Durable Object that hosts one limiter: a virtual key's, a team's or a customer's (see limiter-core.ts). */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { fitAllowance, type Allowance } from "./allowance";
-import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import { KEY_SCOPE, type AdmitDecision, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
-import { quotaReport, type Counter, type Pending } from "./limiter-quota";
-import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
-
-interface Reservation {
-  scope: string | null;
-  tokenId?: string | undefined;
-  tokens: number;
-  /** Nano-dollars. */
-  cost: number;
-  expiresAt: number;
-  /** The TTL its request renews it to (absent in older records). */
-  ttlMs?: number;
-}
-
-/** A running request renews every third of its TTL; one that missed renewals by more than this is taken for dead. */
-const RENEWAL_SLACK_MS = 1_000;
-
-/** One limit the request counts against, with what to answer when it does not fit. */
-interface Constraint {
-  allowance: Allowance;
-  never(): Denial;
-  short(onlyInFlight: boolean): Denial;
-}
-
-const CONFIG_KEY = "config";
-const COUNTER_PREFIX = "c:";
-const RESERVATION_PREFIX = "r:";
-/** Revoked ephemeral tokens (id → expiry, seconds), and "every token issued up to" (milliseconds). */
-const REVOKED_PREFIX = "t:revoked:";
-const REVOKED_BEFORE_KEY = "t:revoked-before";
-/** An ephemeral token's sub-budget covers its whole life: a window that never rolls over. */
-const LIFETIME: WindowSpec = { durationMs: Number.MAX_SAFE_INTEGER, calendar: undefined };
-
-function inScope(reservation: Reservation, scope: string): boolean {
-  return scope === KEY_SCOPE || reservation.scope === scope;
-}
-
-function ownerOf(scope: string): string {
-  return scope === KEY_SCOPE ? "virtual key" : `provider config ${scope}`;
-}
+import { settingsOf } from "../settings";
+import { LimiterCore } from "./limiter-core";
+import type { AdmitDecision, AdmitRequest, LeaseReply, LeaseRequest, LimiterConfig, QuotaReport, SettleRequest } from "./limits";
 
 export class VirtualKeyLimiter extends DurableObject<Env> {
-  private config: LimiterConfig | null;
-  private readonly counters = new Map<string, Counter>();
-  private readonly reservations = new Map<string, Reservation>();
-  private readonly revokedTokens = new Map<string, number>();
-  private revokedBefore: number;
-  private alarmAt: number | null = null;
-  private readonly kv: SyncKvStorage;
+  private readonly core: LimiterCore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const kv = ctx.storage.kv;
-    this.kv = kv;
-    this.config = kv.get<LimiterConfig>(CONFIG_KEY) ?? null;
-    this.revokedBefore = kv.get<number>(REVOKED_BEFORE_KEY) ?? 0;
-    for (const [key, counter] of kv.list<Counter>({ prefix: COUNTER_PREFIX })) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
-    for (const [key, reservation] of kv.list<Reservation>({ prefix: RESERVATION_PREFIX })) this.reservations.set(key.slice(RESERVATION_PREFIX.length), reservation);
-    for (const [key, exp] of kv.list<number>({ prefix: REVOKED_PREFIX })) this.revokedTokens.set(key.slice(REVOKED_PREFIX.length), exp);
-    // Reservations loaded after a restart belong to requests that may be gone: the alarm releases them once expired.
-    this.scheduleAlarm();
+    this.core = new LimiterCore({ kv: ctx.storage.kv, setAlarm: (at) => void ctx.storage.setAlarm(at), now: () => Date.now(), defaultLeaseShare: () => settingsOf(env).LEASE_SHARE });
   }
 
-  /** Installs the key's limits (null when the key is deleted). Takes effect for the very next admission. */
   configure(config: LimiterConfig | null): void {
-    this.config = config;
-    if (config) this.kv.put(CONFIG_KEY, config);
-    else this.kv.delete(CONFIG_KEY);
+    this.core.configure(config);
   }
 
   admit(request: AdmitRequest): AdmitDecision {
-    const now = Date.now();
-    const config = this.config;
-    if (!config) return denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null);
-    if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
-    this.dropExpired(now);
-    const token = request.token;
-    if (token && (this.revokedTokens.has(token.id) || token.iat <= this.revokedBefore)) {
-      return denial(401, "ephemeral_token_revoked", "ephemeral token has been revoked", null);
-    }
-    const scopes = request.scope === null ? [KEY_SCOPE] : [request.scope, KEY_SCOPE];
-    const choices = Math.max(1, request.choices);
-    const asked = request.completionTokens * choices;
-    const lowerable = request.flexible || config.lowerExplicitLimits === true;
-    const least = (lowerable ? Math.min(request.minCompletionTokens, request.completionTokens) : request.completionTokens) * choices;
-    const fits = this.constraintsFor(config, scopes, request, now, asked).map((constraint) => ({ constraint, fit: fitAllowance(constraint.allowance, least) }));
-
-    // A request that can never fit is the client's to change, whatever else is going on: 400 before any 429.
-    const never = fits.find(({ fit }) => fit.kind === "never");
-    if (never) return never.constraint.never();
-    const refusal = this.checkRequestWindows(config, scopes, token, now) ?? this.checkConcurrency(config);
-    if (refusal) return refusal;
-    let granted = asked;
-    for (const { constraint, fit } of fits) {
-      if (fit.kind === "short") return constraint.short(fit.onlyInFlight);
-      if (fit.kind === "fits") granted = Math.min(granted, fit.maxCompletion);
-    }
-    const perChoice = Math.floor(granted / choices);
-
-    for (const limit of config.rateLimits) {
-      if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
-      this.increment(`requests:${limit.scope}`, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now, 1);
-    }
-    if (token?.rate) this.increment(`token-requests:${token.id}`, windowSpec(token.rate.window, false), now, 1);
-    const reservationId = crypto.randomUUID();
-    const reservation: Reservation = {
-      scope: request.scope,
-      tokenId: token?.id,
-      tokens: request.promptTokens + perChoice * choices,
-      cost: Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * perChoice * choices),
-      expiresAt: now + request.ttlMs,
-      ttlMs: request.ttlMs,
-    };
-    this.saveReservation(reservationId, reservation);
-    return { ok: true, reservationId, completionTokens: perChoice };
+    return this.core.admit(request);
   }
 
-  /** Replaces reservations with what their requests actually used. Usage is charged even if a reservation expired. */
   settle(requests: SettleRequest[]): void {
-    for (const request of requests) this.settleOne(request);
+    this.core.settle(requests);
   }
 
-  /** Keeps the reservations of requests still running from expiring. Returns how many were still held. */
   renew(reservationIds: string[], ttlMs: number): number {
-    const expiresAt = Date.now() + ttlMs;
-    let held = 0;
-    for (const id of reservationIds) {
-      const reservation = this.reservations.get(id);
-      if (!reservation) continue;
-      held += 1;
-      this.saveReservation(id, { ...reservation, expiresAt });
-    }
-    return held;
+    return this.core.renew(reservationIds, ttlMs);
   }
 
-  private settleOne(request: SettleRequest): void {
-    const now = Date.now();
-    const reservation = this.reservations.get(request.reservationId);
-    const tokenId = reservation?.tokenId ?? request.tokenId;
-    if (tokenId && request.nanos > 0) this.increment(`token-budget:${tokenId}`, LIFETIME, now, request.nanos, 0);
-    if (reservation) {
-      this.reservations.delete(request.reservationId);
-      this.kv.delete(RESERVATION_PREFIX + request.reservationId);
-    }
-    const config = this.config;
-    if (!config) return;
-    const scope = reservation ? reservation.scope : request.scope;
-    const scopes = scope === null ? [KEY_SCOPE] : [scope, KEY_SCOPE];
-    for (const limit of config.rateLimits) {
-      if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
-      this.increment(`tokens:${limit.scope}`, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now, request.tokens);
-    }
-    for (const budget of config.budgets) {
-      if (!scopes.includes(budget.scope) || request.nanos <= 0) continue;
-      this.increment(`budget:${budget.id}`, windowSpec(budget.reset_duration, budget.calendar_aligned), now, request.nanos);
-    }
+  lease(request: LeaseRequest): LeaseReply {
+    return this.core.lease(request);
   }
 
-  /** Is this ephemeral token still good? Asked where a request is authenticated without being admitted. */
   tokenRevoked(id: string, iat: number): boolean {
-    return this.revokedTokens.has(id) || iat <= this.revokedBefore;
+    return this.core.tokenRevoked(id, iat);
   }
 
-  /** Revokes one of the key's ephemeral tokens (kept until it would have expired anyway). */
   revokeToken(id: string, exp: number): void {
-    this.revokedTokens.set(id, exp);
-    this.kv.put(REVOKED_PREFIX + id, exp);
+    this.core.revokeToken(id, exp);
   }
 
-  /** Revokes every ephemeral token of the key issued up to now. */
   revokeAllTokens(): void {
-    this.revokedBefore = Date.now();
-    this.kv.put(REVOKED_BEFORE_KEY, this.revokedBefore);
-  }
-
-  /** Gives up reservations whose requests stopped renewing them, and forgets revocations of expired tokens. */
-  override alarm(): void {
-    this.alarmAt = null;
-    this.dropExpired(Date.now());
-    const nowSeconds = Date.now() / 1000;
-    for (const [id, exp] of this.revokedTokens) {
-      if (exp > nowSeconds) continue;
-      this.revokedTokens.delete(id);
-      this.kv.delete(REVOKED_PREFIX + id);
-    }
-    this.scheduleAlarm();
+    this.core.revokeAllTokens();
   }
 
   quota(): QuotaReport | null {
-    const config = this.config;
-    if (!config) return null;
-    const now = Date.now();
-    return quotaReport(config, { counter: (name, spec) => this.counter(name, spec, now), pending: (scope) => this.pending(scope, now) });
+    return this.core.quota();
   }
 
-  /** Every token window and budget the request counts against, with the request's demand on each. */
-  private constraintsFor(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number, asked: number): Constraint[] {
-    const constraints: Constraint[] = [];
-    const completionParam = request.flexible ? null : "max_tokens";
-    // A request that uses no tokens at all (tokenize, count_tokens) is not held back by a token window, even one
-    // that usage has pushed past its limit; its request windows still count it.
-    const usesTokens = request.promptTokens > 0 || asked > 0;
-    for (const scope of scopes) {
-      for (const limit of config.rateLimits) {
-        if (!usesTokens || limit.scope !== scope || limit.token_max_limit == null || !limit.token_reset_duration) continue;
-        const { token_max_limit: max, token_reset_duration: duration } = limit;
-        const spec = windowSpec(duration, limit.calendar_aligned);
-        const counter = this.counter(`tokens:${scope}`, spec, now);
-        const inFlight = this.pending(scope, now).tokens;
-        const where = ownerOf(scope);
-        constraints.push({
-          allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
-          never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
-          short: (onlyInFlight) =>
-            windowDenial({
-              type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens",
-              asked: request.promptTokens + asked, inFlight, inFlightRetrySeconds: onlyInFlight ? this.inFlightRetrySeconds(now) : undefined,
-            }),
-        });
-      }
-    }
-    const priced = request.fixedNanos > 0 || request.nanosPerCompletionToken > 0;
-    if (!priced) return constraints;
-    const worst = (completion: number) => money(Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * completion));
-    for (const scope of scopes) {
-      for (const budget of config.budgets) {
-        if (budget.scope !== scope) continue;
-        const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
-        const counter = this.counter(`budget:${budget.id}`, spec, now);
-        const inFlight = this.pending(scope, now).cost;
-        const capacity = nanos(budget.max_limit);
-        const where = ownerOf(scope);
-        const resetsAt = windowEnd(spec, counter.start);
-        constraints.push({
-          allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-          never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), completionParam),
-          short: (onlyInFlight) =>
-            denial(
-              402,
-              "budget_exceeded",
-              `budget exceeded: ${where} budget ${money(counter.usage)} spent + ${money(inFlight)} held by requests in flight + up to ${worst(asked)} for this request > ${money(capacity)} (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
-              onlyInFlight ? this.inFlightRetrySeconds(now) : secondsUntil(resetsAt, now),
-            ),
-        });
-      }
-    }
-    const token = request.token;
-    if (token?.budget !== undefined) {
-      let inFlight = 0;
-      for (const reservation of this.reservations.values()) if (reservation.tokenId === token.id && reservation.expiresAt > now) inFlight += reservation.cost;
-      const used = this.counter(`token-budget:${token.id}`, LIFETIME, now).usage;
-      const capacity = nanos(token.budget);
-      constraints.push({
-        allowance: { capacity, used, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-        never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), completionParam),
-        short: (onlyInFlight) =>
-          denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? this.inFlightRetrySeconds(now) : null),
-      });
-    }
-    return constraints;
-  }
-
-  /** Request-count windows: the key's, its provider config's, and the ephemeral token's. */
-  private checkRequestWindows(config: LimiterConfig, scopes: string[], token: TokenScope | undefined, now: number): Denial | null {
-    for (const scope of scopes) {
-      for (const limit of config.rateLimits) {
-        if (limit.scope !== scope || limit.request_max_limit == null || !limit.request_reset_duration) continue;
-        const where = ownerOf(scope);
-        if (limit.request_max_limit === 0) return neverFits(where, `request limit (${limit.request_reset_duration} window)`, "1 request", "0 requests", null);
-        const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
-        const counter = this.counter(`requests:${scope}`, spec, now);
-        if (counter.usage + 1 > limit.request_max_limit) {
-          return windowDenial({ type: "request_limited", kind: "request", where, used: counter.usage, max: limit.request_max_limit, duration: limit.request_reset_duration, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
-        }
-      }
-    }
-    if (token?.rate) {
-      const spec = windowSpec(token.rate.window, false);
-      const counter = this.counter(`token-requests:${token.id}`, spec, now);
-      if (counter.usage + 1 > token.rate.max) {
-        return windowDenial({ type: "request_limited", kind: "request", where: "ephemeral token", used: counter.usage, max: token.rate.max, duration: token.rate.window, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
-      }
-    }
-    return null;
-  }
-
-  private checkConcurrency(config: LimiterConfig): Denial | null {
-    if (config.maxConcurrent === null) return null;
-    const inFlight = this.reservations.size;
-    if (inFlight < config.maxConcurrent) return null;
-    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, this.inFlightRetrySeconds(Date.now()), {
-      "x-ratelimit-limit-concurrency": String(config.maxConcurrent),
-      "x-ratelimit-remaining-concurrency": "0",
-    });
-  }
-
-  /**
-   * When what requests in flight hold is likely free: within a second while any of them is still renewing its
-   * reservation (it settles as soon as it ends); when the earliest lapses if none is — their requests died, as in a
-   * restart, and nothing but expiry will release them.
-   */
-  private inFlightRetrySeconds(now: number): number {
-    let earliestLapse = Number.POSITIVE_INFINITY;
-    for (const reservation of this.reservations.values()) {
-      const renewing = reservation.ttlMs === undefined || reservation.expiresAt - now >= (reservation.ttlMs * 2) / 3 - RENEWAL_SLACK_MS;
-      if (renewing) return IN_FLIGHT_RETRY_SECONDS;
-      earliestLapse = Math.min(earliestLapse, reservation.expiresAt);
-    }
-    return Number.isFinite(earliestLapse) ? secondsUntil(earliestLapse, now) : IN_FLIGHT_RETRY_SECONDS;
-  }
-
-  private saveReservation(id: string, reservation: Reservation): void {
-    this.reservations.set(id, reservation);
-    this.kv.put(RESERVATION_PREFIX + id, reservation);
-    if (this.alarmAt === null || reservation.expiresAt < this.alarmAt) {
-      this.alarmAt = reservation.expiresAt;
-      void this.ctx.storage.setAlarm(reservation.expiresAt);
-    }
-  }
-
-  /** Forgets expired reservations, in memory and in storage. */
-  private dropExpired(now: number): void {
-    for (const [id, reservation] of this.reservations) {
-      if (reservation.expiresAt > now) continue;
-      this.reservations.delete(id);
-      this.kv.delete(RESERVATION_PREFIX + id);
-    }
-  }
-
-  /** The alarm at the earliest expiry of a held reservation (none when nothing is held). */
-  private scheduleAlarm(): void {
-    let next: number | null = null;
-    for (const reservation of this.reservations.values()) next = next === null ? reservation.expiresAt : Math.min(next, reservation.expiresAt);
-    if (next === null || next === this.alarmAt) return;
-    this.alarmAt = next;
-    void this.ctx.storage.setAlarm(next);
-  }
-
-  private pending(scope: string, now: number): Pending {
-    const pending: Pending = { tokens: 0, cost: 0, count: 0 };
-    for (const reservation of this.reservations.values()) {
-      if (reservation.expiresAt <= now || !inScope(reservation, scope)) continue;
-      pending.tokens += reservation.tokens;
-      pending.cost += reservation.cost;
-      pending.count += 1;
-    }
-    return pending;
-  }
-
-  /** The counter's value in the window containing `now` (zero once its window has rolled over). */
-  private counter(name: string, spec: WindowSpec, now: number): Counter {
-    const stored = this.counters.get(name);
-    if (!stored) return { usage: 0, start: spec.calendar ? currentWindowStart(spec, now, now) : now };
-    const start = currentWindowStart(spec, stored.start, now);
-    return start === stored.start ? stored : { usage: 0, start };
-  }
-
-  /** Adds to a counter in its current window (a fixed `start` pins a window that never rolls). */
-  private increment(name: string, spec: WindowSpec, now: number, amount: number, start?: number): void {
-    const counter = this.counter(name, spec, now);
-    const next = { usage: counter.usage + amount, start: start ?? counter.start };
-    this.counters.set(name, next);
-    this.kv.put(COUNTER_PREFIX + name, next);
+  override alarm(): void {
+    this.core.alarm();
   }
 }

@@ -14,6 +14,14 @@ export interface ScopedRateLimit extends RateLimit {
 
 export interface LimiterConfig {
   name: string;
+  /** Who the limits belong to, for refusal messages: "virtual key" (absent), "team 'research'", "customer 'acme'". */
+  owner?: string;
+  /**
+   * The share of each limit that isolates may hold as leases at once (0: every request asks the object). What an
+   * isolate that dies had admitted from its lease but not yet reported is the only possible overspend: at most this
+   * share of each limit.
+   */
+  leaseShare?: number;
   active: boolean;
   maxConcurrent: number | null;
   /** A request whose own completion limit does not fit is admitted with a lower one instead of refused. */
@@ -71,6 +79,47 @@ export interface SettleRequest {
   tokenId?: string | undefined;
 }
 
+/** Per unit: what an isolate may admit from a lease (null: no limit applies, so no bound). */
+export interface LeaseAmounts {
+  requests: number | null;
+  tokens: number | null;
+  /** Nano-dollars. */
+  nanos: number | null;
+  /** Requests running at once. */
+  slots: number | null;
+}
+
+/** Settled usage an isolate admitted from its lease and reports back. */
+export interface LeaseUsage {
+  requests: number;
+  tokens: number;
+  nanos: number;
+}
+
+/** What requests admitted from the lease and still running hold: their worst case. */
+export interface LeaseInFlight {
+  tokens: number;
+  nanos: number;
+  slots: number;
+}
+
+export interface LeaseRequest {
+  /** The lease being renewed (null: a new one). */
+  leaseId: string | null;
+  /** The provider config the lease admits for (null: the limiter's own limits only, as for teams and customers). */
+  scope: string | null;
+  used: LeaseUsage;
+  inFlight: LeaseInFlight;
+  ttlMs: number;
+  /** Hand the lease back: report `used`, keep nothing. */
+  release?: boolean;
+}
+
+export type LeaseReply =
+  | { ok: true; leaseId: string; /** What the object holds for the lease, in-flight included. */ hold: LeaseAmounts; expiresAt: number }
+  /** The limiter is gone or inactive, or lets no lease out: admit through the object. */
+  | { ok: false; reason: "no_limiter" | "inactive" | "strict" | "released" };
+
 export interface QuotaWindow {
   max_limit: number;
   current_usage: number;
@@ -88,6 +137,8 @@ export interface QuotaReport {
   budgets: (QuotaWindow & { id: string; scope: string })[];
   rate_limits: { scope: string; requests: QuotaWindow | null; tokens: QuotaWindow | null }[];
   concurrency: { max_concurrent_requests: number | null; in_flight: number };
+  /** Leases isolates hold: how many, and the share of each limit they may hold together. */
+  leases: { count: number; share: number };
 }
 
 export function limiterConfigOf(record: VirtualKeyRecord): LimiterConfig {
@@ -97,5 +148,13 @@ export function limiterConfigOf(record: VirtualKeyRecord): LimiterConfig {
     budgets.push(...config.budgets.map((budget) => ({ ...budget, scope: config.id })));
     if (config.rate_limit) rateLimits.push({ ...config.rate_limit, scope: config.id });
   }
-  return { name: record.name, active: record.is_active, maxConcurrent: record.max_concurrent_requests, lowerExplicitLimits: record.lower_max_tokens_to_fit === true, budgets, rateLimits };
+  return {
+    name: record.name,
+    active: record.is_active,
+    maxConcurrent: record.max_concurrent_requests,
+    lowerExplicitLimits: record.lower_max_tokens_to_fit === true,
+    budgets,
+    rateLimits,
+    ...(record.lease_share != null ? { leaseShare: record.lease_share } : {}),
+  };
 }

@@ -2,7 +2,7 @@
 import { badRequest } from "../http/errors";
 import type { Budget, BudgetInput, ProviderConfig, RateLimit, RateLimitInput, VirtualKeyBody, VirtualKeyRecord } from "./schema";
 
-function budgetsOf(
+export function budgetsOf(
   list: BudgetInput[] | undefined,
   single: BudgetInput | undefined,
   previous: readonly Budget[],
@@ -26,7 +26,7 @@ function budgetsOf(
   });
 }
 
-function rateLimitOf(input: RateLimitInput | null | undefined): RateLimit | null | undefined {
+export function rateLimitOf(input: RateLimitInput | null | undefined): RateLimit | null | undefined {
   if (input === undefined) return undefined;
   if (input === null || (input.request_max_limit == null && input.token_max_limit == null)) return null;
   return {
@@ -72,6 +72,10 @@ export interface KeyIdentity {
 /** A new record, or `previous` with the fields present in `body` replaced (`budgets` replaces the whole set). */
 export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBody, previous: VirtualKeyRecord | null): VirtualKeyRecord {
   const now = new Date().toISOString();
+  const teamId = body.team_id === undefined ? previous?.team_id : body.team_id;
+  const customerId = body.customer_id === undefined ? previous?.customer_id : body.customer_id;
+  // Bifrost's rule: a key belongs to a team (and through it to the team's customer) or to a customer, not both.
+  if (teamId && customerId) throw badRequest("a virtual key belongs to a team or to a customer, not both: give team_id or customer_id", "invalid_request", "team_id");
   const rateLimit = rateLimitOf(body.rate_limit);
   return {
     id: identity.id,
@@ -90,6 +94,9 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
       body.response_cache === undefined
         ? (previous?.response_cache ?? null)
         : body.response_cache && { ttl_seconds: body.response_cache.ttl_seconds, shared_across_keys: body.response_cache.shared_across_keys ?? false },
+    team_id: body.team_id === undefined ? (previous?.team_id ?? null) : body.team_id,
+    customer_id: body.customer_id === undefined ? (previous?.customer_id ?? null) : body.customer_id,
+    lease_share: body.lease_share === undefined ? (previous?.lease_share ?? null) : body.lease_share,
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

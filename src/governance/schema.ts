@@ -59,6 +59,12 @@ export const providerConfigSchema = z.strictObject({
   rate_limit: z.nullish(rateLimitSchema),
 });
 
+/** A team's or customer's id. */
+export const groupId = z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' or '-'"));
+
+/** The share of each limit isolates may lease to admit without a round trip (0: strict; null: the gateway default). */
+export const leaseShare = z.number().check(z.gte(0), z.lte(0.5, "lease_share is at most 0.5"));
+
 export const responseCacheSchema = z.strictObject({
   /** How long an answer is replayed. */
   ttl_seconds: z.int().check(z.gte(1), z.lte(7 * 86_400)),
@@ -88,6 +94,10 @@ export const virtualKeyBodySchema = z.strictObject({
   calendar_aligned: z.optional(z.boolean()),
   /** Exact-match answers for deterministic requests (temperature 0 or a seed); null turns it off. */
   response_cache: z.nullish(responseCacheSchema),
+  /** The team the key belongs to (its customer's limits apply too), or the customer it belongs to directly. */
+  team_id: z.nullish(groupId),
+  customer_id: z.nullish(groupId),
+  lease_share: z.nullish(leaseShare),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
@@ -140,6 +150,11 @@ export interface VirtualKeyRecord {
   allowed_origins: string[];
   /** Exact-match response cache (absent in older records: off). */
   response_cache?: { ttl_seconds: number; shared_across_keys: boolean } | null;
+  /** Absent in older records: null. */
+  team_id?: string | null;
+  customer_id?: string | null;
+  /** Absent or null: the gateway's LEASE_SHARE. */
+  lease_share?: number | null;
   created_at: string;
   updated_at: string;
 }

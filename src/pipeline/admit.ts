@@ -1,15 +1,18 @@
 /**
  * Step 4 of an inference request: under a virtual key, the chain's targets that may serve it at a known price, and
- * one call to the key's Durable Object that reserves the worst case before any origin is contacted. A fallback
+ * the worst case reserved at every level the key belongs to before any origin is contacted — from this isolate's
+ * lease where one is held, otherwise with one Durable Object call per level, made together. A fallback
  * through another provider config counts against that config's own limits, so the reservation moves with it.
  */
-import type { Env } from "../env";
-import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket } from "../governance/admission";
+import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket, type LimiterLevel } from "../governance/admission";
+import { groupLimiterName } from "../governance/groups";
+import type { VirtualKeyRecord } from "../governance/schema";
 import type { Price } from "../governance/pricing";
 import type { Target } from "../routing/resolve";
 import { pricedTargets, type PricedTargets } from "./charges";
 import type { InferencePlan } from "./plan";
 import type { Chain, Routed } from "./resolve";
+import type { RequestScope } from "./scope";
 
 export interface Admission {
   /** The chain's targets that may serve the request. */
@@ -38,11 +41,28 @@ function unpriced(chain: Chain): PricedTargets {
   return { targets: chain.targets, price: null, prices: new Map(chain.targets.map((target) => [target, null])) };
 }
 
+/**
+ * Every limiter the request counts against: its key's (with the provider config's own limits), the key's team's and
+ * the customer's — directly, or through the team — when they have any limits of their own.
+ */
+export function levelsOf(routed: Routed, vk: VirtualKeyRecord, scope: string, defaultShare: number): LimiterLevel[] {
+  const levels: LimiterLevel[] = [{ kind: "virtual_key", name: vk.id, scope, leaseShare: vk.lease_share ?? defaultShare }];
+  const team = vk.team_id ? routed.table.groups.get(groupLimiterName("team", vk.team_id)) : undefined;
+  const customerId = vk.customer_id ?? team?.customer_id ?? null;
+  const customer = customerId ? routed.table.groups.get(groupLimiterName("customer", customerId)) : undefined;
+  for (const group of [team, customer]) {
+    if (group?.limited) levels.push({ kind: group.kind, name: groupLimiterName(group.kind, group.id), scope: null, leaseShare: group.lease_share ?? defaultShare });
+  }
+  return levels;
+}
+
 /** Admits the request for one chain, unless `held` (a reservation covering it) already does. */
-export async function admitChain(env: Env, routed: Routed, chain: Chain, plan: Pick<InferencePlan, "estimate" | "metered">, held: AdmissionTicket | null): Promise<Admission> {
+export async function admitChain(scope: RequestScope, routed: Routed, chain: Chain, plan: Pick<InferencePlan, "estimate" | "metered">, held: AdmissionTicket | null): Promise<Admission> {
   if (!routed.vk) return { targets: chain.targets, prices: undefined, ticket: null };
   const estimate = plan.metered ? plan.estimate : inputOnly(0);
   const { targets, price, prices } = plan.metered ? pricedTargets(routed, chain, estimate) : unpriced(chain);
-  const ticket = held ?? (chain.scope !== null && targets[0] ? await admitRequest(env, routed.vk, chain.scope, estimate, price, routed.token) : null);
+  if (held || chain.scope === null || !targets[0]) return { targets, prices, ticket: held };
+  const levels = levelsOf(routed, routed.vk, chain.scope, scope.settings.LEASE_SHARE);
+  const ticket = await admitRequest(scope.env, levels, estimate, price, routed.token, scope.waitUntil);
   return { targets, prices, ticket };
 }

@@ -96,7 +96,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
         await releaseLater(ticket);
         ticket = null;
       }
-      admission = await admitChain(scope.env, routed, chain, plan, ticket);
+      admission = await admitChain(scope, routed, chain, plan, ticket);
       ticket = admission.ticket;
     } catch (error) {
       // The key's own limits refused: final for the primary; a fallback that is refused is a failed attempt.

@@ -1,6 +1,7 @@
 /**
  * The routing table: provider records compiled once per config version into the lookups the hot path needs.
  */
+import { groupLimiterName, type GroupSummary } from "../governance/groups";
 import { hostedBaseUrl, keyOriginUrl } from "../config/providers";
 import type { ProviderKey, ProviderRecord, RequestType } from "../config/schema";
 import type { PricingOverride } from "../governance/schema";
@@ -58,6 +59,8 @@ export interface RoutingTable {
   pricing: readonly PricingOverride[];
   /** Every virtual key's id and name: a client that sends one of them as its credential is told so. */
   virtualKeyNames: ReadonlySet<string>;
+  /** Teams and customers by `team:<id>` / `customer:<id>`. */
+  groups: ReadonlyMap<string, GroupSummary>;
   /** Prices looked up under this table's overrides, by query (see pipeline/charges.ts): they change only with it. */
   priceCache: Map<string, Price | null>;
 }
@@ -138,12 +141,19 @@ export function compileProvider(record: ProviderRecord): CompiledProvider {
   };
 }
 
-export function compileRoutingTable(version: string, records: readonly ProviderRecord[], pricing: readonly PricingOverride[], virtualKeyNames: readonly string[] = []): RoutingTable {
+export function compileRoutingTable(
+  version: string,
+  records: readonly ProviderRecord[],
+  pricing: readonly PricingOverride[],
+  virtualKeyNames: readonly string[] = [],
+  groups: readonly GroupSummary[] = [],
+): RoutingTable {
   return {
     version,
     providers: new Map(records.map((record) => [record.name, compileProvider(record)])),
     pricing,
     virtualKeyNames: new Set(virtualKeyNames),
+    groups: new Map(groups.map((group) => [groupLimiterName(group.kind, group.id), group])),
     priceCache: new Map(),
   };
 }

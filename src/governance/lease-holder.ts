@@ -1,0 +1,154 @@
+/**
+ * The isolate's side of a lease: a slice of one limiter's allowance held in memory, from which requests are admitted
+ * with no round trip. Each admission takes its worst case from what the lease holds; each settlement gives back what
+ * it did not use and keeps its usage until the next renewal reports it. Renewals run off the request path (waitUntil):
+ * when the lease runs low or nears expiry, and shortly after usage settles, so the limiter's counters trail the truth
+ * by about FLUSH_DELAY_MS. Only resolved values are kept here — never a promise another request could be handed.
+ */
+import type { LeaseAmounts, LeaseReply, LeaseRequest } from "./limits";
+
+/** Worst case of one request, as the limiter would reserve it. */
+export interface Demand {
+  promptTokens: number;
+  /** Completion tokens per choice the request asks for. */
+  completionTokens: number;
+  choices: number;
+  /** The grant may be lowered to what the lease holds, down to `minCompletionTokens` per choice. */
+  flexible: boolean;
+  minCompletionTokens: number;
+  fixedNanos: number;
+  nanosPerCompletionToken: number;
+}
+
+/** What one admission took from the lease. */
+export interface LeasedShare {
+  tokens: number;
+  nanos: number;
+  completionTokens: number;
+}
+
+/** How a holder reaches its limiter, and waits (injected, so a simulation can run on its own clock). */
+export interface LeaseTransport {
+  lease(request: LeaseRequest): Promise<LeaseReply>;
+  wait(ms: number): Promise<void>;
+}
+
+/** How long after usage settles it is reported (and the lease topped up): batches reports under load. */
+export const FLUSH_DELAY_MS = 200;
+/** A renewal that has not answered after this long is taken for lost (its request's context may have been cancelled). */
+const RENEWAL_LOST_MS = 5_000;
+/** After the limiter said it lets no lease out, ask again only after this long. */
+const STRICT_RETRY_MS = 10_000;
+
+const available = (held: number | null, taken: number): number => (held === null ? Number.POSITIVE_INFINITY : held - taken);
+
+export class LeaseHolder {
+  private leaseId: string | null = null;
+  private hold: LeaseAmounts | null = null;
+  private expiresAt = 0;
+  private readonly inFlight = { tokens: 0, nanos: 0, slots: 0 };
+  private readonly unreported = { requests: 0, tokens: 0, nanos: 0 };
+  private renewingSince: number | null = null;
+  private flushDueAt: number | null = null;
+  private strictUntil = 0;
+
+  constructor(
+    readonly scope: string | null,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Takes the request's worst case from the lease, or answers null: no lease, not enough left, or about to expire. */
+  tryAdmit(demand: Demand, now: number): LeasedShare | null {
+    const hold = this.hold;
+    if (!hold || this.expiresAt - now < this.ttlMs / 3) return null;
+    if (available(hold.requests, this.unreported.requests) < 1 || available(hold.slots, this.inFlight.slots) < 1) return null;
+    const choices = Math.max(1, demand.choices);
+    const tokensLeft = available(hold.tokens, this.inFlight.tokens + this.unreported.tokens) - demand.promptTokens;
+    const nanosLeft = available(hold.nanos, this.inFlight.nanos + this.unreported.nanos) - demand.fixedNanos;
+    if (tokensLeft < 0 || nanosLeft < 0) return null;
+    const byTokens = Math.floor(tokensLeft / choices);
+    const byNanos = demand.nanosPerCompletionToken > 0 ? Math.floor(nanosLeft / (demand.nanosPerCompletionToken * choices)) : Number.POSITIVE_INFINITY;
+    const fits = Math.min(demand.completionTokens, byTokens, byNanos);
+    if (fits < (demand.flexible ? demand.minCompletionTokens : demand.completionTokens)) return null;
+    const completionTokens = Math.min(fits, demand.completionTokens);
+    const share = {
+      tokens: demand.promptTokens + completionTokens * choices,
+      nanos: Math.ceil(demand.fixedNanos + demand.nanosPerCompletionToken * completionTokens * choices),
+      completionTokens,
+    };
+    this.inFlight.tokens += share.tokens;
+    this.inFlight.nanos += share.nanos;
+    this.inFlight.slots += 1;
+    this.unreported.requests += 1;
+    return share;
+  }
+
+  /** Swaps an admission's worst case for what it used; the usage waits for the next renewal. */
+  settle(share: LeasedShare, used: { tokens: number; nanos: number }): void {
+    this.inFlight.tokens -= share.tokens;
+    this.inFlight.nanos -= share.nanos;
+    this.inFlight.slots -= 1;
+    this.unreported.tokens += used.tokens;
+    this.unreported.nanos += used.nanos;
+  }
+
+  /** Whether a renewal is due now: no lease yet, running low, nearing expiry, or usage waiting past the flush delay. */
+  renewalDue(now: number): boolean {
+    if (this.renewingSince !== null && now - this.renewingSince < RENEWAL_LOST_MS) return false;
+    if (now < this.strictUntil) return this.flushDueAt !== null && now >= this.flushDueAt;
+    if (!this.hold || this.expiresAt - now < this.ttlMs / 2) return true;
+    if (this.flushDueAt !== null && now >= this.flushDueAt) return true;
+    const hold = this.hold;
+    const low = (held: number | null, taken: number) => held !== null && taken * 2 > held;
+    return low(hold.requests, this.unreported.requests) || low(hold.tokens, this.inFlight.tokens + this.unreported.tokens) || low(hold.nanos, this.inFlight.nanos + this.unreported.nanos) || low(hold.slots, this.inFlight.slots);
+  }
+
+  /** Marks usage as waiting to be reported; answers the delay after which a flush should run (null: one is already due). */
+  scheduleFlush(now: number): number | null {
+    if (this.flushDueAt !== null && now - this.flushDueAt < RENEWAL_LOST_MS) return null;
+    this.flushDueAt = now + FLUSH_DELAY_MS;
+    return FLUSH_DELAY_MS;
+  }
+
+  /** Reports usage and asks for a fresh hold. Never rejects: a failed renewal leaves the usage to the next one. */
+  async renew(transport: LeaseTransport, now: () => number): Promise<void> {
+    const started = now();
+    if (this.renewingSince !== null && started - this.renewingSince < RENEWAL_LOST_MS) return;
+    this.renewingSince = started;
+    this.flushDueAt = null;
+    const used = { ...this.unreported };
+    let reply: LeaseReply;
+    try {
+      reply = await transport.lease({ leaseId: this.leaseId, scope: this.scope, used, inFlight: { ...this.inFlight }, ttlMs: this.ttlMs });
+    } catch (error) {
+      // Unknown whether the limiter applied it: reporting the usage again can only overcharge, never overspend.
+      console.error("renewing a lease failed:", error);
+      this.hold = null;
+      this.renewingSince = null;
+      return;
+    }
+    this.unreported.requests -= used.requests;
+    this.unreported.tokens -= used.tokens;
+    this.unreported.nanos -= used.nanos;
+    this.renewingSince = null;
+    if (reply.ok) {
+      this.leaseId = reply.leaseId;
+      this.hold = reply.hold;
+      this.expiresAt = reply.expiresAt;
+    } else {
+      this.leaseId = null;
+      this.hold = null;
+      this.strictUntil = now() + STRICT_RETRY_MS;
+    }
+    // Usage that settled while this renewal was under way is reported by the next one, not left to chance.
+    if (this.flushDueAt !== null) {
+      await transport.wait(Math.max(0, this.flushDueAt - now()));
+      await this.renew(transport, now);
+    }
+  }
+
+  /** Usage not reported yet (for tests and the simulation). */
+  pendingReport(): { requests: number; tokens: number; nanos: number } {
+    return { ...this.unreported };
+  }
+}
