@@ -13,6 +13,7 @@ import { pricingRoutes } from "./admin/pricing";
 import { logRoutes } from "./admin/logs";
 import { providerRoutes } from "./admin/providers";
 import { virtualKeyRoutes } from "./admin/virtual-keys";
+import { groupRoutes } from "./admin/groups";
 import { ensureDefaults } from "./config/store";
 import { handleMintToken, handleRevokeAllTokens, handleRevokeToken } from "./endpoints/ephemeral-tokens";
 import { browserChatPage } from "./endpoints/example-page";
@@ -100,6 +101,8 @@ function adminApp(): Hono<AppEnv> {
   app.route("/api/providers", providerRoutes);
   app.route("/api/config", configRoutes);
   app.route("/api/governance/virtual-keys", virtualKeyRoutes);
+  app.route("/api/governance/teams", groupRoutes("team"));
+  app.route("/api/governance/customers", groupRoutes("customer"));
   app.route("/api/governance/pricing-overrides", pricingRoutes);
   app.route("/api/logs", logRoutes);
   // Prometheus scrapes with the admin token as its bearer token.

@@ -57,7 +57,7 @@ configRoutes.post("/import", async (c) => {
     if (why && (file as Record<string, unknown>)[section] !== undefined) warnings.push(`${section} was not imported: ${why}`);
   }
   // Validate everything before writing anything, so a bad provider or link leaves the stored config untouched.
-  if (file.governance) checkGovernanceLinks(file.governance);
+  if (file.governance) await checkGovernanceLinks(c.env, file.governance);
   const built = Object.entries(file.providers ?? {}).map(([name, settings]) =>
     buildProviderRecord(name, settings, existing.find((record) => record.name === name)),
   );
@@ -73,7 +73,7 @@ configRoutes.post("/import", async (c) => {
     }
   }
   await publishSnapshot(c.env);
-  const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], generatedValues: {}, warnings: [] };
+  const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], teams: [], customers: [], generatedValues: {}, warnings: [] };
   if (file.governance) await publishSnapshot(c.env);
   warnings.push(...governance.warnings);
   return jsonResponse({
@@ -81,6 +81,8 @@ configRoutes.post("/import", async (c) => {
     imported,
     removed,
     virtual_keys: governance.imported,
+    teams: governance.teams,
+    customers: governance.customers,
     // Keys the file gave no value get one here, shown this once.
     generated_virtual_key_values: governance.generatedValues,
     warnings,

@@ -11,7 +11,10 @@ import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
-import { budgetSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { budgetSchema, leaseShare, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { loadGroup, saveGroup } from "../governance/group-store";
+import { buildGroupRecord, type GroupKind } from "../governance/groups";
+import { installGroupLimits } from "./groups";
 
 /** Bifrost files may number their ids; they are strings here. */
 const id = z.string().check(z.minLength(1), z.maxLength(128));
@@ -44,12 +47,25 @@ const importedKey = z.strictObject({
   max_concurrent_requests: z.optional(z.int().check(z.gte(1))),
 });
 
+/** Bifrost's team and customer rows: limits are linked by id (`budget_id`, `rate_limit_id`, budgets' `team_id`). */
+const importedGroup = z.looseObject({
+  id,
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
+  description: z.optional(z.string().check(z.maxLength(1024))),
+  customer_id: z.nullish(id),
+  budget_id: z.nullish(id),
+  rate_limit_id: z.nullish(id),
+  lease_share: z.nullish(leaseShare),
+});
+
 export const governanceSchema = z.pipe(
   z.transform(stringifyIds),
   z.looseObject({
     virtual_keys: z.optional(z.array(importedKey)),
     budgets: z.optional(z.array(importedBudget)),
     rate_limits: z.optional(z.array(importedRateLimit)),
+    teams: z.optional(z.array(importedGroup)),
+    customers: z.optional(z.array(importedGroup)),
   }),
 );
 
@@ -57,32 +73,74 @@ export type GovernanceSection = z.infer<typeof governanceSchema>;
 
 export interface GovernanceImport {
   imported: string[];
+  teams: string[];
+  customers: string[];
   /** Values generated for keys the file gave none, shown once. */
   generatedValues: Record<string, string>;
   warnings: string[];
 }
 
-/** Checks the links between keys and rate limits before anything is written. */
-export function checkGovernanceLinks(section: GovernanceSection): void {
+/** Checks the links between keys, teams, customers, budgets and rate limits before anything is written. */
+export async function checkGovernanceLinks(env: Env, section: GovernanceSection): Promise<void> {
   const known = new Set((section.rate_limits ?? []).map((limit) => limit.id));
+  const budgetIds = new Set((section.budgets ?? []).flatMap((budget) => (budget.id === undefined ? [] : [budget.id])));
+  const refuse = (message: string, param: string) => {
+    throw badRequest(message, "invalid_request", param);
+  };
+  const checkRateLimit = (owner: string, limitId: string | null | undefined) => {
+    if (limitId != null && !known.has(limitId)) refuse(`${owner} refers to rate limit '${limitId}', which the file does not define`, "governance.rate_limits");
+  };
   for (const key of section.virtual_keys ?? []) {
-    for (const limitId of [key.rate_limit_id, ...(key.provider_configs ?? []).map((config) => config.rate_limit_id)]) {
-      if (limitId !== undefined && !known.has(limitId)) {
-        throw badRequest(`virtual key '${key.name}' refers to rate limit '${limitId}', which the file does not define`, "invalid_request", "governance.rate_limits");
-      }
+    for (const limitId of [key.rate_limit_id, ...(key.provider_configs ?? []).map((config) => config.rate_limit_id)]) checkRateLimit(`virtual key '${key.name}'`, limitId);
+    if (key.team_id && key.customer_id) refuse(`virtual key '${key.name}' names both a team and a customer: a key belongs to one of them`, "governance.virtual_keys");
+  }
+  const groupIn = async (kind: GroupKind, groupId: string) => (kind === "team" ? section.teams : section.customers)?.some((group) => group.id === groupId) || (await loadGroup(env, kind, groupId)) !== null;
+  for (const [kind, groups] of [["team", section.teams], ["customer", section.customers]] as const) {
+    for (const group of groups ?? []) {
+      checkRateLimit(`${kind} '${group.name}'`, group.rate_limit_id);
+      if (group.budget_id != null && !budgetIds.has(group.budget_id)) refuse(`${kind} '${group.name}' refers to budget '${group.budget_id}', which the file does not define`, "governance.budgets");
+      if (kind === "team" && group.customer_id && !(await groupIn("customer", group.customer_id))) refuse(`team '${group.name}' refers to customer '${group.customer_id}', which neither the file nor the gateway has`, "governance.teams");
+    }
+  }
+  for (const key of section.virtual_keys ?? []) {
+    if (key.team_id && !(await groupIn("team", key.team_id))) refuse(`virtual key '${key.name}' refers to team '${key.team_id}', which neither the file nor the gateway has`, "governance.virtual_keys");
+    if (key.customer_id && !(await groupIn("customer", key.customer_id))) refuse(`virtual key '${key.name}' refers to customer '${key.customer_id}', which neither the file nor the gateway has`, "governance.virtual_keys");
+  }
+}
+
+/** Teams and customers, customers first so a team's customer exists when the team is written. */
+async function importGroups(env: Env, section: GovernanceSection, result: GovernanceImport): Promise<void> {
+  const budgets = section.budgets ?? [];
+  const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));
+  for (const [kind, groups] of [["customer", section.customers], ["team", section.teams]] as const) {
+    for (const group of groups ?? []) {
+      const owned = budgets.filter((budget) => budget.id === group.budget_id || (kind === "team" ? budget.team_id === group.id : budget.customer_id === group.id));
+      const limit = group.rate_limit_id != null ? rateLimits.get(group.rate_limit_id) : undefined;
+      const previous = await loadGroup(env, kind, group.id);
+      const record = buildGroupRecord(kind, group.id, {
+        name: group.name,
+        description: group.description,
+        customer_id: kind === "team" ? (group.customer_id ?? null) : undefined,
+        budgets: owned.map(({ virtual_key_id: _vk, provider_config_id: _pc, team_id: _t, customer_id: _c, ...rest }) => rest),
+        rate_limit: limit ? (({ id: _id, ...rest }) => rest)(limit) : null,
+        lease_share: group.lease_share,
+      }, previous);
+      await saveGroup(env, record);
+      await installGroupLimits(env, record, kind, record.id);
+      (kind === "team" ? result.teams : result.customers).push(record.name);
     }
   }
 }
 
 export async function importGovernance(env: Env, section: GovernanceSection): Promise<GovernanceImport> {
-  const result: GovernanceImport = { imported: [], generatedValues: {}, warnings: [] };
+  const result: GovernanceImport = { imported: [], teams: [], customers: [], generatedValues: {}, warnings: [] };
   for (const other of Object.keys(section)) {
-    if (!["virtual_keys", "budgets", "rate_limits"].includes(other)) result.warnings.push(`governance.${other} was not imported: teams, customers and routing rules are not supported`);
+    if (!["virtual_keys", "budgets", "rate_limits", "teams", "customers"].includes(other)) result.warnings.push(`governance.${other} was not imported: the gateway does not support it`);
   }
+  await importGroups(env, section, result);
   const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));
   const budgets = section.budgets ?? [];
   for (const key of section.virtual_keys ?? []) {
-    if (key.team_id || key.customer_id) result.warnings.push(`virtual key '${key.name}': team and customer links were not imported`);
     if (key.mcp_configs?.length) result.warnings.push(`virtual key '${key.name}': mcp_configs were not imported`);
     const rateLimitOf = (limitId: string | undefined) => {
       if (limitId === undefined) return undefined;
@@ -106,6 +164,8 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       })),
       allowed_origins: key.allowed_origins,
       max_concurrent_requests: key.max_concurrent_requests,
+      team_id: key.team_id ?? null,
+      customer_id: key.customer_id ?? null,
     };
     const previous = await loadVirtualKey(env, key.id);
     let value = key.value;

@@ -19,6 +19,8 @@ import { limiterConfigOf } from "../governance/limits";
 import { unpricedModelWarnings } from "./price-warnings";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
+import { checkGroupsExist } from "./groups";
+import { groupUsageOfKey } from "../governance/group-usage";
 
 const BODY_LIMIT = 1024 * 1024;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -45,6 +47,7 @@ async function warningsFor(c: AdminContext, record: VirtualKeyRecord): Promise<s
 }
 
 async function store(c: AdminContext, record: VirtualKeyRecord, previous: VirtualKeyRecord | null): Promise<void> {
+  await checkGroupsExist(c.env, record);
   try {
     await saveVirtualKey(c.env, record, previous?.value_hash);
   } catch (error) {
@@ -109,7 +112,8 @@ virtualKeyRoutes.put("/:id", async (c) => {
 /** Live usage of every budget and limit, from the key's Durable Object. */
 virtualKeyRoutes.get("/:id/usage", async (c) => {
   const record = await existing(c, c.req.param("id"));
-  return jsonResponse({ usage: await limiterFor(c.env, record).quota() });
+  const [usage, groups] = await Promise.all([limiterFor(c.env, record).quota(), groupUsageOfKey(c.env, await getRoutingTable(c.env, waitUntilOf(c)), record)]);
+  return jsonResponse({ usage, ...groups });
 });
 
 virtualKeyRoutes.delete("/:id", async (c) => {

@@ -1,5 +1,7 @@
 /** GET /api/governance/virtual-keys/quota, called with the virtual key itself: usage, remaining and reset of every limit. */
-import type { AppContext } from "../http/context";
+import { getRoutingTable } from "../config/store";
+import { waitUntilOf, type AppContext } from "../http/context";
+import { groupUsageOfKey } from "../governance/group-usage";
 import { GatewayError, jsonResponse } from "../http/errors";
 import { limiterFor } from "../governance/admission";
 import { presentedVirtualKey } from "../governance/credentials";
@@ -14,7 +16,7 @@ export async function handleQuota(c: AppContext): Promise<Response> {
   const principal = await authenticate(c);
   if (!principal) throw new GatewayError(401, "virtual key not found", "virtual_key_not_found");
   if (principal.token) throw new GatewayError(403, "an ephemeral token cannot read its key's quota", "permission_denied");
-  const quota = await limiterFor(c.env, principal.vk).quota();
+  const [quota, groups] = await Promise.all([limiterFor(c.env, principal.vk).quota(), groupUsageOfKey(c.env, await getRoutingTable(c.env, waitUntilOf(c)), principal.vk)]);
   if (!quota) throw new GatewayError(401, "virtual key not found: it does not exist or has been deleted", "virtual_key_not_found");
-  return jsonResponse(quota);
+  return jsonResponse({ ...quota, ...groups });
 }

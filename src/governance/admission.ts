@@ -115,7 +115,7 @@ export async function admitRequest(env: Env, levels: readonly LimiterLevel[], es
   const ticket = newTicket(env, holds, token, waitUntil);
   if (failure !== null) {
     // Every level admits or none holds anything: what the others reserved goes back at once.
-    await releaseReservation(ticket).catch((error: unknown) => console.error("giving back a refused request's reservations failed:", error));
+    await withdrawAdmission(ticket).catch((error: unknown) => console.error("giving back a refused request's reservations failed:", error));
     throw failure;
   }
   startRenewals(env, ticket, ttlMs, leaseTtlMs);
@@ -138,6 +138,16 @@ export async function settleUsage(ticket: AdmissionTicket, usage: MeteredUsage, 
     } else {
       applied.push(limiterNamed(ticket.env, hold.level.name).settle([{ reservationId: hold.reservationId, scope: hold.level.scope, tokens, nanos, tokenId: hold.level.kind === "virtual_key" ? ticket.tokenId : undefined }]));
     }
+  }
+  await Promise.all(applied);
+}
+
+/** Takes back what the levels that admitted a request hold and count, because another level refused it. */
+async function withdrawAdmission(ticket: AdmissionTicket): Promise<void> {
+  const applied: Promise<void>[] = [];
+  for (const hold of ticket.holds) {
+    if (hold.kind === "leased") hold.holder.withdraw(hold.share);
+    else applied.push(limiterNamed(ticket.env, hold.level.name).settle([{ reservationId: hold.reservationId, scope: hold.level.scope, tokens: 0, nanos: 0, withdrawn: true }]));
   }
   await Promise.all(applied);
 }

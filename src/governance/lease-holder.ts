@@ -92,6 +92,12 @@ export class LeaseHolder {
     this.unreported.nanos += used.nanos;
   }
 
+  /** Gives an admission back whole: another level refused the request, so it was never made. */
+  withdraw(share: LeasedShare): void {
+    this.settle(share, { tokens: 0, nanos: 0 });
+    this.unreported.requests -= 1;
+  }
+
   /** Whether a renewal is due now: no lease yet, running low, nearing expiry, or usage waiting past the flush delay. */
   renewalDue(now: number): boolean {
     if (this.renewingSince !== null && now - this.renewingSince < RENEWAL_LOST_MS) return false;

@@ -186,6 +186,7 @@ export class LimiterCore {
     if (!config) return;
     const scope = reservation ? reservation.scope : request.scope;
     const scopes = scope === null ? [KEY_SCOPE] : [scope, KEY_SCOPE];
+    if (request.withdrawn && reservation) this.uncountRequest(config, scopes, reservation.tokenId, now);
     for (const limit of config.rateLimits) {
       if (!scopes.includes(limit.scope) || limit.token_max_limit == null || !limit.token_reset_duration || request.tokens <= 0) continue;
       this.increment(`tokens:${limit.scope}`, windowSpec(limit.token_reset_duration, limit.calendar_aligned), now, request.tokens);
@@ -193,6 +194,24 @@ export class LimiterCore {
     for (const budget of config.budgets) {
       if (!scopes.includes(budget.scope) || request.nanos <= 0) continue;
       this.increment(`budget:${budget.id}`, windowSpec(budget.reset_duration, budget.calendar_aligned), now, request.nanos);
+    }
+  }
+
+  /** Takes back the request windows' count of a request that another level refused. */
+  private uncountRequest(config: LimiterConfig, scopes: string[], tokenId: string | undefined, now: number): void {
+    for (const limit of config.rateLimits) {
+      if (!scopes.includes(limit.scope) || limit.request_max_limit == null || !limit.request_reset_duration) continue;
+      if (this.counter(`requests:${limit.scope}`, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now).usage > 0) {
+        this.increment(`requests:${limit.scope}`, windowSpec(limit.request_reset_duration, limit.calendar_aligned), now, -1);
+      }
+    }
+    if (tokenId && this.counters.has(`token-requests:${tokenId}`)) {
+      const stored = this.counters.get(`token-requests:${tokenId}`);
+      if (stored && stored.usage > 0) {
+        const next = { usage: stored.usage - 1, start: stored.start };
+        this.counters.set(`token-requests:${tokenId}`, next);
+        this.kv.put(COUNTER_PREFIX + `token-requests:${tokenId}`, next);
+      }
     }
   }
 

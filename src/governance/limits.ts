@@ -77,6 +77,8 @@ export interface SettleRequest {
   nanos: number;
   /** The ephemeral token whose sub-budget is charged too. */
   tokenId?: string | undefined;
+  /** Another level refused the request: it was never made, so its request windows do not count it. */
+  withdrawn?: boolean;
 }
 
 /** Per unit: what an isolate may admit from a lease (null: no limit applies, so no bound). */

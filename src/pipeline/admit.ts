@@ -6,6 +6,7 @@
  */
 import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket, type LimiterLevel } from "../governance/admission";
 import { groupLimiterName } from "../governance/groups";
+import { groupsOfKey } from "../governance/group-usage";
 import type { VirtualKeyRecord } from "../governance/schema";
 import type { Price } from "../governance/pricing";
 import type { Target } from "../routing/resolve";
@@ -47,9 +48,7 @@ function unpriced(chain: Chain): PricedTargets {
  */
 export function levelsOf(routed: Routed, vk: VirtualKeyRecord, scope: string, defaultShare: number): LimiterLevel[] {
   const levels: LimiterLevel[] = [{ kind: "virtual_key", name: vk.id, scope, leaseShare: vk.lease_share ?? defaultShare }];
-  const team = vk.team_id ? routed.table.groups.get(groupLimiterName("team", vk.team_id)) : undefined;
-  const customerId = vk.customer_id ?? team?.customer_id ?? null;
-  const customer = customerId ? routed.table.groups.get(groupLimiterName("customer", customerId)) : undefined;
+  const { team, customer } = groupsOfKey(routed.table, vk);
   for (const group of [team, customer]) {
     if (group?.limited) levels.push({ kind: group.kind, name: groupLimiterName(group.kind, group.id), scope: null, leaseShare: group.lease_share ?? defaultShare });
   }
