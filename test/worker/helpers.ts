@@ -86,6 +86,7 @@ export interface QuotaBody {
   budgets: { max_limit: number; current_usage: number; reserved: number; remaining: number; resets_at: string }[];
   rate_limits: { scope: string; requests: { current_usage: number; max_limit: number } | null; tokens: { current_usage: number; reserved: number; max_limit: number } | null }[];
   concurrency: { max_concurrent_requests: number | null; in_flight: number };
+  leases?: { count: number; share: number };
 }
 
 /** Waits until a condition over fresh state holds (settlement runs after the response, in waitUntil). */
