@@ -5,7 +5,7 @@
  * when the lease runs low or nears expiry, and shortly after usage settles, so the limiter's counters trail the truth
  * by about FLUSH_DELAY_MS. Only resolved values are kept here — never a promise another request could be handed.
  */
-import type { LeaseAmounts, LeaseReply, LeaseRequest } from "./limits";
+import type { LeaseAmounts, LeaseReply, LeaseRequest, LeaseWant } from "./limits";
 
 /** Worst case of one request, as the limiter would reserve it. */
 export interface Demand {
@@ -39,6 +39,19 @@ export const FLUSH_DELAY_MS = 200;
 const RENEWAL_LOST_MS = 5_000;
 /** After the limiter said it lets no lease out, ask again only after this long. */
 const STRICT_RETRY_MS = 10_000;
+/** A lease asks for this long's worth of the traffic its isolate sees, and room for at least this many requests. */
+const WANT_HORIZON_MS = 2_000;
+const WANT_FLOOR = 4;
+/** ... and at least this many of its round trips' worth, so traffic that grows meanwhile does not run it dry. */
+const WANT_ROUND_TRIPS = 8;
+/** Traffic is measured over windows of this length; the busier of the last two sets the rate. */
+const RATE_WINDOW_MS = 1_000;
+
+interface Traffic {
+  requests: number;
+  tokens: number;
+  nanos: number;
+}
 
 const available = (held: number | null, taken: number): number => (held === null ? Number.POSITIVE_INFINITY : held - taken);
 
@@ -51,6 +64,16 @@ export class LeaseHolder {
   private renewingSince: number | null = null;
   private flushDueAt: number | null = null;
   private strictUntil = 0;
+  /** What requests asked of this holder (leased or not) per millisecond: this window, the last one; the largest ask. */
+  private asked: Traffic = { requests: 0, tokens: 0, nanos: 0 };
+  private askedSince = 0;
+  private lastRate: Traffic = { requests: 0, tokens: 0, nanos: 0 };
+  private readonly largest = { tokens: 0, nanos: 0 };
+  private peakSlots = 0;
+  /** How long the last renewal took: a lease far from its limiter must last longer between renewals. */
+  private roundTripMs = 0;
+  /** Headroom the last renewal granted beyond the requests then running: the lease is low once half of it is used. */
+  private granted: LeaseAmounts | null = null;
 
   constructor(
     readonly scope: string | null,
@@ -59,6 +82,7 @@ export class LeaseHolder {
 
   /** Takes the request's worst case from the lease, or answers null: no lease, not enough left, or about to expire. */
   tryAdmit(demand: Demand, now: number): LeasedShare | null {
+    this.noteDemand(demand, now);
     const hold = this.hold;
     if (!hold || this.expiresAt - now < this.ttlMs / 3) return null;
     if (available(hold.requests, this.unreported.requests) < 1 || available(hold.slots, this.inFlight.slots) < 1) return null;
@@ -79,8 +103,44 @@ export class LeaseHolder {
     this.inFlight.tokens += share.tokens;
     this.inFlight.nanos += share.nanos;
     this.inFlight.slots += 1;
+    this.peakSlots = Math.max(this.peakSlots, this.inFlight.slots);
     this.unreported.requests += 1;
     return share;
+  }
+
+  private noteDemand(demand: Demand, now: number): void {
+    if (now - this.askedSince >= RATE_WINDOW_MS) {
+      const elapsed = Math.max(1, now - this.askedSince);
+      this.lastRate = { requests: this.asked.requests / elapsed, tokens: this.asked.tokens / elapsed, nanos: this.asked.nanos / elapsed };
+      this.asked = { requests: 0, tokens: 0, nanos: 0 };
+      this.askedSince = now;
+    }
+    const choices = Math.max(1, demand.choices);
+    const tokens = demand.promptTokens + demand.completionTokens * choices;
+    const nanos = Math.ceil(demand.fixedNanos + demand.nanosPerCompletionToken * demand.completionTokens * choices);
+    this.asked.requests += 1;
+    this.asked.tokens += tokens;
+    this.asked.nanos += nanos;
+    this.largest.tokens = Math.max(this.largest.tokens, tokens);
+    this.largest.nanos = Math.max(this.largest.nanos, nanos);
+  }
+
+  /**
+   * Headroom to ask for: a couple of seconds of the traffic this isolate sees, and room for a few of its largest
+   * requests — so a lease grows with its isolate's traffic instead of one isolate taking the whole share.
+   */
+  private want(now: number): LeaseWant {
+    const elapsed = Math.max(FLUSH_DELAY_MS, now - this.askedSince);
+    const rate = (unit: keyof Traffic) => Math.max(this.lastRate[unit], this.asked[unit] / elapsed);
+    const horizon = Math.max(WANT_HORIZON_MS, WANT_ROUND_TRIPS * this.roundTripMs);
+    const want = {
+      requests: Math.max(WANT_FLOOR, Math.ceil(rate("requests") * horizon)),
+      tokens: Math.max(WANT_FLOOR * this.largest.tokens, Math.ceil(rate("tokens") * horizon)),
+      nanos: Math.max(WANT_FLOOR * this.largest.nanos, Math.ceil(rate("nanos") * horizon)),
+      slots: Math.max(WANT_FLOOR, 2 * this.peakSlots),
+    };
+    this.peakSlots = this.inFlight.slots;
+    return want;
   }
 
   /** Swaps an admission's worst case for what it used; the usage waits for the next renewal. */
@@ -105,8 +165,14 @@ export class LeaseHolder {
     if (!this.hold || this.expiresAt - now < this.ttlMs / 2) return true;
     if (this.flushDueAt !== null && now >= this.flushDueAt) return true;
     const hold = this.hold;
-    const low = (held: number | null, taken: number) => held !== null && taken * 2 > held;
-    return low(hold.requests, this.unreported.requests) || low(hold.tokens, this.inFlight.tokens + this.unreported.tokens) || low(hold.nanos, this.inFlight.nanos + this.unreported.nanos) || low(hold.slots, this.inFlight.slots);
+    const granted = this.granted ?? hold;
+    const low = (held: number | null, given: number | null, taken: number) => held !== null && given !== null && (held - taken) * 2 < given;
+    return (
+      low(hold.requests, granted.requests, this.unreported.requests) ||
+      low(hold.tokens, granted.tokens, this.inFlight.tokens + this.unreported.tokens) ||
+      low(hold.nanos, granted.nanos, this.inFlight.nanos + this.unreported.nanos) ||
+      low(hold.slots, granted.slots, this.inFlight.slots)
+    );
   }
 
   /** Marks usage as waiting to be reported; answers the delay after which a flush should run (null: one is already due). */
@@ -123,9 +189,10 @@ export class LeaseHolder {
     this.renewingSince = started;
     this.flushDueAt = null;
     const used = { ...this.unreported };
+    const inFlight = { ...this.inFlight };
     let reply: LeaseReply;
     try {
-      reply = await transport.lease({ leaseId: this.leaseId, scope: this.scope, used, inFlight: { ...this.inFlight }, ttlMs: this.ttlMs });
+      reply = await transport.lease({ leaseId: this.leaseId, scope: this.scope, used, inFlight, want: this.want(started), ttlMs: this.ttlMs });
     } catch (error) {
       // Unknown whether the limiter applied it: reporting the usage again can only overcharge, never overspend.
       console.error("renewing a lease failed:", error);
@@ -133,6 +200,7 @@ export class LeaseHolder {
       this.renewingSince = null;
       return;
     }
+    this.roundTripMs = now() - started;
     this.unreported.requests -= used.requests;
     this.unreported.tokens -= used.tokens;
     this.unreported.nanos -= used.nanos;
@@ -141,6 +209,8 @@ export class LeaseHolder {
       this.leaseId = reply.leaseId;
       this.hold = reply.hold;
       this.expiresAt = reply.expiresAt;
+      const beyond = (held: number | null, running: number) => (held === null ? null : held - running);
+      this.granted = { requests: reply.hold.requests, tokens: beyond(reply.hold.tokens, inFlight.tokens), nanos: beyond(reply.hold.nanos, inFlight.nanos), slots: beyond(reply.hold.slots, inFlight.slots) };
     } else {
       this.leaseId = null;
       this.hold = null;

@@ -14,7 +14,7 @@
 import { fitAllowance, type Allowance } from "./allowance";
 import { leaseHeadroom, tighter } from "./lease-slice";
 import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import { KEY_SCOPE, type AdmitDecision, type LeaseAmounts, type LeaseInFlight, type LeaseReply, type LeaseRequest, type LeaseUsage, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
+import { KEY_SCOPE, type AdmitDecision, type LeaseAmounts, type LeaseInFlight, type LeaseReply, type LeaseRequest, type LeaseUsage, type LeaseWant, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
 import { quotaReport, type Counter, type Pending } from "./limiter-quota";
 import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
 
@@ -272,7 +272,7 @@ export class LimiterCore {
     const share = config.leaseShare ?? this.defaultLeaseShare();
     if (share <= 0) return { ok: false, reason: "strict" };
     this.dropExpired(now);
-    const hold = this.leaseHold(config, scopes, request.inFlight, share, now);
+    const hold = this.leaseHold(config, scopes, request.inFlight, request.want, share, now);
     const leaseId = previous?.lease && request.leaseId !== null ? request.leaseId : crypto.randomUUID();
     const expiresAt = now + request.ttlMs;
     this.saveReservation(leaseId, {
@@ -296,7 +296,7 @@ export class LimiterCore {
   }
 
   /** What a lease over `scopes` may hold: its running requests' worst case plus its share of what remains. */
-  private leaseHold(config: LimiterConfig, scopes: string[], inFlight: LeaseInFlight, share: number, now: number): LeaseAmounts {
+  private leaseHold(config: LimiterConfig, scopes: string[], inFlight: LeaseInFlight, want: LeaseWant, share: number, now: number): LeaseAmounts {
     let requests: number | null = null;
     let tokens: number | null = null;
     let nanosHeld: number | null = null;
@@ -311,21 +311,21 @@ export class LimiterCore {
       if (!scopes.includes(limit.scope)) continue;
       if (limit.request_max_limit != null && limit.request_reset_duration) {
         const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
-        requests = tighter(requests, leaseHeadroom(state(`requests:${limit.scope}`, spec, limit.request_max_limit, limit.scope, "requests"), 0, share));
+        requests = tighter(requests, Math.min(want.requests, leaseHeadroom(state(`requests:${limit.scope}`, spec, limit.request_max_limit, limit.scope, "requests"), 0, share)));
       }
       if (limit.token_max_limit != null && limit.token_reset_duration) {
         const spec = windowSpec(limit.token_reset_duration, limit.calendar_aligned);
-        tokens = tighter(tokens, inFlight.tokens + leaseHeadroom(state(`tokens:${limit.scope}`, spec, limit.token_max_limit, limit.scope, "tokens"), inFlight.tokens, share));
+        tokens = tighter(tokens, inFlight.tokens + Math.min(want.tokens, leaseHeadroom(state(`tokens:${limit.scope}`, spec, limit.token_max_limit, limit.scope, "tokens"), inFlight.tokens, share)));
       }
     }
     for (const budget of config.budgets) {
       if (!scopes.includes(budget.scope)) continue;
       const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
-      nanosHeld = tighter(nanosHeld, inFlight.nanos + leaseHeadroom(state(`budget:${budget.id}`, spec, nanos(budget.max_limit), budget.scope, "cost"), inFlight.nanos, share));
+      nanosHeld = tighter(nanosHeld, inFlight.nanos + Math.min(want.nanos, leaseHeadroom(state(`budget:${budget.id}`, spec, nanos(budget.max_limit), budget.scope, "cost"), inFlight.nanos, share)));
     }
     if (config.maxConcurrent !== null) {
       const all = { capacity: config.maxConcurrent, used: 0, heldByOthers: this.pending(KEY_SCOPE, now).count, leasedByOthers: this.leased(KEY_SCOPE, now).count };
-      slots = inFlight.slots + leaseHeadroom(all, inFlight.slots, share);
+      slots = inFlight.slots + Math.min(want.slots, leaseHeadroom(all, inFlight.slots, share));
     }
     return { requests, tokens, nanos: nanosHeld, slots };
   }

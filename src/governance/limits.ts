@@ -105,6 +105,13 @@ export interface LeaseInFlight {
   slots: number;
 }
 
+export interface LeaseWant {
+  requests: number;
+  tokens: number;
+  nanos: number;
+  slots: number;
+}
+
 export interface LeaseRequest {
   /** The lease being renewed (null: a new one). */
   leaseId: string | null;
@@ -112,6 +119,8 @@ export interface LeaseRequest {
   scope: string | null;
   used: LeaseUsage;
   inFlight: LeaseInFlight;
+  /** Headroom the isolate asks for beyond its in-flight requests: about what its traffic needs until the next renewals. */
+  want: LeaseWant;
   ttlMs: number;
   /** Hand the lease back: report `used`, keep nothing. */
   release?: boolean;

@@ -11,6 +11,8 @@ import type { LeaseReply } from "../../src/governance/limits";
 import { LLAMA, admin, configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
 
 const HI = { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }], max_tokens: 3 };
+/** A lease request that asks for as much as the limiter will give. */
+const ASK_ALL = { requests: Number.MAX_SAFE_INTEGER, tokens: Number.MAX_SAFE_INTEGER, nanos: Number.MAX_SAFE_INTEGER, slots: Number.MAX_SAFE_INTEGER };
 const limiter = (name: string) => env.VK_LIMITER.get(env.VK_LIMITER.idFromName(name));
 
 /** Counts the limiter's own admissions (round trips) from now on. */
@@ -71,7 +73,7 @@ describe("leased admission", () => {
   it("with a share of 0 asks the limiter for every request, exactly as strict admission", async () => {
     const key = await virtualKey("lease-zero", { provider_configs: [{ provider: "vllm" }], lease_share: 0, rate_limit: { request_max_limit: 3, request_reset_duration: "1h" } });
     const admissions = await countAdmissions("lease-zero");
-    const reply = await limiter("lease-zero").lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, ttlMs: 10_000 });
+    const reply = await limiter("lease-zero").lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, want: ASK_ALL, ttlMs: 10_000 });
     expect(reply).toEqual({ ok: false, reason: "strict" });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await chat(key)).status);
@@ -86,7 +88,7 @@ describe("a lease", () => {
     const key = await virtualKey("lease-expiry", { provider_configs: [{ provider: "vllm" }], lease_share: 0.1, rate_limit: { request_max_limit: 100, request_reset_duration: "1h", token_max_limit: 10_000, token_reset_duration: "1h" } });
     const stub = limiter("lease-expiry");
     const ask = (inFlightTokens = 0): Promise<LeaseReply> =>
-      stub.lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: inFlightTokens, nanos: 0, slots: 0 }, ttlMs: 300 });
+      stub.lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: inFlightTokens, nanos: 0, slots: 0 }, want: ASK_ALL, ttlMs: 300 });
     const first = await ask();
     // 10% of each limit at most, and at most a quarter of what is free.
     expect(first.ok && first.hold).toEqual({ requests: 10, tokens: 1000, nanos: null, slots: null });
@@ -109,11 +111,11 @@ describe("a lease", () => {
   it("reports usage with its renewal, and what its isolate never reported is all the window can be overspent by", async () => {
     const key = await virtualKey("lease-overspend", { provider_configs: [{ provider: "vllm" }], lease_share: 0.2, rate_limit: { request_max_limit: 50, request_reset_duration: "1h" } });
     const stub = limiter("lease-overspend");
-    const granted = await stub.lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, ttlMs: 200 });
+    const granted = await stub.lease({ leaseId: null, scope: null, used: { requests: 0, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, want: ASK_ALL, ttlMs: 200 });
     expect(granted.ok && granted.hold.requests).toBe(10);
     if (!granted.ok) return;
     // The isolate admitted 4 from the lease and reported them: counted, and the lease is topped up.
-    const renewed = await stub.lease({ leaseId: granted.leaseId, scope: null, used: { requests: 4, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, ttlMs: 200 });
+    const renewed = await stub.lease({ leaseId: granted.leaseId, scope: null, used: { requests: 4, tokens: 0, nanos: 0 }, inFlight: { tokens: 0, nanos: 0, slots: 0 }, want: ASK_ALL, ttlMs: 200 });
     expect(renewed.ok && renewed.leaseId).toBe(granted.leaseId);
     expect((await quota(key)).rate_limits[0]?.requests?.current_usage).toBe(4);
     // Then it admits up to its whole hold and dies without reporting: once the lease lapses the limiter lets the
