@@ -1,26 +1,17 @@
-/** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), and the retention clean-up. */
+/** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), GET /api/logs/usage (breakdowns), and the retention clean-up. */
 import { Hono } from "hono";
 import type { AppEnv, Env } from "../env";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { jsonResponse } from "../http/errors";
 import { settingsOf } from "../settings";
+import { time } from "./query-time";
+import { usageBreakdown } from "./usage";
 
 interface Filter {
   where: string;
   bindings: (string | number)[];
 }
-
-/** An ISO time or milliseconds since the epoch. */
-const time = z.pipe(
-  z.string().check(z.maxLength(64)),
-  z.transform((raw: string, ctx) => {
-    const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Date.parse(raw);
-    if (Number.isFinite(value)) return value;
-    ctx.issues.push({ code: "custom", message: "must be an ISO time or milliseconds since the epoch", input: raw });
-    return z.NEVER;
-  }),
-);
 
 /** The query of /api/logs and /api/logs/summary: every parameter optional, every one bounded. */
 const logQuery = z.object({
@@ -71,6 +62,9 @@ logRoutes.get("/", async (c) => {
   const logs = (rows?.results ?? []).map((row) => ({ ...row, stream: row.stream === 1, time: new Date(Number(row.ts)).toISOString() }));
   return jsonResponse({ logs, total: Number(count?.results[0]?.total ?? 0), limit: query.limit, offset: query.offset });
 });
+
+/** Requests, errors, tokens and cost by virtual key, provider or model over a time range (usage.ts). */
+logRoutes.get("/usage", usageBreakdown);
 
 /** Requests, errors, tokens, cost and latency per time bucket, for the dashboard's charts. */
 logRoutes.get("/summary", async (c) => {

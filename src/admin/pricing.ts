@@ -73,11 +73,16 @@ pricingRoutes.get("/effective", async (c) => {
   const provider = table.providers.get(query.provider);
   if (!provider) throw new GatewayError(404, `provider '${query.provider}' is not configured`, "provider_not_found", { param: "provider" });
   const name = query.model.startsWith(`${provider.name}/`) ? query.model.slice(provider.name.length + 1) : query.model;
-  const keys = targetsOf(provider, name).map((target) => ({
-    key: target.key.name,
-    served_model: target.upstreamModel,
-    price: presentPrice(priceFor(table.pricing, { provider: provider.name, keyName: target.key.name, virtualKeyId: query.virtual_key_id ?? null, servedModel: target.upstreamModel, clientModel: name }), 0),
-  }));
+  const keys = targetsOf(provider, name).map((target) => {
+    const priceQuery = { provider: provider.name, keyName: target.key.name, virtualKeyId: query.virtual_key_id ?? null, servedModel: target.upstreamModel, clientModel: name };
+    return {
+      key: target.key.name,
+      served_model: target.upstreamModel,
+      price: presentPrice(priceFor(table.pricing, priceQuery), 0),
+      // What the bundled catalog alone would charge: what an override replaces, or what is in force without one.
+      catalog_price: presentPrice(priceFor([], priceQuery), 0),
+    };
+  });
   if (keys.length === 0) throw new GatewayError(404, `no key of provider '${provider.name}' serves model '${name}'`, "model_not_found", { param: "model" });
   return jsonResponse({ provider: provider.name, model: name, keys, catalog: CATALOG_SOURCE });
 });

@@ -6,9 +6,8 @@ import { deleteProvider, loadProvider, loadProviders, publishSnapshot, saveProvi
 import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
-import { GatewayError, asGatewayError, badRequest, jsonResponse } from "../http/errors";
-import { listFromOrigin } from "../endpoints/models";
-import { compileProvider } from "../routing/table";
+import { GatewayError, badRequest, jsonResponse } from "../http/errors";
+import { originHealth, testConnection } from "./origin-checks";
 import { presentKey, presentProvider, presentRecord } from "./present";
 import { buildProviderRecord, identifyKey } from "./records";
 
@@ -116,22 +115,14 @@ providerRoutes.put("/:provider/keys/:key", async (c) => {
   return jsonResponse({ ...presentKey(findKey(record.keys, current.id, record.name)), warnings });
 });
 
-/** "Test connection": asks the key's origin for its models, exactly as routing would reach it. */
+/** "Test connection": the key's models, health and load, asked of its origin now (origin-checks.ts). */
 providerRoutes.post("/:provider/keys/:key/test", async (c) => {
   const record = await existingProvider(c, c.req.param("provider"));
-  const key = findKey(record.keys, c.req.param("key"), record.name);
-  const provider = compileProvider(record);
-  const compiled = provider.keys.find((k) => k.id === key.id);
-  if (!compiled) throw new GatewayError(404, `provider '${record.name}' has no key '${key.id}'`, "key_not_found");
-  const started = Date.now();
-  try {
-    const models = await listFromOrigin(c, { provider, key: { ...compiled, enabled: true }, upstreamModel: "" }, null, true);
-    return jsonResponse({ ok: true, latency_ms: Date.now() - started, models: models.map((model) => model.id) });
-  } catch (error) {
-    const failure = asGatewayError(error);
-    return jsonResponse({ ok: false, latency_ms: Date.now() - started, status: failure.status, error: failure.message });
-  }
+  return testConnection(c, record, findKey(record.keys, c.req.param("key"), record.name).id);
 });
+
+/** What routing believes of each key's origin: circuit state and the scheduled probe's last report. */
+providerRoutes.get("/:provider/health", async (c) => originHealth(c, await existingProvider(c, c.req.param("provider"))));
 
 providerRoutes.delete("/:provider/keys/:key", async (c) => {
   const previous = await existingProvider(c, c.req.param("provider"));

@@ -87,6 +87,33 @@ export function queuedAt(target: Target): number {
   return stateOf(target).probe?.waiting ?? 0;
 }
 
+/** An origin's circuit as this isolate sees it (and the location, for an opened circuit), for the admin API. */
+export interface CircuitView {
+  state: "closed" | "open" | "half_open";
+  failures: number;
+  openUntil: number;
+  inFlight: number;
+  lastSuccessAt: number | null;
+}
+
+/** Reads, without changing anything, what routing knows of an origin's circuit. */
+export async function circuitView(target: Target, settings: HealthSettings, now = Date.now()): Promise<CircuitView> {
+  const state = origins.get(keyOf(target));
+  let openUntil = state?.openUntil ?? 0;
+  // Another isolate of this location may have opened it: its published entry says until when.
+  const hit = await locationCache()?.match(cacheUrl(target)).catch(() => undefined);
+  if (hit) openUntil = Math.max(openUntil, Number(((await hit.json().catch(() => ({}))) as { openUntil?: unknown }).openUntil) || 0);
+  const failures = state?.failures ?? 0;
+  const open = openUntil > now;
+  return {
+    state: open ? "open" : failures >= settings.threshold ? "half_open" : "closed",
+    failures,
+    openUntil: open ? openUntil : 0,
+    inFlight: state?.inFlight ?? 0,
+    lastSuccessAt: state?.lastSuccessAt ?? null,
+  };
+}
+
 /** Learns, in the background, what other isolates of this location found out about these origins. */
 export function syncHealth(targets: readonly Target[], waitUntil: (promise: Promise<unknown>) => void, now = Date.now()): void {
   const cache = locationCache();

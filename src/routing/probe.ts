@@ -41,7 +41,8 @@ export function originKey(target: Target): string {
   return `${target.provider.name}/${target.key.id}`;
 }
 
-async function probe(env: Env, target: Target, withMetrics: boolean): Promise<OriginReport> {
+/** One origin's /health (and, with metrics, vLLM's load), as the scheduled probe and the admin's connection test read it. */
+export async function probeOrigin(env: Env, target: Target, withMetrics: boolean): Promise<OriginReport> {
   const ask = (path: string) =>
     callOrigin({ target, path, pathKey: "list_models", method: "GET", requestId: crypto.randomUUID(), timeoutMs: PROBE_TIMEOUT_MS }, env).then(async (call) => {
       call.stopTimer();
@@ -71,7 +72,7 @@ export async function probeOrigins(env: Env, table: RoutingTable): Promise<Probe
     for (const key of provider.keys) if (key.enabled) targets.push({ provider, key, upstreamModel: "" });
   }
   const withMetrics = settingsOf(env).HEALTH_PROBE_METRICS;
-  const results = await Promise.all(targets.map((target) => probe(env, target, withMetrics)));
+  const results = await Promise.all(targets.map((target) => probeOrigin(env, target, withMetrics)));
   const reports: ProbeReports = Object.fromEntries(targets.map((target, i) => [originKey(target), results[i] as OriginReport]));
   const ttl = Math.max(60, settingsOf(env).HEALTH_PROBE_TTL_SECONDS);
   await env.CONFIG_KV.put(PROBE_KV_KEY, JSON.stringify(reports), { expirationTtl: ttl });

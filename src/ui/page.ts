@@ -62,6 +62,17 @@ const STYLE = `
   dl.detail dd { margin: 0; overflow-wrap: anywhere; }
   .payloads { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
   h3 { font-size: .95rem; margin: .5rem 0; }
+  .warn { color: #8a5a00; }
+  .stack { display: flex; flex-direction: column; gap: .1rem; }
+  td.health { min-width: 12rem; font-size: .85rem; }
+  tr.editor > td { background: var(--bg); padding: .75rem; }
+  .key-result { margin-top: .3rem; font-size: .85rem; overflow-wrap: anywhere; }
+  p.settings { margin: .2rem 0 .6rem; }
+  table.keys td:first-child { white-space: nowrap; }
+  #override-form .actions, #prices fieldset .actions, form[aria-label^="Edit provider"] .actions { margin-top: .6rem; }
+  #prices h3 { margin-top: 1rem; }
+  #override-form { margin-bottom: .5rem; }
+  svg.bars { max-width: 100%; height: auto; display: block; margin: .25rem 0 .75rem; }
   pre.payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: .6rem; max-height: 24rem; overflow: auto; white-space: pre-wrap; word-break: break-all; font-size: .8rem; }
 `;
 

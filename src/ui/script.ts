@@ -69,6 +69,7 @@ const VIEWS = [
   ["providers", "Providers"],
   ["keys", "Virtual keys"],
   ["logs", "Logs"],
+  ["usage", "Usage"],
 ];
 
 function renderNav() {

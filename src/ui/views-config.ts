@@ -1,47 +1,26 @@
-/** The dashboard's providers view (plain browser JavaScript). */
+/**
+ * The dashboard's Providers page (plain browser JavaScript): each provider with its keys, their health and actions
+ * (test connection, edit, enable, delete), the add form, and the Prices card (views-pricing.ts). Edit forms are in
+ * views-provider-edit.ts, health text in views-health.ts.
+ */
 export const CONFIG_VIEWS = String.raw`
 const SELF_HOSTED = ["vllm", "ollama", "sgl"];
 
-/** An inline form that edits a key's origin URL, models, weight and secret (PUT …/keys/{id}; other fields keep their values). */
-function keyEditor(provider, key, where) {
-  const url = key.vllm_key_config && key.vllm_key_config.url;
-  const form = h(
-    "form",
-    {
-      class: "grid", "aria-label": "Edit key " + key.name,
-      onsubmit: (event) => {
-        event.preventDefault();
-        const v = formValues(event.target);
-        const models = v.models.split(",").map((m) => m.trim()).filter(Boolean);
-        const patch = { weight: Number(v.weight), models: models.length ? models : ["*"] };
-        if (v.url) patch.vllm_key_config = Object.assign({}, key.vllm_key_config, { url: v.url });
-        // A stored secret never follows its key to a new origin on its own: it is re-entered here (or env.NAME).
-        if (v.secret) patch.value = v.secret;
-        attempt(where, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), patch); show("providers"); });
-      },
-    },
-    url !== undefined ? field("Origin URL", input("url", { type: "url", value: url })) : null,
-    field("Models (comma-separated; blank = all)", input("models", { value: key.models && !key.models.includes("*") ? key.models.join(", ") : "" })),
-    field("Weight", input("weight", { type: "number", min: "0", step: "any", value: String(key.weight) })),
-    field("Secret (blank = keep; re-enter when the origin changes)", input("secret", { type: "password", autocomplete: "off", placeholder: key.value || "none" })),
-    h("button", { class: "primary", type: "submit" }, "Save"),
-  );
-  where.replaceChildren(form);
-  form.querySelector("input").focus();
-}
+const KEY_COLUMNS = ["Key", "Origin", "Models", "Secret", "Weight", "State", "Health", ""];
 
-function keyRow(provider, key, baseUrl) {
-  const result = h("span", { class: "muted" });
+function keyRow(provider, key, baseUrl, health, probing) {
+  const result = h("div", { class: "key-result" });
   const url = (key.vllm_key_config && key.vllm_key_config.url) || baseUrl || "—";
-  return h(
+  const row = h(
     "tr",
-    {},
+    { "data-key-id": key.id },
     h("td", { text: key.name }),
-    h("td", { text: url }),
-    h("td", { text: key.models ? key.models.join(", ") : "all" }),
+    h("td", { class: "wrap", text: url }),
+    h("td", { class: "wrap", text: key.models ? key.models.join(", ") : "all" }),
     h("td", { text: key.value || "(none)" }),
     h("td", { text: String(key.weight) }),
     h("td", { text: key.enabled ? "enabled" : "disabled" }),
+    healthCell(health, probing),
     h(
       "td",
       {},
@@ -51,30 +30,53 @@ function keyRow(provider, key, baseUrl) {
         h("button", {
           class: "secondary", type: "button",
           onclick: () => attempt(result, async () => {
-            result.replaceChildren("Testing…");
-            const test = await api("POST", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id) + "/test");
-            result.replaceChildren(test.ok ? h("span", { class: "ok", text: "OK (" + test.latency_ms + " ms): " + test.models.join(", ") }) : h("span", { class: "error", text: test.error }));
+            result.replaceChildren(message("Testing…"));
+            result.replaceChildren(testResultText(await api("POST", keyPath(provider, key) + "/test")));
           }),
         }, "Test connection"),
-        h("button", { class: "secondary", type: "button", onclick: () => keyEditor(provider, key, result) }, "Edit"),
-        h("button", { class: "secondary", type: "button", onclick: () => attempt(result, async () => { await api("PUT", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id), { enabled: !key.enabled }); show("providers"); }) }, key.enabled ? "Disable" : "Enable"),
-        h("button", { class: "danger", type: "button", onclick: () => attempt(result, async () => { if (!confirm("Delete key " + key.name + "?")) return; await api("DELETE", "/api/providers/" + encodeURIComponent(provider) + "/keys/" + encodeURIComponent(key.id)); show("providers"); }) }, "Delete"),
+        h("button", { class: "secondary", type: "button", onclick: () => keyEditor(provider, key, row, KEY_COLUMNS.length) }, "Edit"),
+        h("button", { class: "secondary", type: "button", onclick: () => attempt(result, async () => { await api("PUT", keyPath(provider, key), { enabled: !key.enabled }); show("providers"); }) }, key.enabled ? "Disable" : "Enable"),
+        h("button", { class: "danger", type: "button", onclick: () => attempt(result, async () => { if (!confirm("Delete key " + key.name + "?")) return; await api("DELETE", keyPath(provider, key)); show("providers"); }) }, "Delete"),
       ),
       result,
     ),
   );
+  return row;
 }
 
-function providerCard(p) {
-  const status = h("div");
+/** A provider's settings in one line: what differs from the defaults. */
+function settingsSummary(p) {
+  const n = p.network_config || {};
+  const parts = [];
+  if (n.base_url) parts.push("base URL " + n.base_url);
+  if (n.default_request_timeout_in_seconds) parts.push("timeout " + n.default_request_timeout_in_seconds + " s");
+  if (n.first_byte_timeout_in_seconds) parts.push("first byte " + n.first_byte_timeout_in_seconds + " s");
+  if (n.max_retries !== undefined) parts.push(n.max_retries + (n.max_retries === 1 ? " retry" : " retries"));
+  if (n.session_affinity) parts.push("affinity " + n.session_affinity);
+  if (p.reasoning_field && p.reasoning_field !== "passthrough") parts.push("reasoning as " + p.reasoning_field);
+  return parts.join(" · ");
+}
+
+function providerCard(p, health) {
+  const status = h("div", { class: "provider-status" });
+  const editor = h("div");
   const base = p.network_config && p.network_config.base_url;
+  const byKey = new Map(((health && health.keys) || []).map((k) => [k.key_id, k]));
+  const probing = (health && health.probe) || {};
   return h(
     "section",
     { class: "card", "data-provider": p.name },
-    h("h2", {}, p.name, p.custom_provider_config ? h("span", { class: "muted", text: "  custom (OpenAI-compatible)" }) : null),
-    base ? h("p", { class: "muted", text: "Base URL: " + base }) : null,
-    h("table", {}, h("thead", {}, h("tr", {}, ...["Key", "Origin", "Models", "Secret", "Weight", "State", ""].map((t) => h("th", { text: t })))), h("tbody", {}, ...p.keys.map((k) => keyRow(p.name, k, base)))),
-    h("p", {}, h("button", { class: "danger", type: "button", onclick: () => attempt(status, async () => { if (!confirm("Delete provider " + p.name + "?")) return; await api("DELETE", "/api/providers/" + encodeURIComponent(p.name)); show("providers"); }) }, "Delete provider")),
+    h("div", { class: "detail-head" },
+      h("h2", {}, p.name, p.custom_provider_config ? h("span", { class: "muted", text: "  custom (OpenAI-compatible)" }) : null),
+      h("div", { class: "actions" },
+        h("button", { class: "secondary", type: "button", onclick: () => providerEditor(p, editor) }, "Edit settings"),
+        h("button", { class: "danger", type: "button", onclick: () => attempt(status, async () => { if (!confirm("Delete provider " + p.name + "?")) return; await api("DELETE", providerPath(p.name)); show("providers"); }) }, "Delete provider"),
+      ),
+    ),
+    p.description ? h("p", { text: p.description }) : null,
+    settingsSummary(p) ? h("p", { class: "muted settings", text: settingsSummary(p) }) : null,
+    editor,
+    h("table", { class: "keys" }, h("thead", {}, h("tr", {}, ...KEY_COLUMNS.map((t) => h("th", { text: t })))), h("tbody", {}, ...p.keys.map((k) => keyRow(p.name, k, base, byKey.get(k.id), probing)))),
     status,
   );
 }
@@ -86,48 +88,16 @@ async function addProviderKey(values, existing) {
   if (models.length) key.models = models;
   const selfHosted = SELF_HOSTED.includes(values.provider);
   if (selfHosted) key.vllm_key_config = { url: values.url };
-  if (existing.includes(values.provider)) return api("POST", "/api/providers/" + encodeURIComponent(values.provider) + "/keys", key);
+  if (existing.includes(values.provider)) return api("POST", providerPath(values.provider) + "/keys", key);
   const body = { provider: values.provider, keys: [key] };
   if (!selfHosted) Object.assign(body, { network_config: { base_url: values.url }, custom_provider_config: { base_provider_type: "openai" } });
   return api("POST", "/api/providers", body);
 }
 
-function priceSource(source) {
-  if (source.kind === "catalog") return "catalog: " + source.model + " (" + source.catalog + ")";
-  return "override '" + source.name + "' (" + source.scope_kind + ", " + source.pattern + (source.matched === "client_model" ? ", by the client's name" : "") + ")";
-}
-
-/** Looks up the price in force for a model on each key that serves it, and where that price comes from. */
-function pricingCard(providers) {
-  const result = h("div", { id: "price-result" });
-  const form = h(
-    "form",
-    {
-      class: "grid", id: "price-lookup", "aria-label": "Look up a model's price",
-      onsubmit: (event) => {
-        event.preventDefault();
-        const v = formValues(event.target);
-        attempt(result, async () => {
-          const answer = await api("GET", "/api/governance/pricing-overrides/effective?provider=" + encodeURIComponent(v.provider) + "&model=" + encodeURIComponent(v.model));
-          const per = (value) => "$" + value + " / 1M";
-          result.replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, ...["Key", "Served model", "Input", "Output", "Audio", "Source"].map((t) => h("th", { text: t })))), h("tbody", {}, ...answer.keys.map((k) =>
-            h("tr", {}, h("td", { text: k.key }), h("td", { text: k.served_model }),
-              ...(k.price
-                ? [h("td", { text: per(k.price.input_price_per_million) }), h("td", { text: per(k.price.output_price_per_million) }), h("td", { text: k.price.price_per_second ? "$" + k.price.price_per_second + " / s" : "—" }), h("td", { text: priceSource(k.price.source) })]
-                : [h("td", { colspan: "4", class: "error", text: "No price: refused under a dollar budget until priced" })]),
-            )))));
-        });
-      },
-    },
-    field("Provider", h("select", { name: "provider", id: "f-price-provider" }, ...providers.map((p) => h("option", { value: p.name, text: p.name })))),
-    field("Model", input("model", { required: true, placeholder: "meta-llama/Llama-3.1-8B-Instruct" })),
-    h("button", { class: "primary", type: "submit" }, "Show price"),
-  );
-  return h("section", { class: "card" }, h("h2", { text: "Prices" }), h("p", { class: "muted", text: "Overrides win over the bundled catalog of hosted-model prices; the model sent upstream is what is priced." }), form, result);
-}
-
 async function renderProviders() {
   const { providers } = await api("GET", "/api/providers");
+  // A provider whose health cannot be read still shows, without its Health column.
+  const health = await Promise.all(providers.map((p) => api("GET", providerPath(p.name) + "/health").catch(() => null)));
   const status = h("div");
   const form = h(
     "form",
@@ -145,6 +115,6 @@ async function renderProviders() {
     field("Models (comma-separated; blank = all)", input("models")),
     h("button", { class: "primary", type: "submit" }, "Add"),
   );
-  return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map(providerCard), pricingCard(providers)];
+  return [h("section", { class: "card" }, h("h2", { text: "Add a provider or key" }), form, status), ...providers.map((p, i) => providerCard(p, health[i])), await pricingCard(providers)];
 }
 `;

@@ -1,7 +1,14 @@
-/** The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers in views-config.ts, virtual keys in views-keys.ts. */
+/**
+ * The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers in views-config.ts
+ * (with views-provider-edit.ts, views-health.ts and views-pricing.ts), virtual keys in views-keys.ts, usage in views-usage.ts.
+ */
 import { CONFIG_VIEWS } from "./views-config";
+import { HEALTH_VIEWS } from "./views-health";
 import { KEY_VIEWS } from "./views-keys";
 import { LOG_VIEWS } from "./views-logs";
+import { PRICING_VIEWS } from "./views-pricing";
+import { PROVIDER_EDIT_VIEWS } from "./views-provider-edit";
+import { USAGE_VIEWS } from "./views-usage";
 
 const READ_VIEWS = String.raw`
 /** A small SVG line chart of one series over the summary's time buckets. */
@@ -46,4 +53,4 @@ async function renderOverview() {
 }
 `;
 
-export const DASHBOARD_VIEWS = `${READ_VIEWS}\n${LOG_VIEWS}\n${CONFIG_VIEWS}\n${KEY_VIEWS}\nconst RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs };`;
+export const DASHBOARD_VIEWS = [READ_VIEWS, LOG_VIEWS, CONFIG_VIEWS, PROVIDER_EDIT_VIEWS, HEALTH_VIEWS, PRICING_VIEWS, KEY_VIEWS, USAGE_VIEWS, "const RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, logs: renderLogs, usage: renderUsage };"].join("\n");

@@ -56,10 +56,10 @@ describe("dashboard", () => {
     const card = page.locator('[data-provider="ui-origin"]');
     await card.waitFor();
     await card.getByRole("button", { name: "Test connection" }).click();
-    await expect.poll(() => card.locator(".ok").textContent(), { timeout: 5000 }).toContain("meta-llama/Llama-3.2-1B-Instruct");
+    await expect.poll(() => card.locator('[data-test="ok"]').textContent(), { timeout: 5000 }).toContain("meta-llama/Llama-3.2-1B-Instruct");
     await snap("providers");
     // Edit the key's weight through its inline form.
-    await card.getByRole("button", { name: "Edit" }).click();
+    await card.getByRole("button", { name: "Edit", exact: true }).click();
     await card.locator('form[aria-label="Edit key ui-gpu"] input[name="weight"]').fill("3");
     await card.locator('form[aria-label="Edit key ui-gpu"] button[type="submit"]').click();
     const weightCell = () => page.locator('[data-provider="ui-origin"] tbody tr').first().locator("td").nth(4).textContent();
@@ -75,11 +75,11 @@ describe("dashboard", () => {
     const card = page.locator('[data-provider="sgl"]');
     await card.waitFor();
     const form = () => card.locator('form[aria-label="Edit key sgl-gpu"]');
-    await card.getByRole("button", { name: "Edit" }).click();
+    await card.getByRole("button", { name: "Edit", exact: true }).click();
     await form().locator('input[name="url"]').fill(`${fakeUrl}/o/sgl-b`);
     await form().locator('button[type="submit"]').click();
     await expect.poll(() => card.locator('[role="alert"]').textContent(), { timeout: 5000 }).toContain("re-ent");
-    await card.getByRole("button", { name: "Edit" }).click();
+    await card.getByRole("button", { name: "Edit", exact: true }).click();
     await form().locator('input[name="url"]').fill(`${fakeUrl}/o/sgl-b`);
     await form().locator('input[name="secret"]').fill("sgl-origin-secret-0123456789");
     await form().locator('button[type="submit"]').click();
@@ -95,7 +95,7 @@ describe("dashboard", () => {
     const row = page.locator("#price-result tbody tr").first();
     await row.waitFor();
     const cells = await row.locator("td").allTextContents();
-    expect(cells).toEqual(["ui-gpu", "meta-llama/Llama-3.2-1B-Instruct", "$100 / 1M", "$1000 / 1M", "—", "override '*' (provider, *)"]);
+    expect(cells).toEqual(["ui-gpu", "meta-llama/Llama-3.2-1B-Instruct", "$100 / 1M", "$1000 / 1M", "—", "override '*' (provider, *)", "not in the catalog"]);
     await snap("prices");
   });
 
