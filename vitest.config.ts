@@ -20,6 +20,7 @@ export default defineConfig({
               bindings: {
                 FAKE_VLLM_URL: inject("fakeVllmUrl"),
                 REFUSED_URL: inject("refusedUrl"),
+                OTLP_COLLECTOR_URL: inject("otlpCollectorUrl"),
                 ADMIN_TOKEN: "test-admin-token",
                 DEFAULT_VLLM_URL: "",
                 REQUIRE_VIRTUAL_KEY: "false",

@@ -42,6 +42,26 @@ export interface Env {
   HEALTH_PROBE_METRICS?: string;
   /** How long a probe report stays valid (seconds; at least 60). */
   HEALTH_PROBE_TTL_SECONDS?: string;
+  /** OTLP/HTTP collector base URL: traces go to `<endpoint>/v1/traces`. Unset: no spans are recorded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** The full traces URL, used as it is (wins over the base endpoint). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  /** `key=value,…` (percent-encoded) headers on every export, e.g. a collector's API key; usually a secret. */
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS?: string;
+  /** Milliseconds an export may take before it is given up. */
+  OTEL_EXPORTER_OTLP_TIMEOUT?: string;
+  /** "http/json", the only protocol sent. */
+  OTEL_EXPORTER_OTLP_PROTOCOL?: string;
+  OTEL_SERVICE_NAME?: string;
+  /** `key=value,…` resource attributes, e.g. `deployment.environment.name=prod`. */
+  OTEL_RESOURCE_ATTRIBUTES?: string;
+  /** Milliseconds an isolate collects spans before it exports them. */
+  OTEL_BSP_SCHEDULE_DELAY?: string;
+  /** Spans an isolate holds at most (the oldest are dropped beyond it). */
+  OTEL_BSP_MAX_QUEUE_SIZE?: string;
+  /** Spans per export request. */
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
 }
 
 export interface AppVariables {
@@ -50,6 +70,8 @@ export interface AppVariables {
   trace: import("./observability/log-row").RequestTrace;
   /** The caller, authenticated before the body is read (null: keyless). */
   principal: import("./pipeline/authenticate").Principal | null;
+  /** The request's recording span, when traces are exported and the caller's trace is sampled. */
+  requestSpan: import("./telemetry/spans").RequestSpan | undefined;
 }
 
 export interface AppEnv {

@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import type { Env } from "./env";
 import { GatewayError } from "./http/errors";
+import { parseKeyValueList } from "./telemetry/key-value-list";
 
 /** A setting's raw value turned into its typed one, or an issue naming what is wrong with it. */
 function setting<T>(fallback: T, read: (raw: string) => T | undefined, expected: string) {
@@ -32,6 +33,16 @@ function positive(fallback: number) {
     },
     "a positive number",
   );
+}
+
+/** An http(s) URL; absent means none. */
+function optionalUrl() {
+  return setting<string | undefined>(undefined, (raw) => (URL.canParse(raw.trim()) && /^https?:$/.test(new URL(raw.trim()).protocol) ? raw.trim() : undefined), "an http or https URL");
+}
+
+/** OpenTelemetry's `key=value,…` list, percent-decoded; absent means empty. */
+function keyValues() {
+  return setting<Record<string, string>>({}, parseKeyValueList, "a list of key=value pairs separated by commas (percent-encoded)");
 }
 
 /** "true" or "false"; absent means the default. */
@@ -82,6 +93,19 @@ const settingsSchema = z.object({
   HEALTH_PROBE_METRICS: flag(false),
   HEALTH_PROBE_TTL_SECONDS: positive(180),
   LOCAL_ADMIN_WITHOUT_TOKEN: flag(false),
+  // Trace export under OpenTelemetry's own variable names (telemetry/): nothing is recorded while no endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl(),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValues(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValues(),
+  OTEL_EXPORTER_OTLP_TIMEOUT: positive(10_000),
+  // JSON is the only encoding sent: a collector asked for protobuf or gRPC would be told wrongly, so it is refused.
+  OTEL_EXPORTER_OTLP_PROTOCOL: setting("http/json", (raw) => (raw.trim() === "http/json" ? "http/json" : undefined), '"http/json" (the only protocol the gateway sends)'),
+  OTEL_SERVICE_NAME: setting<string | undefined>(undefined, (raw) => (raw.trim() !== "" ? raw.trim() : undefined), "a name"),
+  OTEL_RESOURCE_ATTRIBUTES: keyValues(),
+  OTEL_BSP_SCHEDULE_DELAY: positive(1000),
+  OTEL_BSP_MAX_QUEUE_SIZE: positive(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: positive(512),
   // Secrets are checked too: a weak or blank one is a misconfiguration, not a feature quietly switched off.
   ADMIN_TOKEN: z.optional(z.string().check(z.refine((value) => value.trim() !== "", "must not be blank"))),
   EPHEMERAL_TOKEN_SECRET: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),

@@ -9,6 +9,7 @@ import { waitUntilOf } from "../http/context";
 import type { LogRow, RequestTrace, TraceOutcome } from "./log-row";
 import { enqueueLogRow } from "./log-writer";
 import { settingsOf } from "../settings";
+import { beginRequestSpan } from "../telemetry/spans";
 
 const PAYLOAD_LIMIT = 64 * 1024;
 
@@ -37,6 +38,9 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   const trace: RequestTrace = {};
   c.set("trace", trace);
+  // The request's trace span, when traces are exported; it ends with the log row and from the same facts.
+  const span = beginRequestSpan(settingsOf(c.env), c.req.raw.headers);
+  if (span) c.set("requestSpan", span);
   await next();
   const status = c.res.status;
   const stream = (c.res.headers.get("content-type") ?? "").startsWith("text/event-stream");
@@ -75,6 +79,7 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
         metric_model: metricModel(trace, status),
       };
       enqueueLogRow(env, row, waitUntil);
+      span?.end(c.req.path, row, result, waitUntil);
     }),
   );
 };

@@ -10,6 +10,7 @@ import { checkRequestAllowed, type Target } from "../routing/resolve";
 import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayAnswer, type Answer } from "../upstream/respond";
 import type { StreamedJson } from "../convert/assembly";
+import type { OriginTrace } from "../telemetry/spans";
 import type { JsonUpstream, MultipartUpstream, UpstreamPlan } from "./plan";
 import { replyFrom } from "./reply";
 import type { RequestScope } from "./scope";
@@ -36,22 +37,25 @@ export function isOriginFailure(error: unknown): boolean {
 
 export async function attemptTarget(scope: RequestScope, upstream: UpstreamPlan, target: Target, publicModel: string, grant: Grant, promptEstimate: number, health: HealthSettings): Promise<Answer> {
   beginAttempt(target);
+  const span = scope.tracing.attempt(target, upstream);
   try {
-    const answer = upstream.kind === "json" ? await sendJson(scope, upstream, target, publicModel, grant, promptEstimate) : await sendMultipart(scope, upstream, target, publicModel);
+    const answer = upstream.kind === "json" ? await sendJson(scope, upstream, target, publicModel, grant, promptEstimate, span) : await sendMultipart(scope, upstream, target, publicModel, span);
     recordSuccess(target);
     void answer.usage.then((usage) => {
       endAttempt(target);
+      span.succeeded(usage);
       if (usage.originFailed) recordFailure(target, health, scope.waitUntil);
     });
     return answer;
   } catch (error) {
     endAttempt(target);
+    span.failed(error);
     if (isOriginFailure(error)) recordFailure(target, health, scope.waitUntil);
     throw error;
   }
 }
 
-async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Target, publicModel: string, grant: Grant, promptEstimate: number): Promise<Answer> {
+async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Target, publicModel: string, grant: Grant, promptEstimate: number, trace: OriginTrace): Promise<Answer> {
   // The plan's body is this request's own object: each attempt writes its target's values over the last one's.
   upstream.body.model = target.upstreamModel;
   writeCompletionLimit(upstream.body, grant.completionTokens);
@@ -61,7 +65,7 @@ async function sendJson(scope: RequestScope, upstream: JsonUpstream, target: Tar
   const stream = upstream.stream || assemble !== undefined;
   const send = (path: string): Promise<OriginCall> =>
     callOrigin(
-      { target, path, pathKey: upstream.pathKey, method: "POST", body, contentType: "application/json", stream, requestId: scope.requestId, clientSignal: scope.signal },
+      { target, path, pathKey: upstream.pathKey, method: "POST", body, contentType: "application/json", stream, requestId: scope.requestId, clientSignal: scope.signal, trace },
       scope.env,
     );
   let call = await send(upstream.path);
@@ -82,7 +86,7 @@ function streamsForJson(streamedJson: StreamedJson | undefined, target: Target):
   return allowed === null || allowed.has(streamedJson.shape === "chat" ? "chat_completion_stream" : "text_completion_stream");
 }
 
-async function sendMultipart(scope: RequestScope, upstream: MultipartUpstream, target: Target, publicModel: string): Promise<Answer> {
+async function sendMultipart(scope: RequestScope, upstream: MultipartUpstream, target: Target, publicModel: string, trace: OriginTrace): Promise<Answer> {
   const { head } = upstream;
   // `stream` may come anywhere, after the file too. A provider that refuses streamed transcriptions has to know it
   // before the upload starts, so the head reads on for it (held, within the upload limit); for the others the upload
@@ -103,6 +107,7 @@ async function sendMultipart(scope: RequestScope, upstream: MultipartUpstream, t
         stream: stream === true,
         requestId: scope.requestId,
         clientSignal: scope.signal,
+        trace,
       },
       scope.env,
     );

@@ -30,7 +30,7 @@ import { resolveRoute, type Chain } from "./resolve";
 import { cacheAnswer, cacheEntryFor, cachedAnswer, wantsCache } from "./response-cache";
 import type { RequestScope } from "./scope";
 import { settleAnswer } from "./settle";
-import { recordRoute, traceOf, withRouteHeaders } from "./trace";
+import { recordRoute, traceOf, tracingOf, withRouteHeaders } from "./trace";
 
 /** Origin failures worth another model: the origin broke, was busy or lacks the model — not the client's own mistakes. */
 function worthFallback(error: unknown): boolean {
@@ -44,8 +44,9 @@ function logAttemptFailure(requestId: string, index: number, chain: Chain, error
 }
 
 export async function runInference(c: AppContext, plan: InferencePlan): Promise<Response> {
-  const scope: RequestScope = { env: c.env, settings: settingsOf(c.env), requestId: c.get("requestId"), signal: c.req.raw.signal, waitUntil: waitUntilOf(c) };
+  const scope: RequestScope = { env: c.env, settings: settingsOf(c.env), requestId: c.get("requestId"), signal: c.req.raw.signal, waitUntil: waitUntilOf(c), tracing: tracingOf(c) };
   const trace = traceOf(c);
+  scope.tracing.describe(plan);
 
   // 1. Authenticate (the middleware already did, before the body was read).
   const known = c.get("principal");

@@ -2,6 +2,7 @@
 import type { AppContext } from "../http/context";
 import type { RequestTrace } from "../observability/log-row";
 import type { Target } from "../routing/resolve";
+import { passthroughOf, type Tracing } from "../telemetry/spans";
 
 /** The request's trace (an empty one outside the logged routes). */
 export function traceOf(c: AppContext): RequestTrace {
@@ -11,6 +12,11 @@ export function traceOf(c: AppContext): RequestTrace {
     c.set("trace", trace);
   }
   return trace;
+}
+
+/** The request's recording span, or — when nothing is recorded — the caller's trace context to pass on. */
+export function tracingOf(c: AppContext): Tracing {
+  return c.get("requestSpan") ?? passthroughOf(c.req.raw.headers);
 }
 
 /** Where the request went. */

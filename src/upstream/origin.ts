@@ -6,6 +6,7 @@
 import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { resolveSecret, unresolved } from "./secrets";
+import type { OriginTrace } from "../telemetry/spans";
 
 export type PathKey = "list_models" | "text_completion" | "chat_completion" | "embedding" | "rerank" | "transcription" | "count_tokens" | "tokenize" | "detokenize" | "score" | "classify" | "pooling";
 
@@ -23,6 +24,8 @@ export interface OriginRequest {
   clientSignal?: AbortSignal | undefined;
   /** Overrides the provider's request timeout (model listing uses a shorter one). */
   timeoutMs?: number;
+  /** The trace context the origin gets (vLLM continues a `traceparent`), and the span watching its answer. */
+  trace?: OriginTrace | undefined;
 }
 
 export interface OriginCall {
@@ -65,6 +68,10 @@ function originHeaders(request: OriginRequest, env: object): Headers {
   // Compressed SSE can sit in an encoder's buffer; streams travel uncompressed.
   if (request.stream) headers.set("accept-encoding", "identity");
   headers.set("x-request-id", request.requestId);
+  if (request.trace?.traceparent !== undefined) {
+    headers.set("traceparent", request.trace.traceparent);
+    if (request.trace.tracestate !== undefined) headers.set("tracestate", request.trace.tracestate);
+  }
   const value = resolveSecret(target.key.value, env, `value of ${originLabel(target)}`);
   if (value !== "") headers.set("authorization", `Bearer ${value}`);
   if (target.key.access) {
@@ -116,6 +123,7 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
   let response: Response;
   try {
     response = await send(url, { method: request.method, headers, body: request.body ?? null, redirect: "manual", signal });
+    if (request.trace?.answered) response = request.trace.answered(response);
   } catch (thrown) {
     clearTimeout(timer);
     throw failure(thrown);

@@ -33,6 +33,17 @@ const GATEWAY_NAMES = [
   "HEALTH_PROBE",
   "HEALTH_PROBE_METRICS",
   "HEALTH_PROBE_TTL_SECONDS",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_TIMEOUT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "OTEL_BSP_SCHEDULE_DELAY",
+  "OTEL_BSP_MAX_QUEUE_SIZE",
+  "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 ] as const satisfies readonly (keyof Env)[];
 
 /** Fails to compile when Env gains a field that is not listed above: a new gateway setting is reserved by default. */

@@ -1,11 +1,13 @@
-/** Starts the fake vLLM for the Worker tests and hands its address to them. */
+/** Starts the fake vLLM and the OTLP collector stand-in for the Worker tests and hands their addresses to them. */
 import type { TestProject } from "vitest/node";
 import { FakeVllm, refusedUrl } from "./fake-vllm";
+import { OtlpCollector } from "./otlp-collector";
 
 declare module "vitest" {
   export interface ProvidedContext {
     fakeVllmUrl: string;
     refusedUrl: string;
+    otlpCollectorUrl: string;
   }
 }
 
@@ -13,5 +15,10 @@ export default async function setup(project: TestProject) {
   const fake = new FakeVllm();
   project.provide("fakeVllmUrl", await fake.start());
   project.provide("refusedUrl", await refusedUrl());
-  return () => fake.stop();
+  const collector = new OtlpCollector();
+  project.provide("otlpCollectorUrl", await collector.start());
+  return async () => {
+    await fake.stop();
+    await collector.stop();
+  };
 }

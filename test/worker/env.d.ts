@@ -6,6 +6,7 @@ declare global {
     interface Env extends GatewayEnv {
       FAKE_VLLM_URL: string;
       REFUSED_URL: string;
+      OTLP_COLLECTOR_URL: string;
       ORIGIN_TOKEN: string;
       TEST_MIGRATIONS: D1Migration[];
     }
