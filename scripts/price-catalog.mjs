@@ -2,7 +2,9 @@
 /**
  * Builds src/governance/price-catalog.json — per-model token prices of the hosted providers the gateway routes to —
  * from @pydantic/genai-prices, keeping only what pricing needs (model match rules, input/output prices per 1M
- * tokens and long-context tiers), so the Worker bundle does not carry the package's whole dataset.
+ * tokens and long-context tiers), so the Worker bundle does not carry the package's whole dataset. Each model is
+ * one row, `[id, match, input, output]`, with its match rule written compactly (see compactMatch): the catalog is
+ * the largest part of the bundle, and this halves it.
  *
  *   node scripts/price-catalog.mjs           writes the file
  *   node scripts/price-catalog.mjs --check   exits 1 when the file differs from what the installed package gives
@@ -51,6 +53,19 @@ function compactPrice(price) {
   return [price.base, ...[...price.tiers].sort((a, b) => a.start - b.start).map((tier) => [tier.start, tier.price])];
 }
 
+/**
+ * A genai-prices match rule as `"=name"` (equals), `"^prefix"`, `"$suffix"`, `"~part"`, `"/regex"`, or
+ * `["|", …rules]` / `["&", …rules]` for any / all of several.
+ */
+function compactMatch(logic) {
+  if (logic.or) return ["|", ...logic.or.map(compactMatch)];
+  if (logic.and) return ["&", ...logic.and.map(compactMatch)];
+  const [kind, value] = Object.entries(logic)[0];
+  const prefix = { equals: "=", starts_with: "^", ends_with: "$", contains: "~", regex: "/" }[kind];
+  if (prefix === undefined) throw new Error(`unknown genai-prices match rule ${kind}`);
+  return prefix + value;
+}
+
 export function buildCatalog(today = new Date().toISOString().slice(0, 10)) {
   const providers = {};
   for (const [name, id] of Object.entries(PROVIDERS)) {
@@ -59,7 +74,9 @@ export function buildCatalog(today = new Date().toISOString().slice(0, 10)) {
     providers[name] = provider.models.flatMap((model) => {
       const prices = currentPrices(model.prices, today);
       if (!prices || (prices.input_mtok === undefined && prices.output_mtok === undefined)) return [];
-      return [{ id: model.id, match: model.match, input: compactPrice(prices.input_mtok) ?? 0, output: compactPrice(prices.output_mtok) ?? 0 }];
+      const match = compactMatch(model.match);
+      // The id is left out (0) when it is the one name the rule matches.
+      return [[match === `=${model.id}` ? 0 : model.id, match, compactPrice(prices.input_mtok) ?? 0, compactPrice(prices.output_mtok) ?? 0]];
     });
   }
   return { source: `@pydantic/genai-prices@${VERSION}`, providers };

@@ -5,24 +5,17 @@
  */
 import catalog from "./price-catalog.json";
 
-type MatchLogic =
-  | { equals: string }
-  | { starts_with: string }
-  | { ends_with: string }
-  | { contains: string }
-  | { regex: string }
-  | { and: MatchLogic[] }
-  | { or: MatchLogic[] };
+/**
+ * genai-prices' match rule, written compactly: "=name" (equals), "^prefix", "$suffix", "~part", "/regex", or
+ * ["|", …rules] / ["&", …rules] for any / all of several.
+ */
+type MatchRule = string | [string, ...MatchRule[]];
 
 /** A flat USD-per-1M price, or [base, [aboveInputTokens, price], …] when long prompts reprice the whole request. */
 export type TieredPrice = number | (number | [number, number])[];
 
-interface CatalogModel {
-  id: string;
-  match: MatchLogic;
-  input: TieredPrice;
-  output: TieredPrice;
-}
+/** [id (0: the one name the rule matches), match rule, input price, output price]. */
+type CatalogModel = [id: string | 0, match: MatchRule, input: TieredPrice, output: TieredPrice];
 
 interface Catalog {
   source: string;
@@ -30,21 +23,31 @@ interface Catalog {
   providers: Record<string, CatalogModel[]>;
 }
 
-const data = catalog as Catalog;
+// TypeScript widens the JSON's tuples to arrays; the file is generated (and checked in the tests) by the script.
+const data = catalog as unknown as Catalog;
 const regexes = new Map<string, RegExp>();
 
-function matches(logic: MatchLogic, name: string): boolean {
-  if ("equals" in logic) return name === logic.equals;
-  if ("starts_with" in logic) return name.startsWith(logic.starts_with);
-  if ("ends_with" in logic) return name.endsWith(logic.ends_with);
-  if ("contains" in logic) return name.includes(logic.contains);
-  if ("regex" in logic) {
-    let pattern = regexes.get(logic.regex);
-    if (!pattern) regexes.set(logic.regex, (pattern = new RegExp(logic.regex)));
-    return pattern.test(name);
+function matches(rule: MatchRule, name: string): boolean {
+  if (Array.isArray(rule)) {
+    const [kind, ...parts] = rule;
+    return kind === "&" ? parts.every((part) => matches(part, name)) : parts.some((part) => matches(part, name));
   }
-  if ("and" in logic) return logic.and.every((part) => matches(part, name));
-  return logic.or.some((part) => matches(part, name));
+  const value = rule.slice(1);
+  switch (rule[0]) {
+    case "=":
+      return name === value;
+    case "^":
+      return name.startsWith(value);
+    case "$":
+      return name.endsWith(value);
+    case "~":
+      return name.includes(value);
+    default: {
+      let pattern = regexes.get(value);
+      if (!pattern) regexes.set(value, (pattern = new RegExp(value)));
+      return pattern.test(name);
+    }
+  }
 }
 
 export interface CatalogEntry {
@@ -68,8 +71,8 @@ export function catalogEntry(provider: string, model: string): CatalogEntry | nu
   // Names may arrive with an organisation prefix the catalog leaves out (e.g. "openai/gpt-4o" on openai).
   const bare = model.includes("/") && provider !== "openrouter" ? model.slice(model.lastIndexOf("/") + 1) : model;
   for (const candidate of bare === model ? [model] : [model, bare]) {
-    const found = models.find((entry) => matches(entry.match, candidate));
-    if (found) return { id: found.id, input: found.input, output: found.output };
+    const found = models.find((entry) => matches(entry[1], candidate));
+    if (found) return { id: found[0] === 0 ? (found[1] as string).slice(1) : found[0], input: found[2], output: found[3] };
   }
   return null;
 }
