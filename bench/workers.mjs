@@ -84,6 +84,8 @@ export async function startGateway(bundlePath, root, originUrl) {
         ADMIN_TOKEN: text("bench-admin"),
         // The keyless path is measured too (the gateway requires keys unless this says otherwise).
         REQUIRE_VIRTUAL_KEY: text("false"),
+        // LEASE_SHARE=0.05 in the environment measures leased admission; unset, the default (strict) is measured.
+        ...(process.env.LEASE_SHARE ? { LEASE_SHARE: text(process.env.LEASE_SHARE) } : {}),
         ...Object.fromEntries(objects.map((o) => [o.name, { type: "durable-object", worker: "gateway", exportName: o.className }])),
       },
       Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),
