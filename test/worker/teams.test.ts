@@ -2,6 +2,7 @@
  * Teams and customers: Bifrost's admin API for them, their links to virtual keys, and their budgets and rate limits
  * enforced exactly at every level — across several keys, under concurrent requests.
  */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LLAMA, admin, configure, errorOf, origin, postJson, quota } from "./helpers";
 
@@ -139,6 +140,16 @@ describe("limits shared by a team and a customer", () => {
     const shown = (await quota(one)) as unknown as { team: { name: string; usage: Usage } };
     expect(shown.team.name).toBe("windowed");
     expect(shown.team.usage.rate_limits[0]?.requests?.current_usage).toBe(3);
+  });
+});
+
+describe("a level whose limiter is gone", () => {
+  it("does not refuse the key's requests (a group deleted moments ago, before this isolate's table caught up)", async () => {
+    await put("/api/governance/teams/vanishing", { name: "vanishing", rate_limit: { request_max_limit: 100, request_reset_duration: "1h" } });
+    const key = await keyIn("vanishing-member", { team_id: "vanishing" });
+    await env.VK_LIMITER.get(env.VK_LIMITER.idFromName("team:vanishing")).configure(null);
+    const answer = await postJson("/v1/chat/completions", HI, { "x-bf-vk": key });
+    expect(answer.status).toBe(200);
   });
 });
 
