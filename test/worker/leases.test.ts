@@ -70,6 +70,22 @@ describe("leased admission", () => {
     expect(await eventually(() => requestsUsed(key), (used) => used === 40)).toBe(40);
   });
 
+  it("carries a team's and a customer's allowance too: a request in a key of a team of a customer usually makes no round trip", async () => {
+    const window = { rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" }, lease_share: 0.5 };
+    expect((await admin("PUT", "/api/governance/customers/lease-co", { name: "lease-co", ...window })).status).toBe(200);
+    expect((await admin("PUT", "/api/governance/teams/lease-team", { name: "lease-team", customer_id: "lease-co", ...window })).status).toBe(200);
+    const key = await virtualKey("lease-member", { provider_configs: [{ provider: "vllm" }], team_id: "lease-team", ...window });
+    const counters = [await countAdmissions("lease-member"), await countAdmissions("team:lease-team"), await countAdmissions("customer:lease-co")];
+    expect((await chat(key)).status).toBe(200);
+    const leases = async () => Promise.all(["lease-member", "team:lease-team", "customer:lease-co"].map(async (name) => (await limiter(name).quota())?.leases.count));
+    await eventually(leases, (counts) => counts.every((count) => count === 1));
+    for (let i = 0; i < 20; i++) expect((await chat(key)).status).toBe(200);
+    // Each level was asked once, by the first request; the next 20 were admitted from this isolate's three leases.
+    expect(await Promise.all(counters.map((count) => count()))).toEqual([1, 1, 1]);
+    const used = async () => Promise.all(["lease-member", "team:lease-team", "customer:lease-co"].map(async (name) => (await limiter(name).quota())?.rate_limits[0]?.requests?.current_usage));
+    expect(await eventually(used, (counts) => counts.every((count) => count === 21))).toEqual([21, 21, 21]);
+  });
+
   it("with a share of 0 asks the limiter for every request, exactly as strict admission", async () => {
     const key = await virtualKey("lease-zero", { provider_configs: [{ provider: "vllm" }], lease_share: 0, rate_limit: { request_max_limit: 3, request_reset_duration: "1h" } });
     const admissions = await countAdmissions("lease-zero");
