@@ -268,7 +268,6 @@ export class LimiterCore {
     this.chargeLeaseUsage(config, scopes, request.used, now);
     if (!config) return { ok: false, reason: "no_limiter" };
     if (!config.active) return { ok: false, reason: "inactive" };
-    if (request.release) return { ok: false, reason: "released" };
     const share = config.leaseShare ?? this.defaultLeaseShare();
     if (share <= 0) return { ok: false, reason: "strict" };
     this.dropExpired(now);

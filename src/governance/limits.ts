@@ -122,14 +122,12 @@ export interface LeaseRequest {
   /** Headroom the isolate asks for beyond its in-flight requests: about what its traffic needs until the next renewals. */
   want: LeaseWant;
   ttlMs: number;
-  /** Hand the lease back: report `used`, keep nothing. */
-  release?: boolean;
 }
 
 export type LeaseReply =
   | { ok: true; leaseId: string; /** What the object holds for the lease, in-flight included. */ hold: LeaseAmounts; expiresAt: number }
   /** The limiter is gone or inactive, or lets no lease out: admit through the object. */
-  | { ok: false; reason: "no_limiter" | "inactive" | "strict" | "released" };
+  | { ok: false; reason: "no_limiter" | "inactive" | "strict" };
 
 export interface QuotaWindow {
   max_limit: number;
