@@ -45,8 +45,15 @@ const STYLE = `
   .actions { display: flex; gap: .4rem; flex-wrap: wrap; }
   .secret { font-family: ui-monospace, monospace; background: #fff8e1; border: 1px solid #f0d58c; padding: .6rem; border-radius: 6px; word-break: break-all; }
   .usage { margin: .25rem 0 .6rem; }
-  .bar { height: .6rem; background: #e9ecf1; border-radius: 4px; overflow: hidden; min-width: 8rem; }
+  .bar { display: flex; height: .6rem; background: #e9ecf1; border-radius: 4px; overflow: hidden; min-width: 8rem; }
   .bar > span { display: block; height: 100%; background: var(--accent); }
+  .bar > span.reserved { background: #9db7f0; }
+  .usage-text { display: flex; gap: 0 1rem; flex-wrap: wrap; font-size: .85rem; }
+  .usage-text .resets { margin-left: auto; white-space: nowrap; }
+  .card > .level { max-width: 40rem; }
+  .levels { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: .5rem 1.5rem; margin: .5rem 0; }
+  .level h3 { margin: 0 0 .3rem; }
+  h2.list-head { margin: 1.5rem 0 .6rem; }
   .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
   .chart svg { width: 100%; height: 140px; }
   .signin { max-width: 26rem; margin: 4rem auto; }

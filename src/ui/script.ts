@@ -27,6 +27,8 @@ async function api(method, path, body) {
   if (!response.ok) {
     const error = new Error((data.error && data.error.message) || response.status + " " + response.statusText);
     error.status = response.status;
+    // The field a 400 names, so a form can mark its input.
+    error.param = (data.error && data.error.param) || null;
     throw error;
   }
   return data;
@@ -55,12 +57,13 @@ function money(value) {
   return "$" + whole + "." + (fraction || "").padEnd(2, "0");
 }
 
-/** Runs an action from a form or button and reports failure next to it instead of losing it. */
+/** Runs an action from a form or button and reports failure next to it instead of losing it; answers the failure. */
 async function attempt(where, action) {
   try {
     await action();
   } catch (error) {
     where.replaceChildren(message(error.message, "error"));
+    return error;
   }
 }
 
@@ -68,6 +71,7 @@ const VIEWS = [
   ["overview", "Overview"],
   ["providers", "Providers"],
   ["keys", "Virtual keys"],
+  ["teams", "Teams"],
   ["logs", "Logs"],
   ["usage", "Usage"],
 ];

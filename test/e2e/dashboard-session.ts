@@ -20,6 +20,15 @@ export async function admin<T = unknown>(method: string, path: string, body?: un
   return (await response.json()) as T;
 }
 
+/** Nano-dollars a prompt and a completion token cost on a provider addPricedProvider made. */
+export const NANOS_PER_TOKEN = { prompt: 1000, completion: 2000 };
+
+/** A custom provider with one key on the fake vLLM's origin `origin`, priced at $1 in and $2 out per 1M tokens. */
+export async function addPricedProvider(provider: string, origin: string): Promise<void> {
+  await admin("POST", "/api/providers", { provider, keys: [{ name: `${origin}-gpu`, value: "" }], network_config: { base_url: `${fakeUrl}/o/${origin}` }, custom_provider_config: { base_provider_type: "openai" } });
+  await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider, match_type: "wildcard", pattern: "*", input_price_per_million: 1, output_price_per_million: 2 });
+}
+
 /** A chat request through the gateway; answers the status and the parsed body. */
 export async function chat(model: string, headers: Record<string, string> = {}): Promise<{ status: number; body: { usage?: { prompt_tokens: number; completion_tokens: number } } }> {
   const response = await fetch(`${gatewayUrl}/v1/chat/completions`, {
@@ -58,6 +67,12 @@ export async function openDashboard(view: string, ready: string): Promise<Dashbo
     await page.screenshot({ path: `test-results/${name}.png`, fullPage: true });
   };
   return { browser, page, consoleProblems, snap };
+}
+
+/** Dollars as the page writes them: the cost's nano-dollars, at least two decimals. */
+export function dollars(nanos: number): string {
+  const [whole, fraction = ""] = (nanos / 1e9).toFixed(9).replace(/0+$/, "").split(".");
+  return `$${whole}.${fraction.padEnd(2, "0")}`;
 }
 
 /** Waits until the gateway's cached configuration (CONFIG_CACHE_SECONDS=1) has surely expired. */

@@ -5,7 +5,7 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { LLAMA, admin, chat, fakeUrl, openDashboard, type Dashboard } from "./dashboard-session";
+import { LLAMA, NANOS_PER_TOKEN, addPricedProvider, admin, chat, dollars, openDashboard, type Dashboard } from "./dashboard-session";
 
 const run = Date.now().toString(36);
 const provider = `use${run}`;
@@ -14,18 +14,10 @@ let ui: Dashboard;
 let page: Page;
 const spent: Record<"a" | "b", [number, number]> = { a: [0, 0], b: [0, 0] };
 
-/** Dollars as the page writes them: the cost's nano-dollars, at least two decimals. */
-function dollars(nanos: number): string {
-  const [whole, fraction = ""] = (nanos / 1e9).toFixed(9).replace(/0+$/, "").split(".");
-  return `$${whole}.${fraction.padEnd(2, "0")}`;
-}
-
-const costNanos = ([prompt, completion]: number[]) => (prompt ?? 0) * 1000 + (completion ?? 0) * 2000;
+const costNanos = ([prompt, completion]: number[]) => (prompt ?? 0) * NANOS_PER_TOKEN.prompt + (completion ?? 0) * NANOS_PER_TOKEN.completion;
 
 beforeAll(async () => {
-  await admin("POST", "/api/providers", { provider, keys: [{ name: "usage-gpu", value: "" }], network_config: { base_url: `${fakeUrl}/o/usage` }, custom_provider_config: { base_provider_type: "openai" } });
-  // $1 and $2 per 1M tokens: 1,000 and 2,000 nano-dollars a token.
-  await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider, match_type: "wildcard", pattern: "*", input_price_per_million: 1, output_price_per_million: 2 });
+  await addPricedProvider(provider, "usage");
   const values: Record<string, string> = {};
   for (const [id, name] of Object.entries(keys)) {
     const created = await admin<{ virtual_key: { value: string } }>("POST", "/api/governance/virtual-keys", { name, provider_configs: [{ provider, weight: 1, allowed_models: ["*"] }] });

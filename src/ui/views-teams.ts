@@ -1,0 +1,132 @@
+/**
+ * The dashboard's Teams page (plain browser JavaScript): customers and teams — the groups virtual keys belong to —
+ * each with its members and the live usage of its budgets and rate limits, and one form that creates a team or a
+ * customer (POST) or edits one (PUT, loaded from GET …/{id}). The API's errors show next to the form (a 400 also
+ * marks the input it names) or on the card (a delete refused while the group has members). Values go in as text.
+ */
+export const TEAM_VIEWS = String.raw`
+const groupPath = (kind, id) => "/api/governance/" + kind + "s" + (id === undefined ? "" : "/" + encodeURIComponent(id));
+
+/** The request body: every field is sent, so an edit replaces what is stored with what is shown. */
+function groupBody(form, kind) {
+  const get = (name) => form.elements.namedItem(name);
+  const body = { name: get("name").value.trim(), description: get("description").value, budgets: budgetsBody(form), rate_limit: rateLimitBody(form), lease_share: numberOf(get("lease_share")) };
+  if (kind === "team") body.customer_id = get("customer").value || null;
+  return body;
+}
+
+/** The create form (g undefined: a team or a customer, chosen in the form) or the edit form of one group. */
+function groupForm(kind, customers, g, onSaved) {
+  const editing = !!g;
+  const v = g || { budgets: [] };
+  const status = h("div", { id: "group-form-status", "aria-live": "polite" });
+  const kindSelect = editing ? null : h("select", { name: "kind", id: "f-kind" }, h("option", { value: "team", text: "Team" }), h("option", { value: "customer", text: "Customer" }));
+  const customerSelect = h("select", { name: "customer", id: "f-customer" },
+    h("option", { value: "", text: "none" }),
+    ...customers.map((c) => h("option", { value: c.id, selected: c.id === v.customer_id, text: c.name })));
+  // A customer has no customer of its own: the select only applies while "Team" is chosen.
+  if (kindSelect) kindSelect.addEventListener("change", () => { customerSelect.disabled = kindSelect.value !== "team"; });
+  const title = editing ? "Edit " + kind + " " + g.name : "Create a team or customer";
+  const form = h(
+    "form",
+    {
+      id: editing ? "edit-group" : "create-group", "aria-label": title, novalidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        const chosen = editing ? kind : kindSelect.value;
+        return submitLimitsForm(form, status, "group-form-status", editing ? "Saving…" : "Creating…", async () => {
+          const body = groupBody(form, chosen);
+          const answer = editing ? await api("PUT", groupPath(chosen, g.id), body) : await api("POST", groupPath(chosen), body);
+          await onSaved(chosen, answer[chosen], editing);
+        });
+      },
+    },
+    h("div", { class: "grid" },
+      kindSelect ? field("Kind", kindSelect) : null,
+      textField("name", "Name", v.name, { required: true, autocomplete: "off" }),
+      textField("description", "Description", v.description),
+      kind === "customer" ? null : field("Customer (teams only)", customerSelect),
+    ),
+    budgetsFieldset(v.budgets),
+    h("fieldset", {}, h("legend", { text: "Limits (blank = none)" }),
+      hint("Shared by every key in the group (and, for a customer, by its teams' keys). Lease share 0 makes every request ask the group's limiter."),
+      h("div", { class: "grid" }, ...rateLimitFields(v.rate_limit || {}), leaseShareField(v.lease_share))),
+    durationList(),
+    h("div", { class: "actions" },
+      h("button", { class: "primary", type: "submit" }, editing ? "Save changes" : "Create"),
+      editing ? h("button", { class: "secondary", type: "button", onclick: () => show("teams") }, "Cancel") : null,
+    ),
+    status,
+  );
+  return h("section", { class: "card", id: "group-form-card" }, h("h2", { text: title }), form);
+}
+
+/** One team's or customer's card: what it holds, its usage bars, and its actions. */
+function groupCard(kind, g, context, edit) {
+  const status = h("div", { class: "group-status" });
+  const keys = context.keys.filter((k) => (kind === "team" ? k.team_id : k.customer_id) === g.id).map((k) => k.name);
+  const teams = kind === "customer" ? context.teams.filter((t) => t.customer_id === g.id).map((t) => t.name) : [];
+  const customer = g.customer_id ? context.customers.find((c) => c.id === g.customer_id) : null;
+  const facts = [
+    "id " + g.id,
+    kind === "team" ? "customer: " + (customer ? customer.name : g.customer_id || "none") : "teams: " + (teams.length ? teams.join(", ") : "none"),
+    "keys: " + (keys.length ? keys.join(", ") : "none"),
+    "lease share: " + (g.lease_share === null || g.lease_share === undefined ? "gateway default" : String(g.lease_share)),
+  ];
+  const remove = async () => {
+    if (!confirm("Delete " + kind + " " + g.name + "?")) return;
+    await api("DELETE", groupPath(kind, g.id));
+    show("teams");
+  };
+  return h(
+    "section",
+    { class: "card", "data-group-kind": kind, "data-group": g.name },
+    h("h2", {}, g.name, h("span", { class: "muted", text: "  " + kind })),
+    g.description ? h("p", { text: g.description }) : null,
+    h("p", { class: "muted", text: facts.join(" · ") }),
+    levelUsage(kind, null, context.usage.get(kind + ":" + g.id)),
+    h("div", { class: "actions" },
+      h("button", { class: "secondary", type: "button", onclick: () => attempt(status, () => edit(kind, g.id)) }, "Edit"),
+      h("button", { class: "danger", type: "button", onclick: () => attempt(status, remove) }, "Delete")),
+    status,
+  );
+}
+
+/** Customers, then teams, each under a heading with its count. */
+async function groupLists(edit) {
+  const [{ customers }, { teams }, { virtual_keys }] = await Promise.all([
+    api("GET", groupPath("customer") + "?limit=100"), api("GET", groupPath("team") + "?limit=100"), api("GET", "/api/governance/virtual-keys?limit=100"),
+  ]);
+  const all = [...customers.map((g) => ["customer", g]), ...teams.map((g) => ["team", g])];
+  const reports = await Promise.all(all.map(([kind, g]) => api("GET", groupPath(kind, g.id) + "/usage")));
+  const context = { customers, teams, keys: virtual_keys, usage: new Map(all.map(([kind, g], i) => [kind + ":" + g.id, reports[i].usage])) };
+  const list = (kind, title, groups) => [
+    h("h2", { class: "list-head", id: kind + "s-head", text: title + " (" + groups.length + ")" }),
+    ...(groups.length ? groups.map((g) => groupCard(kind, g, context, edit)) : [message("None yet.")]),
+  ];
+  return { customers, elements: [...list("customer", "Customers", customers), ...list("team", "Teams", teams)] };
+}
+
+async function renderTeams() {
+  /** Redraws the page: the form (create, or edit of one group) above the lists; 'after' fills the form's status. */
+  async function draw(kind, record, after) {
+    const lists = await groupLists(edit);
+    const form = groupForm(kind, lists.customers, record, saved);
+    main.replaceChildren(form, ...lists.elements);
+    if (after) document.getElementById("group-form-status").replaceChildren(...after);
+    return form;
+  }
+  async function edit(kind, id) {
+    const answer = await api("GET", groupPath(kind, id));
+    const form = await draw(kind, answer[kind]);
+    form.scrollIntoView();
+    document.getElementById("f-name").focus();
+  }
+  async function saved(kind, record, editing) {
+    const done = h("p", { class: "ok", role: "status", text: (editing ? "Saved " : "Created ") + kind + " " + record.name + "." });
+    await draw(editing ? kind : undefined, editing ? record : undefined, [done]);
+  }
+  const lists = await groupLists(edit);
+  return [groupForm(undefined, lists.customers, undefined, saved), ...lists.elements];
+}
+`;
