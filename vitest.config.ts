@@ -21,6 +21,7 @@ export default defineConfig({
                 FAKE_VLLM_URL: inject("fakeVllmUrl"),
                 REFUSED_URL: inject("refusedUrl"),
                 OTLP_COLLECTOR_URL: inject("otlpCollectorUrl"),
+                ALERT_RECEIVER_URL: inject("alertReceiverUrl"),
                 ADMIN_TOKEN: "test-admin-token",
                 DEFAULT_VLLM_URL: "",
                 REQUIRE_VIRTUAL_KEY: "false",

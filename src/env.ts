@@ -62,6 +62,12 @@ export interface Env {
   OTEL_BSP_MAX_QUEUE_SIZE?: string;
   /** Spans per export request. */
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
+  /** Alert webhook of every key, team and customer that sets none of its own. */
+  ALERT_WEBHOOK_URL?: string;
+  /** HMAC key that signs alerts sent to ALERT_WEBHOOK_URL. */
+  ALERT_WEBHOOK_SECRET?: string;
+  /** Default alert thresholds, percentages separated by commas ("50,80,100"). */
+  ALERT_THRESHOLDS?: string;
 }
 
 export interface AppVariables {

@@ -8,6 +8,7 @@ import * as z from "zod/mini";
 import type { Env } from "./env";
 import { GatewayError } from "./http/errors";
 import { parseKeyValueList } from "./telemetry/key-value-list";
+import { ALERT_URL_RULE, isAlertUrl, normaliseThresholds } from "./alerts/config";
 
 /** A setting's raw value turned into its typed one, or an issue naming what is wrong with it. */
 function setting<T>(fallback: T, read: (raw: string) => T | undefined, expected: string) {
@@ -106,7 +107,18 @@ const settingsSchema = z.object({
   OTEL_BSP_SCHEDULE_DELAY: positive(1000),
   OTEL_BSP_MAX_QUEUE_SIZE: positive(2048),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: positive(512),
+  // The alert webhook of every key, team and customer that names none of its own (alerts/).
+  ALERT_WEBHOOK_URL: setting<string | undefined>(undefined, (raw) => (isAlertUrl(raw.trim()) ? raw.trim() : undefined), ALERT_URL_RULE),
+  ALERT_THRESHOLDS: setting(
+    [50, 80, 100],
+    (raw) => {
+      const values = raw.split(",").filter((entry) => entry.trim() !== "").map(Number);
+      return values.every((value) => value > 0 && value <= 100) ? normaliseThresholds(values) : undefined;
+    },
+    "percentages from 1 to 100 separated by commas",
+  ),
   // Secrets are checked too: a weak or blank one is a misconfiguration, not a feature quietly switched off.
+  ALERT_WEBHOOK_SECRET: z.optional(z.string().check(z.refine((value) => value.trim() !== "", "must not be blank"))),
   ADMIN_TOKEN: z.optional(z.string().check(z.refine((value) => value.trim() !== "", "must not be blank"))),
   EPHEMERAL_TOKEN_SECRET: z.optional(z.string().check(z.minLength(32, "must be at least 32 characters"))),
   CONFIG_ENCRYPTION_KEY: z.optional(z.string().check(z.minLength(16, "must be at least 16 characters"))),

@@ -14,6 +14,7 @@ import { GatewayError, badRequest, jsonResponse } from "../http/errors";
 import { limiterNamed } from "../governance/admission";
 import { deleteGroup, listGroups, loadGroup, membersOf, saveGroup } from "../governance/group-store";
 import type { VirtualKeyRecord } from "../governance/schema";
+import { presentAlerts } from "../alerts/config";
 import { buildGroupRecord, customerBodySchema, groupLimiterName, limiterConfigOfGroup, teamBodySchema, type GroupBody, type GroupKind, type GroupRecord } from "../governance/groups";
 
 const BODY_LIMIT = 256 * 1024;
@@ -27,6 +28,9 @@ const listQuery = z.object({
 });
 
 const capitalised = (kind: GroupKind) => (kind === "team" ? "Team" : "Customer");
+
+/** A group as answers show it: its alert secrets masked. */
+const presentGroup = (record: GroupRecord): GroupRecord => ({ ...record, alerts: presentAlerts(record.alerts) });
 
 /** A group's limiter, installed with its limits (null when it is deleted). */
 export async function installGroupLimits(env: Env, record: GroupRecord | null, kind: GroupKind, id: string): Promise<void> {
@@ -73,13 +77,13 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
     if (!previous && body.name === undefined) throw badRequest("name is required", "invalid_request", "name");
     const record = buildGroupRecord(kind, id, body, previous);
     await store(c.env, record);
-    return jsonResponse({ message: `${capitalised(kind)} ${previous ? "updated" : "created"} successfully`, [kind]: record });
+    return jsonResponse({ message: `${capitalised(kind)} ${previous ? "updated" : "created"} successfully`, [kind]: presentGroup(record) });
   };
 
   routes.get("/", async (c) => {
     const { limit, offset, search, customer_id: customerId } = parseOrThrow(listQuery, c.req.query(), `${kind} list query`);
     const page = await listGroups(c.env, kind, { limit, offset, search, customerId });
-    return jsonResponse({ [plural]: page.records, count: page.records.length, total_count: page.total, limit, offset });
+    return jsonResponse({ [plural]: page.records.map(presentGroup), count: page.records.length, total_count: page.total, limit, offset });
   });
 
   routes.post("/", async (c) => {
@@ -89,7 +93,7 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
     return write(c, id, null, body);
   });
 
-  routes.get("/:id", async (c) => jsonResponse({ [kind]: await existing(c, c.req.param("id")) }));
+  routes.get("/:id", async (c) => jsonResponse({ [kind]: presentGroup(await existing(c, c.req.param("id"))) }));
 
   /** Update, or create under this id (as scripts that own their ids do). */
   routes.put("/:id", async (c) => {

@@ -21,6 +21,7 @@ import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
 import { checkGroupsExist } from "./groups";
 import { groupUsageOfKey } from "../governance/group-usage";
+import { presentAlerts } from "../alerts/config";
 
 const BODY_LIMIT = 1024 * 1024;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -29,7 +30,7 @@ type AdminContext = Context<AppEnv>;
 
 export function presentVirtualKey(record: VirtualKeyRecord): Record<string, unknown> {
   const { value_hash: _hash, value_prefix: shown, ...rest } = record;
-  return { ...rest, value: shown.includes("…") ? shown : `${shown}…` };
+  return { ...rest, alerts: presentAlerts(record.alerts), value: shown.includes("…") ? shown : `${shown}…` };
 }
 
 async function newKeyValue(): Promise<{ value: string; valueHash: string; valuePrefix: string }> {

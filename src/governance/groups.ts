@@ -7,6 +7,7 @@ import * as z from "zod/mini";
 import { badRequest } from "../http/errors";
 import { KEY_SCOPE, type LimiterConfig } from "./limits";
 import { budgetsOf, rateLimitOf } from "./records";
+import { alertSettingsOf, alertsSchema, type AlertSettings } from "../alerts/config";
 import { budgetSchema, groupId, leaseShare, rateLimitSchema, type Budget, type RateLimit } from "./schema";
 
 export type GroupKind = "team" | "customer";
@@ -23,6 +24,7 @@ export const teamBodySchema = z.strictObject({
   budget: z.optional(budgetSchema),
   rate_limit: z.nullish(rateLimitSchema),
   lease_share: z.nullish(leaseShare),
+  alerts: z.nullish(alertsSchema),
 });
 
 /** Body of POST and PUT /api/governance/customers: `{name, budget?, rate_limit?}` (several budgets allowed too). */
@@ -34,6 +36,7 @@ export const customerBodySchema = z.strictObject({
   budget: z.optional(budgetSchema),
   rate_limit: z.nullish(rateLimitSchema),
   lease_share: z.nullish(leaseShare),
+  alerts: z.nullish(alertsSchema),
 });
 
 export type GroupBody = z.infer<typeof teamBodySchema>;
@@ -49,6 +52,8 @@ export interface GroupRecord {
   rate_limit: RateLimit | null;
   /** null: the gateway's LEASE_SHARE. */
   lease_share: number | null;
+  /** Absent (older records) or null: the gateway's default webhook and thresholds. */
+  alerts?: AlertSettings | null;
   created_at: string;
   updated_at: string;
 }
@@ -83,6 +88,7 @@ export function buildGroupRecord(kind: GroupKind, id: string, body: GroupBody, p
     budgets: budgetsOf(body.budgets, body.budget, previous?.budgets ?? [], kind) ?? previous?.budgets ?? [],
     rate_limit: rateLimit === undefined ? (previous?.rate_limit ?? null) : rateLimit,
     lease_share: body.lease_share === undefined ? (previous?.lease_share ?? null) : body.lease_share,
+    alerts: alertSettingsOf(body.alerts, previous?.alerts),
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };
@@ -102,5 +108,7 @@ export function limiterConfigOfGroup(record: GroupRecord): LimiterConfig {
     budgets: record.budgets.map((budget) => ({ ...budget, scope: KEY_SCOPE })),
     rateLimits: record.rate_limit ? [{ ...record.rate_limit, scope: KEY_SCOPE }] : [],
     ...(record.lease_share !== null ? { leaseShare: record.lease_share } : {}),
+    entity: { kind: record.kind, id: record.id },
+    alerts: record.alerts ?? null,
   };
 }

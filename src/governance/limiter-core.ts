@@ -17,6 +17,7 @@ import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./du
 import { KEY_SCOPE, type AdmitDecision, type LeaseAmounts, type LeaseInFlight, type LeaseReply, type LeaseRequest, type LeaseUsage, type LeaseWant, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
 import { quotaReport, type Counter, type Pending } from "./limiter-quota";
 import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
+import type { LimiterAlertSink } from "./limiter-alerts";
 
 /** The synchronous storage a limiter writes through (the Durable Object's SQLite-backed KV API), its alarm and clock. */
 export interface LimiterKv {
@@ -32,6 +33,8 @@ export interface LimiterStorage {
   now(): number;
   /** The lease share of limiters whose config sets none (the gateway's LEASE_SHARE). */
   defaultLeaseShare(): number;
+  /** Told of every counter change and refusal, to send alerts (none in simulations). */
+  alerts?: LimiterAlertSink;
 }
 
 interface Reservation {
@@ -88,6 +91,7 @@ export class LimiterCore {
   private readonly setAlarm: (at: number) => void;
   private readonly now: () => number;
   private readonly defaultLeaseShare: () => number;
+  private readonly alerts: LimiterAlertSink | undefined;
 
   constructor(storage: LimiterStorage) {
     const kv = storage.kv;
@@ -95,6 +99,7 @@ export class LimiterCore {
     this.setAlarm = storage.setAlarm;
     this.now = storage.now;
     this.defaultLeaseShare = storage.defaultLeaseShare;
+    this.alerts = storage.alerts;
     this.config = kv.get<LimiterConfig>(CONFIG_KEY) ?? null;
     this.revokedBefore = kv.get<number>(REVOKED_BEFORE_KEY) ?? 0;
     for (const [key, counter] of kv.list<Counter>({ prefix: COUNTER_PREFIX })) this.counters.set(key.slice(COUNTER_PREFIX.length), counter);
@@ -361,6 +366,7 @@ export class LimiterCore {
           allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
           never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
           short: (onlyInFlight) =>
+            this.refused(config, `tokens:${scope}`, spec, counter, now) ??
             windowDenial({
               type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens",
               asked: request.promptTokens + asked, inFlight, inFlightRetrySeconds: onlyInFlight ? this.inFlightRetrySeconds(now) : undefined,
@@ -384,6 +390,7 @@ export class LimiterCore {
           allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
           never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), completionParam),
           short: (onlyInFlight) =>
+            this.refused(config, `budget:${budget.id}`, spec, counter, now) ??
             denial(
               402,
               "budget_exceeded",
@@ -421,6 +428,7 @@ export class LimiterCore {
         // Requests leases may still admit count as made: they are reported once admitted.
         const used = counter.usage + this.pending(scope, now).requests;
         if (used + 1 > limit.request_max_limit) {
+          this.refused(config, `requests:${scope}`, spec, counter, now);
           return windowDenial({ type: "request_limited", kind: "request", where, used, max: limit.request_max_limit, duration: limit.request_reset_duration, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
         }
       }
@@ -517,5 +525,11 @@ export class LimiterCore {
     const next = { usage: counter.usage + amount, start: start ?? counter.start };
     this.counters.set(name, next);
     this.kv.put(COUNTER_PREFIX + name, next);
+    this.alerts?.usage(this.config, name, spec, next, now);
+  }
+
+  /** Reports a refusal by the limit counted in `name` (for alerts); undefined, so a denial can follow it with `??`. */
+  private refused(config: LimiterConfig, name: string, spec: WindowSpec, counter: Counter, now: number): undefined {
+    this.alerts?.refused(config, name, spec, counter, now);
   }
 }

@@ -1,16 +1,39 @@
-/** The Durable Object that hosts one limiter: a virtual key's, a team's or a customer's (see limiter-core.ts). */
+/**
+ * The Durable Object that hosts one limiter: a virtual key's, a team's or a customer's (see limiter-core.ts), and
+ * sends its alerts. Its one alarm serves both reservation expiry and alert delivery: it is set for the earlier of the
+ * two, and each re-asks for what it still needs when it fires.
+ */
 import { DurableObject } from "cloudflare:workers";
+import { alertOutbox, type AlertOutbox } from "../alerts/outbox";
+import { sendAlert } from "../alerts/send";
 import type { Env } from "../env";
 import { settingsOf } from "../settings";
+import { limiterAlerts } from "./limiter-alerts";
 import { LimiterCore } from "./limiter-core";
 import type { AdmitDecision, AdmitRequest, LeaseReply, LeaseRequest, LimiterConfig, QuotaReport, SettleRequest } from "./limits";
 
 export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly core: LimiterCore;
+  private readonly outbox: AlertOutbox;
+  /** When the alarm is set for (null: not set, or it is firing). */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.core = new LimiterCore({ kv: ctx.storage.kv, setAlarm: (at) => void ctx.storage.setAlarm(at), now: () => Date.now(), defaultLeaseShare: () => settingsOf(env).LEASE_SHARE });
+    const setAlarm = (at: number) => this.setAlarmBy(at);
+    this.outbox = alertOutbox(ctx.storage.kv, setAlarm);
+    const alerts = limiterAlerts(ctx.storage.kv, this.outbox, () => settingsOf(env));
+    this.core = new LimiterCore({ kv: ctx.storage.kv, setAlarm, now: () => Date.now(), defaultLeaseShare: () => settingsOf(env).LEASE_SHARE, alerts });
+    // Deliveries queued before a restart are sent after it.
+    const due = this.outbox.nextDue();
+    if (due !== null) setAlarm(due);
+  }
+
+  /** The alarm at `at` unless it is already set for earlier. */
+  private setAlarmBy(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   configure(config: LimiterConfig | null): void {
@@ -49,7 +72,10 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     return this.core.quota();
   }
 
-  override alarm(): void {
+  override async alarm(): Promise<void> {
+    const setFor = this.alarmAt ?? Date.now();
+    this.alarmAt = null;
     this.core.alarm();
+    await this.outbox.deliverDue(Math.max(setFor, Date.now()), (delivery) => sendAlert(delivery, this.env));
   }
 }

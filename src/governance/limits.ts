@@ -1,4 +1,6 @@
 /** What a virtual key's Durable Object enforces, and the messages it exchanges with the Worker. */
+import type { AlertSettings } from "../alerts/config";
+import type { EntityKind } from "../alerts/event";
 import type { Budget, RateLimit, VirtualKeyRecord } from "./schema";
 
 /** The scope of limits that belong to the virtual key itself (others are provider-config ids). */
@@ -28,6 +30,10 @@ export interface LimiterConfig {
   lowerExplicitLimits?: boolean;
   budgets: ScopedBudget[];
   rateLimits: ScopedRateLimit[];
+  /** Whose limits these are, as alerts name them (absent in configs installed before alerts: they send none). */
+  entity?: { kind: EntityKind; id: string };
+  /** null or absent: the gateway's default webhook and thresholds. */
+  alerts?: AlertSettings | null;
 }
 
 export interface AdmitRequest {
@@ -165,5 +171,7 @@ export function limiterConfigOf(record: VirtualKeyRecord): LimiterConfig {
     budgets,
     rateLimits,
     ...(record.lease_share != null ? { leaseShare: record.lease_share } : {}),
+    entity: { kind: "virtual_key", id: record.id },
+    alerts: record.alerts ?? null,
   };
 }

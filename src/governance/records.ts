@@ -1,5 +1,6 @@
 /** Turns admin input into stored virtual-key records: ids for budgets and provider configs, strict consistency rules. */
 import { badRequest } from "../http/errors";
+import { alertSettingsOf } from "../alerts/config";
 import type { Budget, BudgetInput, ProviderConfig, RateLimit, RateLimitInput, VirtualKeyBody, VirtualKeyRecord } from "./schema";
 
 export function budgetsOf(
@@ -97,6 +98,7 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
     team_id: body.team_id === undefined ? (previous?.team_id ?? null) : body.team_id,
     customer_id: body.customer_id === undefined ? (previous?.customer_id ?? null) : body.customer_id,
     lease_share: body.lease_share === undefined ? (previous?.lease_share ?? null) : body.lease_share,
+    alerts: alertSettingsOf(body.alerts, previous?.alerts),
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

@@ -5,6 +5,7 @@
 import * as z from "zod/mini";
 import { providerName } from "../config/schema";
 import { calendarUnit, parseDuration } from "./duration";
+import { alertsSchema, type AlertSettings } from "../alerts/config";
 
 const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y"));
 
@@ -98,6 +99,8 @@ export const virtualKeyBodySchema = z.strictObject({
   team_id: z.nullish(groupId),
   customer_id: z.nullish(groupId),
   lease_share: z.nullish(leaseShare),
+  /** Webhooks told when usage crosses a threshold or a request is refused; null: the gateway's default. */
+  alerts: z.nullish(alertsSchema),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
@@ -155,6 +158,8 @@ export interface VirtualKeyRecord {
   customer_id?: string | null;
   /** Absent or null: the gateway's LEASE_SHARE. */
   lease_share?: number | null;
+  /** Absent or null: the gateway's default webhook and thresholds. */
+  alerts?: AlertSettings | null;
   created_at: string;
   updated_at: string;
 }

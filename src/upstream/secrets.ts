@@ -44,6 +44,9 @@ const GATEWAY_NAMES = [
   "OTEL_BSP_SCHEDULE_DELAY",
   "OTEL_BSP_MAX_QUEUE_SIZE",
   "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+  "ALERT_WEBHOOK_URL",
+  "ALERT_WEBHOOK_SECRET",
+  "ALERT_THRESHOLDS",
 ] as const satisfies readonly (keyof Env)[];
 
 /** Fails to compile when Env gains a field that is not listed above: a new gateway setting is reserved by default. */

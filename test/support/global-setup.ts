@@ -1,13 +1,15 @@
-/** Starts the fake vLLM and the OTLP collector stand-in for the Worker tests and hands their addresses to them. */
+/** Starts the fake vLLM, the OTLP collector stand-in and the alert receiver for the Worker tests and hands their addresses to them. */
 import type { TestProject } from "vitest/node";
 import { FakeVllm, refusedUrl } from "./fake-vllm";
 import { OtlpCollector } from "./otlp-collector";
+import { AlertReceiver } from "./alert-receiver";
 
 declare module "vitest" {
   export interface ProvidedContext {
     fakeVllmUrl: string;
     refusedUrl: string;
     otlpCollectorUrl: string;
+    alertReceiverUrl: string;
   }
 }
 
@@ -17,8 +19,11 @@ export default async function setup(project: TestProject) {
   project.provide("refusedUrl", await refusedUrl());
   const collector = new OtlpCollector();
   project.provide("otlpCollectorUrl", await collector.start());
+  const receiver = new AlertReceiver();
+  project.provide("alertReceiverUrl", await receiver.start());
   return async () => {
     await fake.stop();
     await collector.stop();
+    await receiver.stop();
   };
 }

@@ -5,8 +5,8 @@
  * default 5000, with what there is) — so tests wait for the export itself, not for a guessed delay. Under `/hung/`
  * it accepts exports and never answers, like a collector that stopped responding.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LocalReceiver, flatHeaders, sendJson } from "./local-receiver";
 
 interface ReceivedExport {
   path: string;
@@ -21,29 +21,10 @@ function spanCount(received: readonly ReceivedExport[]): number {
   return count;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-export class OtlpCollector {
+export class OtlpCollector extends LocalReceiver {
   private readonly received = new Map<string, ReceivedExport[]>();
-  /** Called after every export, so pending reads can check whether they have what they wait for. */
-  private readonly listeners = new Set<() => void>();
-  private server: Server | undefined;
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://collector");
     if (req.method === "GET" && url.pathname === "/__received") return this.answerReceived(url, res);
     const chunks: Buffer[] = [];
@@ -59,29 +40,18 @@ export class OtlpCollector {
     } catch {
       return sendJson(res, 400, { error: "the body is not JSON" });
     }
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")]));
+    const headers = flatHeaders(req);
     const list = this.received.get(tenant) ?? [];
     list.push({ path: url.pathname, headers, body });
     this.received.set(tenant, list);
     sendJson(res, 200, {});
-    for (const listener of this.listeners) listener();
+    this.arrived();
   }
 
   private answerReceived(url: URL, res: ServerResponse): void {
     const tenant = url.searchParams.get("tenant") ?? "";
     const wanted = Number(url.searchParams.get("spans") ?? 0);
     const waitMs = Number(url.searchParams.get("wait_ms") ?? 5000);
-    const answer = () => sendJson(res, 200, this.received.get(tenant) ?? []);
-    if (spanCount(this.received.get(tenant) ?? []) >= wanted) return answer();
-    const done = () => {
-      clearTimeout(timer);
-      this.listeners.delete(check);
-      answer();
-    };
-    const check = () => {
-      if (spanCount(this.received.get(tenant) ?? []) >= wanted) done();
-    };
-    const timer = setTimeout(done, waitMs);
-    this.listeners.add(check);
+    this.whenReady(() => spanCount(this.received.get(tenant) ?? []) >= wanted, waitMs, () => sendJson(res, 200, this.received.get(tenant) ?? []));
   }
 }

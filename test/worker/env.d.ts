@@ -7,6 +7,7 @@ declare global {
       FAKE_VLLM_URL: string;
       REFUSED_URL: string;
       OTLP_COLLECTOR_URL: string;
+      ALERT_RECEIVER_URL: string;
       ORIGIN_TOKEN: string;
       TEST_MIGRATIONS: D1Migration[];
     }
