@@ -7,7 +7,8 @@
  * past the limit when isolates die holding unreported usage.
  */
 import { LeaseHolder, type Demand, type LeasedShare, type LeaseTransport } from "../../src/governance/lease-holder";
-import { LimiterCore, type LimiterKv } from "../../src/governance/limiter-core";
+import { LimiterCore } from "../../src/governance/limiter-core";
+import type { LimiterKv } from "../../src/governance/limiter-storage";
 import { KEY_SCOPE, type LeaseReply, type LeaseRequest, type LimiterConfig } from "../../src/governance/limits";
 
 export interface Location {

@@ -4,7 +4,7 @@
  * 64s; after the fifth the alert is given up with one log line. Entries survive restarts, so an alert queued before
  * one is still sent after it.
  */
-import type { LimiterKv } from "../governance/limiter-core";
+import type { LimiterKv } from "../governance/limiter-storage";
 import type { Delivery } from "./send";
 
 interface Entry extends Delivery {

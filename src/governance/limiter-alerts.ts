@@ -9,7 +9,7 @@ import { crossings, refusal, type FiredRecord } from "../alerts/crossings";
 import { alertBody, alertText, type AlertEvent } from "../alerts/event";
 import type { AlertOutbox } from "../alerts/outbox";
 import { windowEnd, type WindowSpec } from "./duration";
-import type { LimiterKv } from "./limiter-core";
+import type { LimiterKv } from "./limiter-storage";
 import type { Counter } from "./limiter-quota";
 import { KEY_SCOPE, type LimiterConfig } from "./limits";
 import { dollars, iso, nanos } from "./limiter-denials";

@@ -12,45 +12,13 @@
  * died, so budget is never held for longer than about one TTL.
  */
 import { fitAllowance, type Allowance } from "./allowance";
-import { leaseHeadroom, tighter } from "./lease-slice";
+import { leaseHoldOf } from "./lease-slice";
+import { heldIn, type LimiterKv, type LimiterStorage, type Reservation } from "./limiter-storage";
 import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import { KEY_SCOPE, type AdmitDecision, type LeaseAmounts, type LeaseInFlight, type LeaseReply, type LeaseRequest, type LeaseUsage, type LeaseWant, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
+import { KEY_SCOPE, type AdmitDecision, type LeaseReply, type LeaseRequest, type LeaseUsage, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
 import { quotaReport, type Counter, type Pending } from "./limiter-quota";
 import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
 import type { LimiterAlertSink } from "./limiter-alerts";
-
-/** The synchronous storage a limiter writes through (the Durable Object's SQLite-backed KV API), its alarm and clock. */
-export interface LimiterKv {
-  get<T>(key: string): T | undefined;
-  put<T>(key: string, value: T): void;
-  delete(key: string): unknown;
-  list<T>(options: { prefix: string }): Iterable<[string, T]>;
-}
-
-export interface LimiterStorage {
-  kv: LimiterKv;
-  setAlarm(at: number): void;
-  now(): number;
-  /** The lease share of limiters whose config sets none (the gateway's LEASE_SHARE). */
-  defaultLeaseShare(): number;
-  /** Told of every counter change and refusal, to send alerts (none in simulations). */
-  alerts?: LimiterAlertSink;
-}
-
-interface Reservation {
-  scope: string | null;
-  tokenId?: string | undefined;
-  tokens: number;
-  /** Nano-dollars. */
-  cost: number;
-  expiresAt: number;
-  /** The TTL its request renews it to (absent in older records). */
-  ttlMs?: number;
-  /** A lease: requests it may still admit (counted when reported), and the slots it holds (a request holds 1). */
-  lease?: boolean;
-  requests?: number;
-  slots?: number;
-}
 
 /** A running request renews every third of its TTL; one that missed renewals by more than this is taken for dead. */
 const RENEWAL_SLACK_MS = 1_000;
@@ -70,10 +38,6 @@ const REVOKED_PREFIX = "t:revoked:";
 const REVOKED_BEFORE_KEY = "t:revoked-before";
 /** An ephemeral token's sub-budget covers its whole life: a window that never rolls over. */
 const LIFETIME: WindowSpec = { durationMs: Number.MAX_SAFE_INTEGER, calendar: undefined };
-
-function inScope(reservation: Reservation, scope: string): boolean {
-  return scope === KEY_SCOPE || reservation.scope === scope;
-}
 
 function ownerOf(config: LimiterConfig, scope: string): string {
   return scope === KEY_SCOPE ? (config.owner ?? "virtual key") : `provider config ${scope}`;
@@ -276,7 +240,11 @@ export class LimiterCore {
     const share = config.leaseShare ?? this.defaultLeaseShare();
     if (share <= 0) return { ok: false, reason: "strict" };
     this.dropExpired(now);
-    const hold = this.leaseHold(config, scopes, request.inFlight, request.want, share, now);
+    const hold = leaseHoldOf(config, scopes, request.inFlight, request.want, share, {
+      used: (name, spec) => this.counter(name, spec, now).usage,
+      held: (scope) => this.pending(scope, now),
+      leased: (scope) => heldIn(this.reservations.values(), scope, now, true),
+    });
     const leaseId = previous?.lease && request.leaseId !== null ? request.leaseId : crypto.randomUUID();
     const expiresAt = now + request.ttlMs;
     this.saveReservation(leaseId, {
@@ -297,54 +265,6 @@ export class LimiterCore {
     for (const budget of config.budgets) {
       if (scopes.includes(budget.scope) && used.nanos > 0) this.increment(`budget:${budget.id}`, windowSpec(budget.reset_duration, budget.calendar_aligned), now, used.nanos);
     }
-  }
-
-  /** What a lease over `scopes` may hold: its running requests' worst case plus its share of what remains. */
-  private leaseHold(config: LimiterConfig, scopes: string[], inFlight: LeaseInFlight, want: LeaseWant, share: number, now: number): LeaseAmounts {
-    let requests: number | null = null;
-    let tokens: number | null = null;
-    let nanosHeld: number | null = null;
-    let slots: number | null = null;
-    const state = (name: string, spec: WindowSpec, capacity: number, scope: string, unit: "tokens" | "cost" | "requests") => ({
-      capacity,
-      used: this.counter(name, spec, now).usage,
-      heldByOthers: this.pending(scope, now)[unit],
-      leasedByOthers: this.leased(scope, now)[unit],
-    });
-    for (const limit of config.rateLimits) {
-      if (!scopes.includes(limit.scope)) continue;
-      if (limit.request_max_limit != null && limit.request_reset_duration) {
-        const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
-        requests = tighter(requests, Math.min(want.requests, leaseHeadroom(state(`requests:${limit.scope}`, spec, limit.request_max_limit, limit.scope, "requests"), 0, share)));
-      }
-      if (limit.token_max_limit != null && limit.token_reset_duration) {
-        const spec = windowSpec(limit.token_reset_duration, limit.calendar_aligned);
-        tokens = tighter(tokens, inFlight.tokens + Math.min(want.tokens, leaseHeadroom(state(`tokens:${limit.scope}`, spec, limit.token_max_limit, limit.scope, "tokens"), inFlight.tokens, share)));
-      }
-    }
-    for (const budget of config.budgets) {
-      if (!scopes.includes(budget.scope)) continue;
-      const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
-      nanosHeld = tighter(nanosHeld, inFlight.nanos + Math.min(want.nanos, leaseHeadroom(state(`budget:${budget.id}`, spec, nanos(budget.max_limit), budget.scope, "cost"), inFlight.nanos, share)));
-    }
-    if (config.maxConcurrent !== null) {
-      const all = { capacity: config.maxConcurrent, used: 0, heldByOthers: this.pending(KEY_SCOPE, now).count, leasedByOthers: this.leased(KEY_SCOPE, now).count };
-      slots = inFlight.slots + Math.min(want.slots, leaseHeadroom(all, inFlight.slots, share));
-    }
-    return { requests, tokens, nanos: nanosHeld, slots };
-  }
-
-  /** What leases alone hold in one scope. */
-  private leased(scope: string, now: number): Pending {
-    const held: Pending = { tokens: 0, cost: 0, count: 0, requests: 0 };
-    for (const reservation of this.reservations.values()) {
-      if (!reservation.lease || reservation.expiresAt <= now || !inScope(reservation, scope)) continue;
-      held.tokens += reservation.tokens;
-      held.cost += reservation.cost;
-      held.count += reservation.slots ?? 0;
-      held.requests += reservation.requests ?? 0;
-    }
-    return held;
   }
 
   /** Every token window and budget the request counts against, with the request's demand on each. */
@@ -500,16 +420,9 @@ export class LimiterCore {
   }
 
   private pending(scope: string, now: number): Pending {
-    const pending: Pending = { tokens: 0, cost: 0, count: 0, requests: 0 };
-    for (const reservation of this.reservations.values()) {
-      if (reservation.expiresAt <= now || !inScope(reservation, scope)) continue;
-      pending.tokens += reservation.tokens;
-      pending.cost += reservation.cost;
-      pending.count += reservation.slots ?? 1;
-      pending.requests += reservation.requests ?? 0;
-    }
-    return pending;
+    return heldIn(this.reservations.values(), scope, now, false);
   }
+
 
   /** The counter's value in the window containing `now` (zero once its window has rolled over). */
   private counter(name: string, spec: WindowSpec, now: number): Counter {
