@@ -4,7 +4,7 @@
  * unpriced again. Screenshots go to test-results/.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LLAMA, admin, chat, fakeUrl, openDashboard, type Dashboard } from "./dashboard-session";
 
 const run = Date.now().toString(36);
@@ -57,7 +57,8 @@ describe("dashboard price overrides", () => {
     await ui.snap("pricing-created");
 
     const id = `price-${run}`;
-    // The gateway's configuration is cached for a second: poll until the request is priced.
+    // The gateway's configuration is cached for a second: send requests until one is priced. Each one's log row
+    // reaches D1 about a second after it, so its cost is read once the row is there.
     let attempt = 0;
     let usage = { prompt_tokens: 0, completion_tokens: 0 };
     let requestId = "";
@@ -65,9 +66,14 @@ describe("dashboard price overrides", () => {
       requestId = `${id}-${(attempt += 1)}`;
       const answer = await chat(`${provider}/${LLAMA}`, { "x-request-id": requestId });
       usage = answer.body.usage ?? usage;
-      const logs = await admin<{ logs: { cost: number }[] }>("GET", `/api/logs?request_id=${requestId}`);
-      return logs.logs[0]?.cost ?? "not logged yet";
-    }, { timeout: 8000, interval: 300 }).toSatisfy((cost) => typeof cost === "number" && cost > 0);
+      const logged = await vi.waitFor(async () => {
+        const logs = await admin<{ logs: { cost: number }[] }>("GET", `/api/logs?request_id=${requestId}`);
+        const row = logs.logs[0];
+        if (!row) throw new Error(`request ${requestId} not logged yet`);
+        return row;
+      }, { timeout: 10_000, interval: 200 });
+      return logged.cost;
+    }, { timeout: 30_000, interval: 300 }).toSatisfy((cost) => typeof cost === "number" && cost > 0);
     const logged = await admin<{ logs: { cost: number; prompt_tokens: number; completion_tokens: number }[] }>("GET", `/api/logs?request_id=${requestId}`);
     const row = logged.logs[0];
     expect(row?.cost).toBeCloseTo(((row?.prompt_tokens ?? 0) * 2 + (row?.completion_tokens ?? 0) * 4) / 1e6, 12);
