@@ -99,6 +99,11 @@ const ADMIN_WRITES: readonly [string, string][] = [
   ["PUT", "/api/governance/virtual-keys/fuzzed"],
   ["POST", "/api/governance/pricing-overrides"],
   ["PUT", "/api/governance/pricing-overrides/fuzzed"],
+  ["POST", "/api/governance/teams"],
+  ["PUT", "/api/governance/teams/fuzzed"],
+  ["POST", "/api/governance/customers"],
+  ["PUT", "/api/governance/customers/fuzzed"],
+  ["POST", "/api/providers/vllm/keys/local/test"],
 ];
 
 const GETS: readonly string[] = [
@@ -126,6 +131,15 @@ const GETS: readonly string[] = [
   "/api/governance/pricing-overrides/effective?provider=constructor&model=x",
   "/api/governance/pricing-overrides/effective?provider=vllm",
   "/api/config?redact=%",
+  "/api/governance/teams?limit=1e20&offset=-1&customer_id=%00",
+  `/api/governance/customers?search=${"%25".repeat(60)}`,
+  "/api/governance/teams/%ZZ",
+  "/api/governance/customers/constructor/usage",
+  "/api/governance/teams/__proto__",
+  "/api/logs/usage?group_by=__proto__&range=1e20&from=-1",
+  "/api/logs/usage?group_by=model&from=1e400&to=-1e400",
+  "/api/providers/__proto__/health",
+  "/api/providers/vllm/health",
 ];
 
 async function expectNoServerError(label: string, response: Response): Promise<void> {
