@@ -37,6 +37,9 @@ export interface LeaseTransport {
 export const FLUSH_DELAY_MS = 200;
 /** A renewal that has not answered after this long is taken for lost (its request's context may have been cancelled). */
 const RENEWAL_LOST_MS = 5_000;
+/** A failed renewal that carried usage is tried again this many times, after this long and then twice as long. */
+const RENEWAL_RETRIES = 2;
+const RENEWAL_RETRY_MS = 1_000;
 /** After the limiter said it lets no lease out, ask again only after this long. */
 const STRICT_RETRY_MS = 10_000;
 /** A lease asks for this long's worth of the traffic its isolate sees, and room for at least this many requests. */
@@ -183,7 +186,7 @@ export class LeaseHolder {
   }
 
   /** Reports usage and asks for a fresh hold. Never rejects: a failed renewal leaves the usage to the next one. */
-  async renew(transport: LeaseTransport, now: () => number): Promise<void> {
+  async renew(transport: LeaseTransport, now: () => number, failures = 0): Promise<void> {
     const started = now();
     if (this.renewingSince !== null && started - this.renewingSince < RENEWAL_LOST_MS) return;
     this.renewingSince = started;
@@ -198,6 +201,12 @@ export class LeaseHolder {
       console.error("renewing a lease failed:", error);
       this.hold = null;
       this.renewingSince = null;
+      // Usage waiting to be reported is tried again shortly, so a passing failure does not leave it uncounted.
+      const waiting = used.requests > 0 || used.tokens > 0 || used.nanos > 0;
+      if (waiting && failures < RENEWAL_RETRIES) {
+        await transport.wait(RENEWAL_RETRY_MS * 2 ** failures);
+        await this.renew(transport, now, failures + 1);
+      }
       return;
     }
     this.roundTripMs = now() - started;
