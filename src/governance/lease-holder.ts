@@ -37,6 +37,8 @@ export interface LeaseTransport {
 export const FLUSH_DELAY_MS = 200;
 /** A renewal that has not answered after this long is taken for lost (its request's context may have been cancelled). */
 const RENEWAL_LOST_MS = 5_000;
+/** A lease the limiter has not confirmed for this long admits nothing until it does (see freshMs). */
+const LEASE_FRESH_MS = 1_000;
 /** A failed renewal that carried usage is tried again this many times, after this long and then twice as long. */
 const RENEWAL_RETRIES = 2;
 const RENEWAL_RETRY_MS = 1_000;
@@ -75,6 +77,8 @@ export class LeaseHolder {
   private peakSlots = 0;
   /** How long the last renewal took: a lease far from its limiter must last longer between renewals. */
   private roundTripMs = 0;
+  /** When the limiter last confirmed the lease. */
+  private renewedAt = 0;
   /** Headroom the last renewal granted beyond the requests then running: the lease is low once half of it is used. */
   private granted: LeaseAmounts | null = null;
 
@@ -87,7 +91,7 @@ export class LeaseHolder {
   tryAdmit(demand: Demand, now: number): LeasedShare | null {
     this.noteDemand(demand, now);
     const hold = this.hold;
-    if (!hold || this.expiresAt - now < this.ttlMs / 3) return null;
+    if (!hold || this.expiresAt - now < this.ttlMs / 3 || now - this.renewedAt > this.freshMs()) return null;
     if (available(hold.requests, this.unreported.requests) < 1 || available(hold.slots, this.inFlight.slots) < 1) return null;
     const choices = Math.max(1, demand.choices);
     const tokensLeft = available(hold.tokens, this.inFlight.tokens + this.unreported.tokens) - demand.promptTokens;
@@ -161,11 +165,19 @@ export class LeaseHolder {
     this.unreported.requests -= 1;
   }
 
+  /**
+   * How long a lease is used without the limiter confirming it: a key deactivated, deleted or given new limits stops
+   * being admitted from leases within about this long — a second, or a few round trips for a far limiter.
+   */
+  private freshMs(): number {
+    return Math.max(LEASE_FRESH_MS, 3 * this.roundTripMs);
+  }
+
   /** Whether a renewal is due now: no lease yet, running low, nearing expiry, or usage waiting past the flush delay. */
   renewalDue(now: number): boolean {
     if (this.renewingSince !== null && now - this.renewingSince < RENEWAL_LOST_MS) return false;
     if (now < this.strictUntil) return this.flushDueAt !== null && now >= this.flushDueAt;
-    if (!this.hold || this.expiresAt - now < this.ttlMs / 2) return true;
+    if (!this.hold || this.expiresAt - now < this.ttlMs / 2 || now - this.renewedAt > this.freshMs() / 2) return true;
     if (this.flushDueAt !== null && now >= this.flushDueAt) return true;
     const hold = this.hold;
     const granted = this.granted ?? hold;
@@ -218,6 +230,7 @@ export class LeaseHolder {
       this.leaseId = reply.leaseId;
       this.hold = reply.hold;
       this.expiresAt = reply.expiresAt;
+      this.renewedAt = now();
       const beyond = (held: number | null, running: number) => (held === null ? null : held - running);
       this.granted = { requests: reply.hold.requests, tokens: beyond(reply.hold.tokens, inFlight.tokens), nanos: beyond(reply.hold.nanos, inFlight.nanos), slots: beyond(reply.hold.slots, inFlight.slots) };
     } else {

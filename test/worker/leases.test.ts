@@ -7,7 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { forgetLeases } from "../../src/governance/admission-ticket";
-import type { LeaseReply } from "../../src/governance/limits";
+import type { LeaseReply, LimiterConfig } from "../../src/governance/limits";
 import { LLAMA, admin, configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
 
 const HI = { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }], max_tokens: 3 };
@@ -84,6 +84,34 @@ describe("leased admission", () => {
     expect(await Promise.all(counters.map((count) => count()))).toEqual([1, 1, 1]);
     const used = async () => Promise.all(["lease-member", "team:lease-team", "customer:lease-co"].map(async (name) => (await limiter(name).quota())?.rate_limits[0]?.requests?.current_usage));
     expect(await eventually(used, (counts) => counts.every((count) => count === 21))).toEqual([21, 21, 21]);
+  });
+
+  it("stops admitting a deactivated key within about a second, though its lease had room and nothing settled meanwhile", async () => {
+    const key = await virtualKey("leased-deactivated", { provider_configs: [{ provider: "vllm" }], lease_share: 0.5, rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
+    expect((await chat(key)).status).toBe(200);
+    await eventually(async () => (await quota(key)).leases?.count, (count) => count === 1);
+    expect((await chat(key)).status).toBe(200);
+    // Deactivated elsewhere: only the key's object knows at once (this isolate's copy of the key is seconds old).
+    await runInDurableObject(limiter("leased-deactivated"), (instance) => {
+      const core = (instance as unknown as { core: { config: LimiterConfig; configure(config: LimiterConfig): void } }).core;
+      core.configure({ ...core.config, active: false });
+    });
+    const started = Date.now();
+    // Slow requests (3 s before their first byte), one every 100 ms: none settles, so only the lease's own freshness
+    // makes the isolate ask the object again. An admitted one is still waiting after 100 ms; a refused one is not.
+    const running: Promise<Response>[] = [];
+    let refusedAfter = Number.POSITIVE_INFINITY;
+    while (Date.now() - started < 2500) {
+      const answer = postJson("/v1/chat/completions", { ...HI, model: "vllm/slow-headers" }, { "x-bf-vk": key });
+      running.push(answer);
+      const early = await Promise.race([answer.then((response) => response.status), new Promise<number>((resolve) => setTimeout(() => resolve(0), 100))]);
+      if (early === 401) {
+        refusedAfter = Date.now() - started;
+        break;
+      }
+    }
+    expect(refusedAfter).toBeLessThan(1500);
+    await Promise.all(running.map(async (answer) => (await answer).text()));
   });
 
   it("with a share of 0 asks the limiter for every request, exactly as strict admission", async () => {
