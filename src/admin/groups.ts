@@ -3,6 +3,7 @@
  * group's limits in its own Durable Object and republishes the routing table, so the next request everywhere counts
  * against them.
  */
+import { queryOf } from "../http/query";
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import type { Context } from "hono";
@@ -81,7 +82,7 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
   };
 
   routes.get("/", async (c) => {
-    const { limit, offset, search, customer_id: customerId } = parseOrThrow(listQuery, c.req.query(), `${kind} list query`);
+    const { limit, offset, search, customer_id: customerId } = parseOrThrow(listQuery, queryOf(c), `${kind} list query`);
     const page = await listGroups(c.env, kind, { limit, offset, search, customerId });
     return jsonResponse({ [plural]: page.records.map(presentGroup), count: page.records.length, total_count: page.total, limit, offset });
   });

@@ -1,4 +1,5 @@
 /** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), GET /api/logs/usage (breakdowns), and the retention clean-up. */
+import { queryOf } from "../http/query";
 import { Hono } from "hono";
 import type { AppEnv, Env } from "../env";
 import * as z from "zod/mini";
@@ -52,7 +53,7 @@ function filterOf(query: LogQuery, withTime = true): Filter {
 export const logRoutes = new Hono<AppEnv>();
 
 logRoutes.get("/", async (c) => {
-  const query = parseOrThrow(logQuery, c.req.query(), "log query");
+  const query = parseOrThrow(logQuery, queryOf(c), "log query");
   const filter = filterOf(query);
   const n = filter.bindings.length;
   const [rows, count] = await c.env.DB.batch<Record<string, unknown>>([
@@ -68,7 +69,7 @@ logRoutes.get("/usage", usageBreakdown);
 
 /** Requests, errors, tokens, cost and latency per time bucket, for the dashboard's charts. */
 logRoutes.get("/summary", async (c) => {
-  const query = parseOrThrow(logQuery, c.req.query(), "log summary query");
+  const query = parseOrThrow(logQuery, queryOf(c), "log summary query");
   const filter = filterOf(query, false);
   const to = query.to ?? Date.now();
   const from = query.from ?? to - 24 * 3_600_000;

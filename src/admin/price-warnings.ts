@@ -2,6 +2,7 @@
  * Warnings for a virtual key with a dollar budget that can reach models without a price: such requests are refused
  * (never served for free), so the admin hears about it when the key is saved, not from a client's 403.
  */
+import { groupsOfKey } from "../governance/group-usage";
 import { allowsModel, keyAllowed } from "../governance/routing";
 import { priceFor } from "../governance/pricing";
 import type { ProviderConfig, VirtualKeyRecord } from "../governance/schema";
@@ -43,8 +44,11 @@ function unpricedFor(table: RoutingTable, vk: VirtualKeyRecord, config: Provider
 
 export function unpricedModelWarnings(table: RoutingTable, vk: VirtualKeyRecord): string[] {
   const warnings: string[] = [];
+  // The key's team's or customer's budget applies to its requests as much as its own.
+  const { team, customer } = groupsOfKey(table, vk);
+  const groupBudget = team?.budgeted === true || customer?.budgeted === true;
   for (const config of vk.provider_configs) {
-    if (vk.budgets.length === 0 && config.budgets.length === 0) continue;
+    if (!groupBudget && vk.budgets.length === 0 && config.budgets.length === 0) continue;
     const provider = table.providers.get(config.provider);
     if (provider) warnings.push(...unpricedFor(table, vk, config, provider));
   }

@@ -1,4 +1,5 @@
 /** /api/governance/pricing-overrides — model prices (USD per 1M tokens) at global, provider, key or virtual-key scope. */
+import { queryOf } from "../http/query";
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { providerName } from "../config/schema";
@@ -68,7 +69,7 @@ function presentPrice(price: Price | null, promptTokens: number) {
  * override, or the bundled catalog) — null where there is none, which a dollar budget refuses.
  */
 pricingRoutes.get("/effective", async (c) => {
-  const query = parseOrThrow(priceQuery, c.req.query(), "price query");
+  const query = parseOrThrow(priceQuery, queryOf(c), "price query");
   const table = await getRoutingTable(c.env, waitUntilOf(c));
   const provider = table.providers.get(query.provider);
   if (!provider) throw new GatewayError(404, `provider '${query.provider}' is not configured`, "provider_not_found", { param: "provider" });

@@ -3,6 +3,7 @@
  * model — the top groups by cost, and the rest folded into one "other" line so the answer stays small whatever the
  * logs hold. Times are integer milliseconds; costs are summed in nano-dollars, the unit requests are metered in.
  */
+import { queryOf } from "../http/query";
 import type { Context } from "hono";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
@@ -68,7 +69,7 @@ function totalsOf(rows: readonly GroupRow[]) {
 }
 
 export async function usageBreakdown(c: Context<AppEnv>): Promise<Response> {
-  const query = parseOrThrow(usageQuery, c.req.query(), "usage query");
+  const query = parseOrThrow(usageQuery, queryOf(c), "usage query");
   const { from, to } = rangeOf(query, Date.now());
   const group = GROUPS[query.group_by];
   // One row per group ranked by cost, then the groups past the limit summed into one line (rank = limit + 1).

@@ -3,6 +3,7 @@
  * only its hash is stored. Every write also installs the key's limits in its Durable Object, so a change (a
  * deactivation above all) applies to the very next request everywhere.
  */
+import { queryOf } from "../http/query";
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import type { Context } from "hono";
@@ -77,7 +78,7 @@ const listQuery = z.object({
 export const virtualKeyRoutes = new Hono<AppEnv>();
 
 virtualKeyRoutes.get("/", async (c) => {
-  const { limit, offset, search } = parseOrThrow(listQuery, c.req.query(), "virtual key list query");
+  const { limit, offset, search } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
   const page = await listVirtualKeys(c.env, { limit, offset, search });
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
 });

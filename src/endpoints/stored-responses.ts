@@ -2,6 +2,7 @@
  * GET /v1/responses/{id}, GET /v1/responses/{id}/input_items and DELETE /v1/responses/{id}: the responses the gateway
  * stored, each visible only to the virtual key (or keyless scope) that created it — to anyone else it does not exist.
  */
+import { queryOf } from "../http/query";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import type { AppContext } from "../http/context";
@@ -32,7 +33,7 @@ const listQuery = z.object({
 
 /** The conversation's input items as OpenAI lists them: newest first by default, paged with `after`. */
 export async function handleInputItems(c: AppContext, id: string): Promise<Response> {
-  const query = parseOrThrow(listQuery, c.req.query(), "query");
+  const query = parseOrThrow(listQuery, queryOf(c), "query");
   const { response } = await stored(c, id);
   const items = response.inputItems.map((item, index) => ({ id: typeof item.id === "string" ? item.id : `item_${id}_${index}`, ...item }));
   const limit = Number(query.limit ?? 20);

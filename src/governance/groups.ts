@@ -66,11 +66,21 @@ export interface GroupSummary {
   customer_id: string | null;
   /** It has a budget or a rate limit: requests must be admitted by its limiter. */
   limited: boolean;
+  /** It has a dollar budget: its keys' requests must be priced (absent in older snapshots: no). */
+  budgeted?: boolean;
   lease_share: number | null;
 }
 
 export function summaryOf(record: GroupRecord): GroupSummary {
-  return { kind: record.kind, id: record.id, name: record.name, customer_id: record.customer_id, limited: record.budgets.length > 0 || record.rate_limit !== null, lease_share: record.lease_share };
+  return {
+    kind: record.kind,
+    id: record.id,
+    name: record.name,
+    customer_id: record.customer_id,
+    limited: record.budgets.length > 0 || record.rate_limit !== null,
+    budgeted: record.budgets.length > 0,
+    lease_share: record.lease_share,
+  };
 }
 
 /** A new record, or `previous` with the fields present in `body` replaced (`budgets` replaces the whole set). */

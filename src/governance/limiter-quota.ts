@@ -34,7 +34,8 @@ export function quotaReport(config: LimiterConfig, state: LimiterState): QuotaRe
       max_limit: max,
       current_usage: used,
       reserved: reserved / unit,
-      remaining: Math.max(0, max - used - reserved / unit),
+      // In the counter's own integer unit (nano-dollars for budgets), so the difference carries no float noise.
+      remaining: Math.max(0, Math.round(max * unit) - counter.usage - reserved) / unit,
       reset_duration: duration,
       calendar_aligned: calendarAligned,
       last_reset: iso(counter.start),

@@ -2,6 +2,7 @@
  * What a governed request is priced and charged at: the served model's price on each candidate target, the
  * dearest one to reserve at, the refusal of unpriced models under a dollar budget, and the usage to charge.
  */
+import { groupsOfKey } from "../governance/group-usage";
 import { GatewayError } from "../http/errors";
 import type { TokenEstimate } from "../governance/admission";
 import { fixedNanos, nanosPerCompletionToken, priceFor, type MeteredUsage, type Price } from "../governance/pricing";
@@ -30,11 +31,13 @@ export function priceOf(routed: Routed, chain: Resolution, target: Target): Pric
   return price;
 }
 
-/** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's)? */
+/** Does any dollar budget apply to a request through this provider config (the key's, the config's, the token's, the key's team's or customer's)? */
 function underDollarBudget(routed: Routed, scope: string): boolean {
   const vk = routed.vk;
   if (!vk) return false;
-  return vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0);
+  if (vk.budgets.length > 0 || routed.token?.budget !== undefined || vk.provider_configs.some((config) => config.id === scope && config.budgets.length > 0)) return true;
+  const { team, customer } = groupsOfKey(routed.table, vk);
+  return team?.budgeted === true || customer?.budgeted === true;
 }
 
 export interface PricedTargets {
@@ -68,7 +71,7 @@ export function pricedTargets(routed: Routed, chain: Chain, estimate: TokenEstim
     const provider = chain.targets[0].provider.name;
     throw new GatewayError(
       403,
-      `model '${served}' of provider '${provider}' has no price, and a dollar budget applies to this virtual key: it cannot be served for free. ` +
+      `model '${served}' of provider '${provider}' has no price, and a dollar budget applies to this virtual key (its own, its team's or its customer's): it cannot be served for free. ` +
         `Price it with POST /api/governance/pricing-overrides (e.g. {"scope_kind":"provider","provider":"${provider}","match_type":"exact","pattern":"${served}","input_price_per_million":0.1,"output_price_per_million":0.4}; 0 is a valid price)`,
       "model_unpriced",
       { type: "model_unpriced", param: "model" },

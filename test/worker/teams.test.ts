@@ -56,6 +56,9 @@ describe("the teams and customers API", () => {
     const listed = (await (await admin("GET", `/api/governance/teams?customer_id=${customer.id}`)).json()) as { teams: { name: string }[]; total_count: number };
     expect(listed.teams.map((t) => t.name)).toEqual(["Research"]);
     expect(listed.total_count).toBe(1);
+    // An empty filter, as the README's route template and HTML forms send it, is no filter.
+    const unfiltered = (await (await admin("GET", "/api/governance/teams?limit=25&offset=0&search=&customer_id=")).json()) as { total_count: number; teams: { name: string }[] };
+    expect(unfiltered.teams.map((t) => t.name)).toContain("Research");
     const updated = await put(`/api/governance/teams/${team.team.id}`, { budgets: [{ max_limit: 5, reset_duration: "1d" }] });
     expect(updated.message).toBe("Team updated successfully");
     expect((updated.team as { rate_limit: { request_max_limit: number } }).rate_limit.request_max_limit).toBe(10);
@@ -140,6 +143,20 @@ describe("limits shared by a team and a customer", () => {
     const shown = (await quota(one)) as unknown as { team: { name: string; usage: Usage } };
     expect(shown.team.name).toBe("windowed");
     expect(shown.team.usage.rate_limits[0]?.requests?.current_usage).toBe(3);
+  });
+});
+
+describe("a team's or customer's dollar budget", () => {
+  it("refuses unpriced models as a key's own budget does, and the key's answer warns of them", async () => {
+    await put("/api/governance/customers/priced-co", { name: "priced-co", budget: { max_limit: 10, reset_duration: "1d" } });
+    await put("/api/governance/teams/priced-team", { name: "priced-team", customer_id: "priced-co" });
+    await admin("DELETE", "/api/governance/virtual-keys/priced-member");
+    const created = (await put("/api/governance/virtual-keys/priced-member", { provider_configs: [{ provider: "vllm" }], team_id: "priced-team" })) as { virtual_key: { value: string }; warnings: string[] };
+    expect(created.warnings.some((warning) => warning.includes("serves any model name"))).toBe(true);
+    const refused = await postJson("/v1/chat/completions", { ...HI, model: "vllm/unpriced-model" }, { "x-bf-vk": created.virtual_key.value });
+    expect(refused.status).toBe(403);
+    expect((await errorOf(refused)).code).toBe("model_unpriced");
+    expect((await postJson("/v1/chat/completions", HI, { "x-bf-vk": created.virtual_key.value })).status).toBe(200);
   });
 });
 
