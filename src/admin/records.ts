@@ -5,9 +5,13 @@ import type { ProviderKey, ProviderKeyInput, ProviderRecord, ProviderSettings } 
 import { GatewayError } from "../http/errors";
 import { presentKey, restoreMaskedHeaders, restoreMaskedSecrets } from "./present";
 
-/** Gives every key an id and a name (each defaults to the other; a fresh UUID when both are missing). */
-export function identifyKey(key: ProviderKeyInput): ProviderKey {
-  const id = key.id ?? crypto.randomUUID();
+/**
+ * Gives every key an id and a name (each defaults to the other; a fresh UUID when both are missing). A key sent
+ * again without its id (a re-imported config.json) keeps the id of the stored key with its name, so virtual keys'
+ * `key_ids` and logs still point at it.
+ */
+export function identifyKey(key: ProviderKeyInput, stored: readonly ProviderKey[] = []): ProviderKey {
+  const id = key.id ?? (key.name !== undefined ? stored.find((known) => known.name === key.name)?.id : undefined) ?? crypto.randomUUID();
   return { ...key, id, name: key.name ?? id };
 }
 
@@ -63,7 +67,7 @@ export function buildProviderRecord(name: string, settings: ProviderSettings, pr
   const { value: rest, kept: keptHeaders } = restoreMaskedHeaders(sent, previous?.settings);
   const kept = new Map<ProviderKey, string[]>();
   const keys = (keyInputs ?? previous?.keys.map(presentKey) ?? []).map((input) => {
-    const { value: key, kept: fields } = restoreMaskedSecrets(identifyKey(input), previous?.keys ?? []);
+    const { value: key, kept: fields } = restoreMaskedSecrets(identifyKey(input, previous?.keys), previous?.keys ?? []);
     kept.set(key, fields);
     return key;
   });

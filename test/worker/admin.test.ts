@@ -190,6 +190,16 @@ describe("seed examples", () => {
     expect(Object.keys(exported.providers)).toContain("vllm");
   });
 
+  it("keeps a key's id when the same config.json, whose keys carry no ids, is imported again", async () => {
+    const file = { providers: { "reimported": { keys: [{ name: "gpu-a", models: ["*"], vllm_key_config: { url: origin() } }], network_config: { base_url: origin() }, custom_provider_config: { base_provider_type: "openai" } } } };
+    const idOf = async () => ((await (await admin("GET", "/api/providers/reimported/keys")).json()) as { keys: { id: string; name: string }[] }).keys.map((key) => [key.name, key.id]);
+    expect((await admin("POST", "/api/config/import", file)).status).toBe(200);
+    const first = await idOf();
+    expect(first).toHaveLength(1);
+    expect((await admin("POST", "/api/config/import", file)).status).toBe(200);
+    expect(await idOf()).toEqual(first);
+  });
+
   it("rejects an import with an invalid provider without writing anything", async () => {
     const response = await admin("POST", "/api/config/import", {
       providers: { good: { keys: [], network_config: { base_url: origin() }, custom_provider_config: { base_provider_type: "openai" } }, vllm: { keys: [{ name: "x" }] } },
