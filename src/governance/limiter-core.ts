@@ -11,24 +11,18 @@
  * Reservations expire unless their request renews them while it runs; the alarm gives up the ones whose request
  * died, so budget is never held for longer than about one TTL.
  */
-import { fitAllowance, type Allowance } from "./allowance";
+import { fitAllowance } from "./allowance";
+import { LIFETIME, checkConcurrency, checkRequestWindows, constraintsFor, type RuleView } from "./limiter-rules";
 import { leaseHoldOf } from "./lease-slice";
 import { heldIn, type LimiterKv, type LimiterStorage, type Reservation } from "./limiter-storage";
-import { currentWindowStart, windowEnd, windowSpec, type WindowSpec } from "./duration";
-import { KEY_SCOPE, type AdmitDecision, type LeaseReply, type LeaseRequest, type LeaseUsage, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest, type TokenScope } from "./limits";
+import { currentWindowStart, windowSpec, type WindowSpec } from "./duration";
+import { KEY_SCOPE, type AdmitDecision, type LeaseReply, type LeaseRequest, type LeaseUsage, type AdmitRequest, type LimiterConfig, type QuotaReport, type SettleRequest } from "./limits";
 import { quotaReport, type Counter, type Pending } from "./limiter-quota";
-import { IN_FLIGHT_RETRY_SECONDS, denial, iso, money, nanos, neverFits, secondsUntil, windowDenial, type Denial } from "./limiter-denials";
+import { IN_FLIGHT_RETRY_SECONDS, denial, secondsUntil } from "./limiter-denials";
 import type { LimiterAlertSink } from "./limiter-alerts";
 
 /** A running request renews every third of its TTL; one that missed renewals by more than this is taken for dead. */
 const RENEWAL_SLACK_MS = 1_000;
-
-/** One limit the request counts against, with what to answer when it does not fit. */
-interface Constraint {
-  allowance: Allowance;
-  never(): Denial;
-  short(onlyInFlight: boolean): Denial;
-}
 
 const CONFIG_KEY = "config";
 const COUNTER_PREFIX = "c:";
@@ -36,13 +30,6 @@ const RESERVATION_PREFIX = "r:";
 /** Revoked ephemeral tokens (id → expiry, seconds), and "every token issued up to" (milliseconds). */
 const REVOKED_PREFIX = "t:revoked:";
 const REVOKED_BEFORE_KEY = "t:revoked-before";
-/** An ephemeral token's sub-budget covers its whole life: a window that never rolls over. */
-const LIFETIME: WindowSpec = { durationMs: Number.MAX_SAFE_INTEGER, calendar: undefined };
-
-function ownerOf(config: LimiterConfig, scope: string): string {
-  return scope === KEY_SCOPE ? (config.owner ?? "virtual key") : `provider config ${scope}`;
-}
-
 export class LimiterCore {
   private config: LimiterConfig | null;
   private readonly counters = new Map<string, Counter>();
@@ -95,12 +82,13 @@ export class LimiterCore {
     const asked = request.completionTokens * choices;
     const lowerable = request.flexible || config.lowerExplicitLimits === true;
     const least = (lowerable ? Math.min(request.minCompletionTokens, request.completionTokens) : request.completionTokens) * choices;
-    const fits = this.constraintsFor(config, scopes, request, now, asked).map((constraint) => ({ constraint, fit: fitAllowance(constraint.allowance, least) }));
+    const view = this.ruleView(config, now);
+    const fits = constraintsFor(config, scopes, request, asked, view).map((constraint) => ({ constraint, fit: fitAllowance(constraint.allowance, least) }));
 
     // A request that can never fit is the client's to change, whatever else is going on: 400 before any 429.
     const never = fits.find(({ fit }) => fit.kind === "never");
     if (never) return never.constraint.never();
-    const refusal = this.checkRequestWindows(config, scopes, token, now) ?? this.checkConcurrency(config);
+    const refusal = checkRequestWindows(config, scopes, token, view) ?? checkConcurrency(config, view);
     if (refusal) return refusal;
     let granted = asked;
     for (const { constraint, fit } of fits) {
@@ -267,112 +255,6 @@ export class LimiterCore {
     }
   }
 
-  /** Every token window and budget the request counts against, with the request's demand on each. */
-  private constraintsFor(config: LimiterConfig, scopes: string[], request: AdmitRequest, now: number, asked: number): Constraint[] {
-    const constraints: Constraint[] = [];
-    const completionParam = request.flexible ? null : "max_tokens";
-    // A request that uses no tokens at all (tokenize, count_tokens) is not held back by a token window, even one
-    // that usage has pushed past its limit; its request windows still count it.
-    const usesTokens = request.promptTokens > 0 || asked > 0;
-    for (const scope of scopes) {
-      for (const limit of config.rateLimits) {
-        if (!usesTokens || limit.scope !== scope || limit.token_max_limit == null || !limit.token_reset_duration) continue;
-        const { token_max_limit: max, token_reset_duration: duration } = limit;
-        const spec = windowSpec(duration, limit.calendar_aligned);
-        const counter = this.counter(`tokens:${scope}`, spec, now);
-        const inFlight = this.pending(scope, now).tokens;
-        const where = ownerOf(config, scope);
-        constraints.push({
-          allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
-          never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
-          short: (onlyInFlight) =>
-            this.refused(config, `tokens:${scope}`, spec, counter, now) ??
-            windowDenial({
-              type: "token_limited", kind: "token", where, used: counter.usage, max, duration, resetsAt: windowEnd(spec, counter.start), now, header: "tokens",
-              asked: request.promptTokens + asked, inFlight, inFlightRetrySeconds: onlyInFlight ? this.inFlightRetrySeconds(now) : undefined,
-            }),
-        });
-      }
-    }
-    const priced = request.fixedNanos > 0 || request.nanosPerCompletionToken > 0;
-    if (!priced) return constraints;
-    const worst = (completion: number) => money(Math.ceil(request.fixedNanos + request.nanosPerCompletionToken * completion));
-    for (const scope of scopes) {
-      for (const budget of config.budgets) {
-        if (budget.scope !== scope) continue;
-        const spec = windowSpec(budget.reset_duration, budget.calendar_aligned);
-        const counter = this.counter(`budget:${budget.id}`, spec, now);
-        const inFlight = this.pending(scope, now).cost;
-        const capacity = nanos(budget.max_limit);
-        const where = ownerOf(config, scope);
-        const resetsAt = windowEnd(spec, counter.start);
-        constraints.push({
-          allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-          never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), completionParam),
-          short: (onlyInFlight) =>
-            this.refused(config, `budget:${budget.id}`, spec, counter, now) ??
-            denial(
-              402,
-              "budget_exceeded",
-              `budget exceeded: ${where} budget ${money(counter.usage)} spent + ${money(inFlight)} held by requests in flight + up to ${worst(asked)} for this request > ${money(capacity)} (resets every ${budget.reset_duration}, next at ${iso(resetsAt)})`,
-              onlyInFlight ? this.inFlightRetrySeconds(now) : secondsUntil(resetsAt, now),
-            ),
-        });
-      }
-    }
-    const token = request.token;
-    if (token?.budget !== undefined) {
-      let inFlight = 0;
-      for (const reservation of this.reservations.values()) if (reservation.tokenId === token.id && reservation.expiresAt > now) inFlight += reservation.cost;
-      const used = this.counter(`token-budget:${token.id}`, LIFETIME, now).usage;
-      const capacity = nanos(token.budget);
-      constraints.push({
-        allowance: { capacity, used, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-        never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), completionParam),
-        short: (onlyInFlight) =>
-          denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? this.inFlightRetrySeconds(now) : null),
-      });
-    }
-    return constraints;
-  }
-
-  /** Request-count windows: the key's, its provider config's, and the ephemeral token's. */
-  private checkRequestWindows(config: LimiterConfig, scopes: string[], token: TokenScope | undefined, now: number): Denial | null {
-    for (const scope of scopes) {
-      for (const limit of config.rateLimits) {
-        if (limit.scope !== scope || limit.request_max_limit == null || !limit.request_reset_duration) continue;
-        const where = ownerOf(config, scope);
-        if (limit.request_max_limit === 0) return neverFits(where, `request limit (${limit.request_reset_duration} window)`, "1 request", "0 requests", null);
-        const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
-        const counter = this.counter(`requests:${scope}`, spec, now);
-        // Requests leases may still admit count as made: they are reported once admitted.
-        const used = counter.usage + this.pending(scope, now).requests;
-        if (used + 1 > limit.request_max_limit) {
-          this.refused(config, `requests:${scope}`, spec, counter, now);
-          return windowDenial({ type: "request_limited", kind: "request", where, used, max: limit.request_max_limit, duration: limit.request_reset_duration, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
-        }
-      }
-    }
-    if (token?.rate) {
-      const spec = windowSpec(token.rate.window, false);
-      const counter = this.counter(`token-requests:${token.id}`, spec, now);
-      if (counter.usage + 1 > token.rate.max) {
-        return windowDenial({ type: "request_limited", kind: "request", where: "ephemeral token", used: counter.usage, max: token.rate.max, duration: token.rate.window, resetsAt: windowEnd(spec, counter.start), now, header: "requests" });
-      }
-    }
-    return null;
-  }
-
-  private checkConcurrency(config: LimiterConfig): Denial | null {
-    if (config.maxConcurrent === null) return null;
-    const inFlight = this.pending(KEY_SCOPE, this.now()).count;
-    if (inFlight < config.maxConcurrent) return null;
-    return denial(429, "concurrency_limited", `concurrency limit reached: ${inFlight}/${config.maxConcurrent} requests in flight`, this.inFlightRetrySeconds(this.now()), {
-      "x-ratelimit-limit-concurrency": String(config.maxConcurrent),
-      "x-ratelimit-remaining-concurrency": "0",
-    });
-  }
-
   /**
    * When what requests in flight hold is likely free: within a second while any of them is still renewing its
    * reservation (it settles as soon as it ends); when the earliest lapses if none is — their requests died, as in a
@@ -442,6 +324,22 @@ export class LimiterCore {
   }
 
   /** Reports a refusal by the limit counted in `name` (for alerts); undefined, so a denial can follow it with `??`. */
+  /** What admission's rules see of this limiter now. */
+  private ruleView(config: LimiterConfig, now: number): RuleView {
+    return {
+      now,
+      counter: (name, spec) => this.counter(name, spec, now),
+      pending: (scope) => this.pending(scope, now),
+      tokenInFlight: (tokenId) => {
+        let held = 0;
+        for (const reservation of this.reservations.values()) if (reservation.tokenId === tokenId && reservation.expiresAt > now) held += reservation.cost;
+        return held;
+      },
+      inFlightRetrySeconds: () => this.inFlightRetrySeconds(now),
+      refused: (name, spec, counter) => this.refused(config, name, spec, counter, now),
+    };
+  }
+
   private refused(config: LimiterConfig, name: string, spec: WindowSpec, counter: Counter, now: number): undefined {
     this.alerts?.refused(config, name, spec, counter, now);
   }
