@@ -254,7 +254,7 @@ export async function simulate(scenario: Scenario): Promise<Report> {
       run(isolate, demand, clock.now, (used) => {
         holder.settle(share, { tokens: used, nanos: 0 });
         const delay = holder.scheduleFlush(clock.now);
-        if (delay !== null) void clock.wait(delay).then(() => holder.renew(transport, () => clock.now));
+        if (delay !== null) void clock.wait(delay).then(() => holder.renew(transport, () => clock.now)).then(() => holder.handBackWhenIdle(transport, () => clock.now));
       });
       return;
     }

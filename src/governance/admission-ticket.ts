@@ -90,5 +90,10 @@ export function scheduleFlush(env: Env, level: LimiterLevel, holder: LeaseHolder
   const delay = holder.scheduleFlush(Date.now());
   if (delay === null) return;
   const transport = transportFor(env, level);
-  waitUntil(transport.wait(delay).then(() => holder.renew(transport, Date.now)));
+  waitUntil(
+    transport
+      .wait(delay)
+      .then(() => holder.renew(transport, Date.now))
+      .then(() => holder.handBackWhenIdle(transport, Date.now)),
+  );
 }

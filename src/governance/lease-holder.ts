@@ -37,6 +37,8 @@ export interface LeaseTransport {
 export const FLUSH_DELAY_MS = 200;
 /** A renewal that has not answered after this long is taken for lost (its request's context may have been cancelled). */
 const RENEWAL_LOST_MS = 5_000;
+/** A holder that admitted nothing for this long after a flush hands its lease's headroom back. */
+const IDLE_HAND_BACK_MS = 2_000;
 /** A lease the limiter has not confirmed for this long admits nothing until it does (see freshMs). */
 const LEASE_FRESH_MS = 1_000;
 /** A failed renewal that carried usage is tried again this many times, after this long and then twice as long. */
@@ -79,6 +81,8 @@ export class LeaseHolder {
   private roundTripMs = 0;
   /** When the limiter last confirmed the lease. */
   private renewedAt = 0;
+  /** Requests admitted from leases so far: an idle holder is one where this stopped moving. */
+  private admissions = 0;
   /** Headroom the last renewal granted beyond the requests then running: the lease is low once half of it is used. */
   private granted: LeaseAmounts | null = null;
 
@@ -112,6 +116,7 @@ export class LeaseHolder {
     this.inFlight.slots += 1;
     this.peakSlots = Math.max(this.peakSlots, this.inFlight.slots);
     this.unreported.requests += 1;
+    this.admissions += 1;
     return share;
   }
 
@@ -198,7 +203,7 @@ export class LeaseHolder {
   }
 
   /** Reports usage and asks for a fresh hold. Never rejects: a failed renewal leaves the usage to the next one. */
-  async renew(transport: LeaseTransport, now: () => number, failures = 0): Promise<void> {
+  async renew(transport: LeaseTransport, now: () => number, failures = 0, handBack = false): Promise<void> {
     const started = now();
     if (this.renewingSince !== null && started - this.renewingSince < RENEWAL_LOST_MS) return;
     this.renewingSince = started;
@@ -207,7 +212,8 @@ export class LeaseHolder {
     const inFlight = { ...this.inFlight };
     let reply: LeaseReply;
     try {
-      reply = await transport.lease({ leaseId: this.leaseId, scope: this.scope, used, inFlight, want: this.want(started), ttlMs: this.ttlMs });
+      const want = handBack ? { requests: 0, tokens: 0, nanos: 0, slots: 0 } : this.want(started);
+      reply = await transport.lease({ leaseId: this.leaseId, scope: this.scope, used, inFlight, want, ttlMs: this.ttlMs });
     } catch (error) {
       // Unknown whether the limiter applied it: reporting the usage again can only overcharge, never overspend.
       console.error("renewing a lease failed:", error);
@@ -243,6 +249,19 @@ export class LeaseHolder {
       await transport.wait(Math.max(0, this.flushDueAt - now()));
       await this.renew(transport, now);
     }
+  }
+
+  /**
+   * After a flush, waits a moment and, if nothing was admitted or is running meanwhile, hands the lease's headroom
+   * back, so an idle isolate does not sit on allowance other isolates could use until the lease expires.
+   */
+  async handBackWhenIdle(transport: LeaseTransport, now: () => number): Promise<void> {
+    const admitted = this.admissions;
+    await transport.wait(IDLE_HAND_BACK_MS);
+    if (!this.hold || this.admissions !== admitted || this.inFlight.slots > 0 || this.renewingSince !== null) return;
+    await this.renew(transport, now, 0, true);
+    // The next request asks for a fresh lease sized to the traffic then.
+    if (this.admissions === admitted) this.hold = null;
   }
 
   /** Usage not reported yet (for tests and the simulation). */

@@ -114,6 +114,20 @@ describe("leased admission", () => {
     await Promise.all(running.map(async (answer) => (await answer).text()));
   });
 
+  it("hands an idle lease's headroom back within a few seconds, long before the lease would expire", async () => {
+    const key = await virtualKey("leased-idle", { provider_configs: [{ provider: "vllm" }], lease_share: 0.5, rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1h" } });
+    for (let i = 0; i < 5; i++) expect((await chat(key)).status).toBe(200);
+    const reserved = async () => (await quota(key)).rate_limits[0]?.tokens?.reserved;
+    // While traffic runs, the lease holds headroom for more.
+    expect(await eventually(reserved, (held) => (held ?? 0) > 0)).toBeGreaterThan(0);
+    const started = Date.now();
+    // Then nothing comes: the holder gives the headroom back (the lease itself lives 10 s).
+    expect(await eventually(reserved, (held) => held === 0, 6000)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(6000);
+    // Every token the five requests used was reported: 8 prompt + 3 completion each.
+    expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(55);
+  });
+
   it("with a share of 0 asks the limiter for every request, exactly as strict admission", async () => {
     const key = await virtualKey("lease-zero", { provider_configs: [{ provider: "vllm" }], lease_share: 0, rate_limit: { request_max_limit: 3, request_reset_duration: "1h" } });
     const admissions = await countAdmissions("lease-zero");
