@@ -163,7 +163,9 @@ describe("dashboard teams and customers", () => {
       spentNanos += (answer.body.usage?.prompt_tokens ?? 0) * NANOS_PER_TOKEN.prompt + (answer.body.usage?.completion_tokens ?? 0) * NANOS_PER_TOKEN.completion;
       requests += 1;
     }
-    expect(spentNanos).toBeGreaterThan(0);
+    // The fake vLLM counts a quarter token per byte of the messages' JSON (59 bytes → 15) and one per word of its
+    // answer ("You said: Hello from the dashboard test": 7).
+    expect(spentNanos).toBe(2 * (15 * NANOS_PER_TOKEN.prompt + 7 * NANOS_PER_TOKEN.completion));
     // Charges settle as each request ends; wait until both levels hold them and nothing is reserved.
     for (const [kind, id] of [["teams", teamId], ["customers", customerId]] as const) {
       await vi.waitFor(async () => {
@@ -208,7 +210,8 @@ describe("dashboard teams and customers", () => {
     expect(running.status).toBe(200);
     const { usage } = await admin<{ usage: Usage }>("GET", `/api/governance/teams/${teamId}/usage`);
     const reserved = usage.budgets[0]?.reserved ?? 0;
-    expect(reserved).toBeGreaterThan(0);
+    // "Take your time": 14 bytes → 4 tokens, + 4 for the message + 3 for the reply header; and max_tokens 50.
+    expect(Math.round(reserved * 1e9)).toBe(11 * NANOS_PER_TOKEN.prompt + 50 * NANOS_PER_TOKEN.completion);
     await page.click('nav button[data-view="teams"]');
     await page.waitForSelector("#create-group");
     const teamBudget = bar(`[data-group="${teamName}"]`, "Budget (1d)");
