@@ -2,6 +2,7 @@
 import type { Env } from "../env";
 import type { TokenClaims } from "./ephemeral";
 import { LeaseHolder, type LeasedShare } from "./lease-holder";
+import { limiterNamed } from "./limiter-named";
 import type { LeaseRequest } from "./limits";
 
 export type WaitUntil = (promise: Promise<unknown>) => void;
@@ -73,7 +74,7 @@ export function forgetLeases(): void {
 }
 
 function transportFor(env: Env, level: LimiterLevel) {
-  const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName(level.name));
+  const stub = limiterNamed(env, level.name);
   return {
     lease: (request: LeaseRequest) => stub.lease(request),
     wait: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),

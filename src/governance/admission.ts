@@ -13,9 +13,11 @@ import type { TokenClaims } from "./ephemeral";
 import type { VirtualKeyRecord } from "./schema";
 import { settingsOf } from "../settings";
 import type { Demand } from "./lease-holder";
+import { limiterNamed } from "./limiter-named";
 import { leaseHolder, newTicket, renewIfDue, scheduleFlush, type AdmissionTicket, type Hold, type LimiterLevel, type WaitUntil } from "./admission-ticket";
 
 export type { AdmissionTicket, LimiterLevel } from "./admission-ticket";
+export { limiterNamed } from "./limiter-named";
 
 export interface TokenEstimate {
   promptTokens: number;
@@ -36,20 +38,6 @@ export function inputOnly(promptTokens: number): TokenEstimate {
 
 /** The least completion per choice worth admitting a request whose limit the gateway lowers to what remains. */
 export const MIN_COMPLETION_TOKENS = 16;
-
-/** Object ids by limiter name: deriving one hashes the name, and an id is plain data any request may reuse. */
-const objectIds = new Map<string, DurableObjectId>();
-
-/** The limiter named `name`: a virtual key's id, `team:<id>` or `customer:<id>`. */
-export function limiterNamed(env: Env, name: string) {
-  let id = objectIds.get(name);
-  if (!id) {
-    id = env.VK_LIMITER.idFromName(name);
-    if (objectIds.size >= 10_000) objectIds.clear();
-    objectIds.set(name, id);
-  }
-  return env.VK_LIMITER.get(id);
-}
 
 export function limiterFor(env: Env, vk: Pick<VirtualKeyRecord, "id">) {
   return limiterNamed(env, vk.id);
@@ -92,14 +80,8 @@ export async function admitRequest(env: Env, levels: readonly LimiterLevel[], es
   const decisions = await Promise.allSettled(
     central.map((level) =>
       limiterNamed(env, level.name).admit({
+        ...demand,
         scope: level.scope,
-        promptTokens: demand.promptTokens,
-        completionTokens: demand.completionTokens,
-        choices: demand.choices,
-        flexible: demand.flexible,
-        minCompletionTokens: demand.minCompletionTokens,
-        fixedNanos: demand.fixedNanos,
-        nanosPerCompletionToken: demand.nanosPerCompletionToken,
         ttlMs,
         token: token && level.kind === "virtual_key" ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
       }),

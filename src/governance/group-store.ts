@@ -1,6 +1,7 @@
 /** Teams and customers in D1, the system of record; every location learns them through the routing table's snapshot. */
 import type { Env } from "../env";
 import type { GroupKind, GroupRecord } from "./groups";
+import { substringPattern } from "./key-store";
 
 export async function loadGroup(env: Env, kind: GroupKind, id: string): Promise<GroupRecord | null> {
   const row = await env.DB.prepare("SELECT config FROM governance_groups WHERE kind = ?1 AND id = ?2").bind(kind, id).first<string>("config");
@@ -32,8 +33,7 @@ export interface GroupPage {
 }
 
 export async function listGroups(env: Env, kind: GroupKind, options: { limit: number; offset: number; search?: string | undefined; customerId?: string | undefined }): Promise<GroupPage> {
-  // The search is a substring, never a pattern: LIKE's wildcards in it are matched literally.
-  const pattern = `%${(options.search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+  const pattern = substringPattern(options.search);
   const where = "kind = ?1 AND name LIKE ?2 ESCAPE '\\' AND (?3 IS NULL OR json_extract(config, '$.customer_id') = ?3)";
   const customer = options.customerId ?? null;
   const [rows, count] = await env.DB.batch<{ config: string } | { total: number }>([

@@ -114,9 +114,13 @@ export interface VirtualKeyPage {
   total: number;
 }
 
+/** A LIKE pattern (with ESCAPE '\\') matching names that contain `search`: its own wildcards are matched literally. */
+export function substringPattern(search: string | undefined): string {
+  return `%${(search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
 export async function listVirtualKeys(env: Env, options: { limit: number; offset: number; search?: string }): Promise<VirtualKeyPage> {
-  // The search is a substring, never a pattern: LIKE's wildcards in it are matched literally.
-  const pattern = `%${(options.search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+  const pattern = substringPattern(options.search);
   const [rows, count] = await env.DB.batch<{ config: string } | { total: number }>([
     env.DB.prepare("SELECT config FROM virtual_keys WHERE name LIKE ?1 ESCAPE '\\' ORDER BY created_at, id LIMIT ?2 OFFSET ?3").bind(pattern, options.limit, options.offset),
     env.DB.prepare("SELECT COUNT(*) AS total FROM virtual_keys WHERE name LIKE ?1 ESCAPE '\\'").bind(pattern),

@@ -5,20 +5,10 @@
  * when the lease runs low or nears expiry, and shortly after usage settles, so the limiter's counters trail the truth
  * by about FLUSH_DELAY_MS. Only resolved values are kept here — never a promise another request could be handed.
  */
-import type { LeaseAmounts, LeaseReply, LeaseRequest, LeaseWant } from "./limits";
+import type { AdmitRequest, LeaseAmounts, LeaseReply, LeaseRequest, LeaseWant } from "./limits";
 
-/** Worst case of one request, as the limiter would reserve it. */
-export interface Demand {
-  promptTokens: number;
-  /** Completion tokens per choice the request asks for. */
-  completionTokens: number;
-  choices: number;
-  /** The grant may be lowered to what the lease holds, down to `minCompletionTokens` per choice. */
-  flexible: boolean;
-  minCompletionTokens: number;
-  fixedNanos: number;
-  nanosPerCompletionToken: number;
-}
+/** Worst case of one request, as the limiter would reserve it: its admission request, less where and for how long. */
+export type Demand = Omit<AdmitRequest, "scope" | "ttlMs" | "token">;
 
 /** What one admission took from the lease. */
 export interface LeasedShare {
