@@ -5,10 +5,9 @@
  * error from the API shows next to the form and marks the input it names; limits, origins and cache are set and
  * cleared; a description that is HTML stays text; the form fits a narrow window. Screenshots go to test-results/.
  */
-import { mkdir } from "node:fs/promises";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser } from "./browser";
+import { openDashboard, type Dashboard } from "./dashboard-session";
 
 const gatewayUrl = inject("gatewayUrl");
 const fakeUrl = inject("e2eFakeVllmUrl");
@@ -18,11 +17,10 @@ const providerB = `keysb${run}`;
 const keyName = `form-key-${run}`;
 const LLAMA = "meta-llama/Llama-3.2-1B-Instruct";
 const DESCRIPTION = `<img src=x onerror="window.__xss=1"> team ${run}`;
-let browser: Browser;
+let ui: Dashboard;
 let page: Page;
 let keyId = "";
 let keyValue = "";
-const consoleProblems: string[] = [];
 
 interface StoredKey {
   id: string;
@@ -61,11 +59,6 @@ async function chat(): Promise<number> {
   return response.status;
 }
 
-async function snap(name: string): Promise<void> {
-  await mkdir("test-results", { recursive: true });
-  await page.screenshot({ path: `test-results/${name}.png`, fullPage: true });
-}
-
 const row = (form: string, kind: string, index: number) => page.locator(`${form} [data-row="${kind}"]`).nth(index);
 
 beforeAll(async () => {
@@ -75,22 +68,12 @@ beforeAll(async () => {
   }
   // Configuration is cached for a second (CONFIG_CACHE_SECONDS).
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  page.on("dialog", (dialog) => void dialog.accept());
-  await page.goto(`${gatewayUrl}/ui`);
-  await page.fill("#f-token", "e2e-admin-token");
-  await page.press("#f-token", "Enter");
-  await page.waitForSelector('nav button[aria-current="page"][data-view="overview"]');
-  // From here on (the sign-in page's own probe is a 401 by design), nothing may go to the console.
-  page.on("console", (message) => { if (message.type() === "error" || message.type() === "warning") consoleProblems.push(`${message.text()} (${message.location().url})`); });
-  page.on("pageerror", (error) => consoleProblems.push(error.message));
-  await page.click('nav button[data-view="keys"]');
-  await page.waitForSelector("#create-key");
+  ui = await openDashboard("keys", "#create-key");
+  page = ui.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await ui?.browser.close();
 });
 
 describe("dashboard virtual-key form", () => {
@@ -108,11 +91,11 @@ describe("dashboard virtual-key form", () => {
     await row("#create-key", "budget", 0).locator('input[name="b-reset"]').fill("1d");
     await page.fill("#f-requests", "2");
     await page.fill("#f-requests_reset", "1h");
-    await snap("keys-form");
+    await ui.snap("keys-form");
     await page.click('#create-key button[type="submit"]');
     keyValue = (await page.locator("#new-key-value").textContent()) ?? "";
     expect(keyValue).toMatch(/^sk-bf-/);
-    await snap("keys-created");
+    await ui.snap("keys-created");
 
     const list = (await admin("GET", `/api/governance/virtual-keys?search=${keyName}`)) as { virtual_keys: StoredKey[] };
     expect(list.virtual_keys).toHaveLength(1);
@@ -162,7 +145,7 @@ describe("dashboard virtual-key form", () => {
     expect(await page.locator('#edit-key [data-row="provider"]').count()).toBe(1);
     await page.click('#edit-key button[type="submit"]');
     await expect.poll(() => page.locator("#key-form-status").textContent(), { timeout: 5000 }).toContain("Saved");
-    await snap("keys-edit");
+    await ui.snap("keys-edit");
 
     const key = await stored();
     expect(key.rate_limit).toMatchObject({ request_max_limit: 5, request_reset_duration: "1h" });
@@ -183,11 +166,11 @@ describe("dashboard virtual-key form", () => {
     const weight = row("#edit-key", "provider", 0).locator('input[name="pc-weight"]');
     expect(await weight.getAttribute("aria-invalid")).toBe("true");
     expect(await weight.evaluate((el) => el === document.activeElement)).toBe(true);
-    await snap("keys-error");
+    await ui.snap("keys-error");
     // Chromium itself logs every 4xx fetch; that one line, for this deliberate 400, is the only one allowed.
-    const expected = consoleProblems.findIndex((p) => p.includes("status of 400") && p.includes(`/api/governance/virtual-keys/${keyId}`));
+    const expected = ui.consoleProblems.findIndex((p) => p.includes("status of 400") && p.includes(`/api/governance/virtual-keys/${keyId}`));
     expect(expected).toBeGreaterThanOrEqual(0);
-    consoleProblems.splice(expected, 1);
+    ui.consoleProblems.splice(expected, 1);
     expect((await stored()).provider_configs[0]?.weight).toBe(3);
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.waitForSelector("#create-key");
@@ -226,9 +209,9 @@ describe("dashboard virtual-key form", () => {
     await page.locator('#key-form-status [role="alert"]').waitFor();
     expect(await page.locator("#key-form-status").textContent()).toContain("allowed_origins[0]");
     expect(await page.getAttribute("#f-origins", "aria-invalid")).toBe("true");
-    const expected = consoleProblems.findIndex((p) => p.includes("status of 400"));
+    const expected = ui.consoleProblems.findIndex((p) => p.includes("status of 400"));
     expect(expected).toBeGreaterThanOrEqual(0);
-    consoleProblems.splice(expected, 1);
+    ui.consoleProblems.splice(expected, 1);
 
     for (const id of ["#f-requests", "#f-tokens", "#f-concurrent", "#f-origins", "#f-cache_ttl"]) await page.fill(id, "");
     await page.uncheck("#f-lower");
@@ -243,11 +226,11 @@ describe("dashboard virtual-key form", () => {
     await page.locator(`[data-key="${keyName}"]`).getByRole("button", { name: "Edit" }).click();
     await page.waitForSelector("#edit-key");
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(760);
-    await snap("keys-narrow");
+    await ui.snap("keys-narrow");
     await page.setViewportSize({ width: 1366, height: 900 });
   });
 
   it("keeps the console clean", () => {
-    expect(consoleProblems).toEqual([]);
+    expect(ui.consoleProblems).toEqual([]);
   });
 });

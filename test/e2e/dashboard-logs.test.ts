@@ -3,10 +3,9 @@
  * 404 for an unknown model, one with a virtual key, one whose model name is HTML), then every filter, the detail
  * view of one row, and nothing client-controlled rendered as HTML. Screenshots go to test-results/.
  */
-import { mkdir } from "node:fs/promises";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser } from "./browser";
+import { openDashboard, type Dashboard } from "./dashboard-session";
 
 const gatewayUrl = inject("gatewayUrl");
 const fakeUrl = inject("e2eFakeVllmUrl");
@@ -16,9 +15,8 @@ const keyName = `logs-key-${run}`;
 const LLAMA = "meta-llama/Llama-3.2-1B-Instruct";
 const XSS_MODEL = `${provider}/<img src=x onerror="window.__xss=1">`;
 const ids = { ok: `ok-${run}`, missing: `missing-${run}`, vk: `vk-${run}`, xss: `xss-${run}` };
-let browser: Browser;
+let ui: Dashboard;
 let page: Page;
-const consoleProblems: string[] = [];
 
 interface LogRow {
   request_id: string;
@@ -45,11 +43,6 @@ async function chat(requestId: string, model: string, key?: string): Promise<num
   const response = await fetch(`${gatewayUrl}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify({ model, max_tokens: 10, messages: [{ role: "user", content: "Hello from the logs test" }] }) });
   await response.text();
   return response.status;
-}
-
-async function snap(name: string): Promise<void> {
-  await mkdir("test-results", { recursive: true });
-  await page.screenshot({ path: `test-results/${name}.png`, fullPage: true });
 }
 
 /** Sets the filter form (everything else back to "any") and returns the request ids of the rows shown. */
@@ -87,21 +80,12 @@ beforeAll(async () => {
   // Log rows are written in batches about a second later.
   for (let waited = 0; ((await admin("GET", `/api/logs?provider=${provider}`)) as { total: number }).total < 4 && waited < 10_000; waited += 200) await pause(200);
 
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  await page.goto(`${gatewayUrl}/ui`);
-  await page.fill("#f-token", "e2e-admin-token");
-  await page.press("#f-token", "Enter");
-  await page.waitForSelector('nav button[aria-current="page"][data-view="overview"]');
-  // From here on (the sign-in page's own probe is a 401 by design), nothing may go to the console.
-  page.on("console", (message) => { if (message.type() === "error" || message.type() === "warning") consoleProblems.push(`${message.text()} (${message.location().url})`); });
-  page.on("pageerror", (error) => consoleProblems.push(error.message));
-  await page.click('nav button[data-view="logs"]');
-  await page.waitForSelector("#logs");
+  ui = await openDashboard("logs", "#logs");
+  page = ui.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await ui?.browser.close();
 });
 
 describe("dashboard logs page", () => {
@@ -110,7 +94,7 @@ describe("dashboard logs page", () => {
     expect(await filter({ provider })).toEqual(all);
     expect(await page.locator("#logs-total").textContent()).toBe("1–4 of 4 requests");
     expect(await filter({ provider, status: "error" })).toEqual([ids.xss, ids.missing]);
-    await snap("logs-filtered");
+    await ui.snap("logs-filtered");
     expect(await filter({ provider, status: "success" })).toEqual([ids.vk, ids.ok]);
     expect(await filter({ provider, status: "success", code: "404" })).toEqual([ids.xss, ids.missing]);
     expect(await filter({ virtual_key: keyName })).toEqual([ids.vk]);
@@ -161,7 +145,7 @@ describe("dashboard logs page", () => {
     expect(ok.Cost).toMatch(/^\$0\.0000\d+$/);
     expect(Number((ok.Cost ?? "").slice(1))).toBeCloseTo(vk?.cost ?? -1, 12);
     expect(await page.locator("#log-detail").textContent()).toContain("LOG_PAYLOADS");
-    await snap("logs-detail");
+    await ui.snap("logs-detail");
     await page.getByRole("button", { name: "Close" }).click();
     expect(await page.locator("#log-detail").count()).toBe(0);
   });
@@ -182,11 +166,11 @@ describe("dashboard logs page", () => {
     expect(await bodies.allTextContents()).toEqual([JSON.stringify(JSON.parse(requestBody), null, 2), responseBody]);
     expect(await page.locator("#log-detail img, #log-detail script").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
-    await snap("logs-detail-bodies");
+    await ui.snap("logs-detail-bodies");
     await page.unroute("**/api/logs?*");
   });
 
   it("keeps the console clean", () => {
-    expect(consoleProblems).toEqual([]);
+    expect(ui.consoleProblems).toEqual([]);
   });
 });
