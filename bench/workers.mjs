@@ -2,6 +2,7 @@
  * The gateway under test in its own plain workerd (via the miniflare API, not `wrangler dev`, which puts a proxy and
  * file watchers in front) that serves HTTP itself on 127.0.0.1, with local D1, KV and Durable Objects.
  */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
@@ -10,13 +11,15 @@ export const COMPATIBILITY_DATE = "2026-11-01";
 export const COMPATIBILITY_FLAGS = ["enable_request_signal"];
 
 // Quiet miniflare: warnings and errors only, no per-request log lines, no workerd --verbose, and no dev registry
-// (which would write to a global directory shared with other local sessions). Storage stays in a temp directory.
+// (which would write to a global directory shared with other local sessions). Storage stays in a temp directory
+// (see storageRoot).
 // This miniflare (5.x) takes each Worker as `{ config }` in `workers`, with the code as a module manifest and
 // every binding, plain vars included, typed in `env`; the first Worker receives the HTTP requests.
-function instance(name, source, env, exports) {
+function instance(name, source, env, exports, storage) {
   return {
     host: "127.0.0.1",
     port: 0,
+    ...(storage ? { resourcePersistencePath: storage } : {}),
     // `npm run profile` attaches to workerd's inspector here to take a CPU profile under load.
     ...(process.env.INSPECT_PORT ? { inspectorPort: Number(process.env.INSPECT_PORT) } : {}),
     verbose: false,
@@ -60,6 +63,38 @@ async function started(mf, name, setup = async () => {}) {
 
 const text = (value) => ({ type: "text", value });
 
+const SHM = "/dev/shm";
+const SHM_PREFIX = "gateway-bench-storage-";
+
+/**
+ * Where the gateway's local D1, KV and Durable Object storage lives: a fresh directory on tmpfs (/dev/shm) when the
+ * machine has one, removed when the process exits; otherwise miniflare's own temp directory. The simulators keep that
+ * storage in SQLite files and commit every transaction with an fsync on workerd's one thread, so on a disk each
+ * admission and each log batch would stall every request in the process for a disk flush — a cost no deployed Worker
+ * pays, since its storage is a service elsewhere. On tmpfs the same SQLite work, transactions and output gates stay;
+ * only the wait for a disk goes. Directories left by processes that were killed are removed first.
+ */
+function storageRoot() {
+  if (!existsSync(SHM)) return undefined;
+  for (const entry of readdirSync(SHM)) {
+    const pid = Number(entry.slice(SHM_PREFIX.length).split("-")[0]);
+    if (!entry.startsWith(SHM_PREFIX) || !Number.isInteger(pid) || processAlive(pid)) continue;
+    rmSync(join(SHM, entry), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(SHM, `${SHM_PREFIX}${process.pid}-`));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
 /** The bench key reaches its origin through this binding instead of the global fetch (see startGateway). */
 export const ORIGIN_BINDING = "BENCH_ORIGIN";
 
@@ -89,6 +124,7 @@ export async function startGateway(bundlePath, root, originUrl) {
         ...Object.fromEntries(objects.map((o) => [o.name, { type: "durable-object", worker: "gateway", exportName: o.className }])),
       },
       Object.fromEntries(objects.map((o) => [o.className, { type: "durable-object", storage: o.sqlite ? "sqlite" : "legacy-kv" }])),
+      storageRoot(),
     ),
   );
   const gateway = await started(mf, "gateway", async () => applyMigrations(await mf.getD1Database("DB"), join(root, "migrations")));

@@ -32,6 +32,7 @@ export const SCENARIO_MODELS = [
   "cut-short",
   "drop-connection",
   "slow-first-token",
+  "slow-body",
   "long-answer",
   "gpt-4o-mini",
   ...REASONING_MODELS,
@@ -241,6 +242,13 @@ export class FakeVllm {
         : { index: 0, text: ` ${reply}`, logprobs: null, finish_reason: "stop", stop_reason: null };
       const answer = { id, object: chat ? "chat.completion" : "text_completion", created, model: served, choices: [choice], usage: usage(prompt, words.length) };
       if (model === "spaced-json") return sendJson(res, 200, JSON.stringify(answer, null, 2));
+      if (model === "slow-body") {
+        // Headers at once, the body 3 s later: an answer that started but takes too long to finish.
+        res.writeHead(200, { "content-type": "application/json" });
+        res.flushHeaders();
+        await sleep(3000);
+        return void res.end(JSON.stringify(answer));
+      }
       return sendJson(res, 200, answer, loadReport(origin));
     }
 

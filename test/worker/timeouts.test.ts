@@ -18,6 +18,12 @@ beforeAll(async () => {
       network_config: { base_url: origin("quick"), first_byte_timeout_in_seconds: 1, default_request_timeout_in_seconds: 30 },
       custom_provider_config: { base_provider_type: "openai" },
     },
+    // Both clocks short, and JSON asked as JSON: the whole-answer clock runs on after the headers.
+    tight: {
+      keys: [{ name: "gpu", models: ["*"], value: "" }],
+      network_config: { base_url: origin("tight"), first_byte_timeout_in_seconds: 1, default_request_timeout_in_seconds: 2, stream_for_json: false },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
     // The fake origin "auth" wants a bearer token the first key does not have; the standby key (weight 0) is tried
     // first only when the first one's circuit is open.
     locked: {
@@ -62,6 +68,16 @@ describe("the first-byte timeout", () => {
     expect(status).toBe(200);
     expect(sseData(body).at(-1)).toBe("[DONE]");
   }, 10_000);
+
+  it("hands over to the request timeout once the answer has started: a JSON body that never finishes in time is a 504", async () => {
+    // Headers at once, the body after 3 s: past the first-byte deadline (1 s) the whole-answer one (2 s) still runs.
+    const started = Date.now();
+    const response = await postJson("/v1/chat/completions", { model: "tight/slow-body", messages: [] });
+    expect(response.status).toBe(504);
+    const error = await errorOf(response);
+    expect(error.message).toContain("did not answer within 2 s (network_config.default_request_timeout_in_seconds)");
+    expect(Date.now() - started).toBeLessThan(2800);
+  });
 });
 
 describe("the circuit breaker", () => {
