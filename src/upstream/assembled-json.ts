@@ -9,8 +9,9 @@ import { isJsonObject } from "../http/body";
 import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { errorPartsOf, originError } from "./errors";
-import type { OriginCall } from "./origin";
+import { originLabel, type OriginCall } from "./origin";
 import { withReasoningField, type ReasoningField } from "./reasoning-field";
+import { dataOf } from "./sse-relay";
 import { forwardedHeaders, usageOf, type JsonAnswer, type UsageReport } from "./respond";
 
 export interface AssembleOptions {
@@ -28,21 +29,6 @@ interface StreamTally {
   done: boolean;
 }
 
-function where(target: Target): string {
-  return `origin for provider '${target.provider.name}' key '${target.key.name}'`;
-}
-
-/** The data payload of one event, or null for comments and keep-alives. */
-function dataOf(raw: string): string | null {
-  let data: string | null = null;
-  for (const line of raw.split("\n")) {
-    if (!line.startsWith("data:")) continue;
-    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-    data = data === null ? value : `${data}\n${value}`;
-  }
-  return data;
-}
-
 /** Feeds one event to the assembler; throws the error an error frame or an unreadable event stands for. */
 function takeEvent(raw: string, assembler: Assembler, tally: StreamTally, target: Target): void {
   const data = dataOf(raw);
@@ -56,11 +42,11 @@ function takeEvent(raw: string, assembler: Assembler, tally: StreamTally, target
   try {
     chunk = JSON.parse(data);
   } catch {
-    throw new GatewayError(502, `${where(target)} sent a stream event that is not JSON`, "invalid_upstream_response");
+    throw new GatewayError(502, `origin for ${originLabel(target)} sent a stream event that is not JSON`, "invalid_upstream_response");
   }
   // An error frame (vLLM sends one when generation fails mid-way) is the error its JSON answer would have been.
   if (data.includes('"error"') && errorPartsOf(chunk)) throw originError(200, data, { provider: target.provider.name, key: target.key.name });
-  if (!isJsonObject(chunk)) throw new GatewayError(502, `${where(target)} sent a stream event that is not a JSON object`, "invalid_upstream_response");
+  if (!isJsonObject(chunk)) throw new GatewayError(502, `origin for ${originLabel(target)} sent a stream event that is not a JSON object`, "invalid_upstream_response");
   tally.dataEvents += 1;
   assembler.add(chunk);
 }
@@ -77,7 +63,7 @@ async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, call:
   } catch (thrown) {
     if (!idle) throw call.readFailure(thrown);
     const seconds = target.provider.streamIdleTimeoutMs / 1000;
-    throw new GatewayError(504, `${where(target)} sent nothing for ${seconds} s (network_config.stream_idle_timeout_in_seconds)`, "stream_idle_timeout");
+    throw new GatewayError(504, `origin for ${originLabel(target)} sent nothing for ${seconds} s (network_config.stream_idle_timeout_in_seconds)`, "stream_idle_timeout");
   } finally {
     clearTimeout(timer);
   }
@@ -132,7 +118,7 @@ async function readStream(reader: ReadableStreamDefaultReader<Uint8Array>, call:
     const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
     for (const event of splitter.push(text, done)) takeEvent(event, assembler, tally, target);
     if (tally.done) return tally;
-    if (done) throw new GatewayError(502, `${where(target)} ended its stream before completion (no [DONE])`, "stream_truncated");
+    if (done) throw new GatewayError(502, `origin for ${originLabel(target)} ended its stream before completion (no [DONE])`, "stream_truncated");
   }
 }
 
@@ -147,7 +133,7 @@ function drain(reader: ReadableStreamDefaultReader<Uint8Array>): void {
 /** The JSON answer assembled from an origin's successful event stream. */
 export async function relayAssembled(call: OriginCall, target: Target, assembler: Assembler, options: AssembleOptions): Promise<JsonAnswer> {
   const body = call.response.body;
-  if (!body) throw new GatewayError(502, `${where(target)} returned an empty stream`, "stream_truncated");
+  if (!body) throw new GatewayError(502, `origin for ${originLabel(target)} returned an empty stream`, "stream_truncated");
   // The request timer covers time to headers; from here the stream idle timeout applies, as for a stream.
   call.stopTimer();
   const reader = body.getReader();

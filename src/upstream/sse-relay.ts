@@ -327,7 +327,7 @@ export class SseRelay {
 }
 
 /** The data payload of an event, or null for comment-only / data-less events. */
-function dataOf(raw: string): string | null {
+export function dataOf(raw: string): string | null {
   if (raw.startsWith("data:") && raw.indexOf("\n") === -1) return raw.charCodeAt(5) === 32 ? raw.slice(6) : raw.slice(5);
   let data: string | null = null;
   for (const line of raw.split("\n")) {

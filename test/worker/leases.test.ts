@@ -78,7 +78,7 @@ describe("leased admission", () => {
     const counters = [await countAdmissions("lease-member"), await countAdmissions("team:lease-team"), await countAdmissions("customer:lease-co")];
     expect((await chat(key)).status).toBe(200);
     const leases = async () => Promise.all(["lease-member", "team:lease-team", "customer:lease-co"].map(async (name) => (await limiter(name).quota())?.leases.count));
-    await eventually(leases, (counts) => counts.every((count) => count === 1));
+    expect(await eventually(leases, (counts) => counts.every((count) => count === 1))).toEqual([1, 1, 1]);
     for (let i = 0; i < 20; i++) expect((await chat(key)).status).toBe(200);
     // Each level was asked once, by the first request; the next 20 were admitted from this isolate's three leases.
     expect(await Promise.all(counters.map((count) => count()))).toEqual([1, 1, 1]);
