@@ -73,13 +73,16 @@ const listQuery = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
   offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
   search: z.optional(z.string().check(z.maxLength(128))),
+  /** Only the keys of this team, or of this customer (directly: not through the customer's teams). */
+  team_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  customer_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
 });
 
 export const virtualKeyRoutes = new Hono<AppEnv>();
 
 virtualKeyRoutes.get("/", async (c) => {
-  const { limit, offset, search } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
-  const page = await listVirtualKeys(c.env, { limit, offset, search });
+  const { limit, offset, search, team_id: teamId, customer_id: customerId } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
+  const page = await listVirtualKeys(c.env, { limit, offset, search, teamId, customerId });
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
 });
 

@@ -157,10 +157,9 @@ async function renderKeys() {
   const groups = { teams, customers };
   /** Redraws the page: the form (create, or edit of one key) above the key cards; 'after' fills the form's status. */
   async function draw(vk, after) {
-    const { virtual_keys } = await api("GET", "/api/governance/virtual-keys?limit=100");
-    const cards = await Promise.all(virtual_keys.map((key) => keyCard(key, edit)));
+    const list = await keyList(edit);
     const form = keyForm(providers, groups, vk, saved);
-    main.replaceChildren(form, ...cards);
+    main.replaceChildren(form, list);
     if (after) document.getElementById("key-form-status").replaceChildren(...after);
     return form;
   }
@@ -180,7 +179,18 @@ async function renderKeys() {
       ...warnings,
     ]);
   }
-  const { virtual_keys } = await api("GET", "/api/governance/virtual-keys?limit=100");
-  return [keyForm(providers, groups, undefined, saved), ...(await Promise.all(virtual_keys.map((key) => keyCard(key, edit))))];
+  return [keyForm(providers, groups, undefined, saved), await keyList(edit)];
+}
+
+/** The key cards of the page the list is at, under its heading, search and pager; a new page redraws only the list. */
+async function keyList(edit) {
+  const box = h("div", { id: "key-list" });
+  const fill = async () => {
+    const page = await listPage("keys", "/api/governance/virtual-keys", "virtual_keys");
+    const cards = await Promise.all(page.items.map((key) => keyCard(key, edit)));
+    box.replaceChildren(...listHead("keys", "Virtual keys", page, () => attempt(box, fill)), ...(cards.length ? cards : [message(emptyList("keys"))]));
+  };
+  await fill();
+  return box;
 }
 `;

@@ -23,7 +23,9 @@ function groupForm(kind, customers, g, onSaved) {
   const kindSelect = editing ? null : h("select", { name: "kind", id: "f-kind" }, h("option", { value: "team", text: "Team" }), h("option", { value: "customer", text: "Customer" }));
   const customerSelect = h("select", { name: "customer", id: "f-customer" },
     h("option", { value: "", text: "none" }),
-    ...customers.map((c) => h("option", { value: c.id, selected: c.id === v.customer_id, text: c.name })));
+    ...customers.map((c) => h("option", { value: c.id, selected: c.id === v.customer_id, text: c.name })),
+    // A customer past the first page of the list stays chosen, so saving never unlinks the team by accident.
+    v.customer_id && !customers.some((c) => c.id === v.customer_id) ? h("option", { value: v.customer_id, selected: true, text: v.customer_id }) : null);
   // A customer has no customer of its own: the select only applies while "Team" is chosen.
   if (kindSelect) kindSelect.addEventListener("change", () => { customerSelect.disabled = kindSelect.value !== "team"; });
   const title = editing ? "Edit " + kind + " " + g.name : "Create a team or customer";
@@ -61,16 +63,20 @@ function groupForm(kind, customers, g, onSaved) {
   return h("section", { class: "card", id: "group-form-card" }, h("h2", { text: title }), form);
 }
 
-/** One team's or customer's card: what it holds, its usage bars, and its actions. */
-function groupCard(kind, g, context, edit) {
+/** One team's or customer's card: what it holds (its members read on their own, so none is missed), its usage bars, and its actions. */
+async function groupCard(kind, g, edit) {
   const status = h("div", { class: "group-status" });
-  const keys = context.keys.filter((k) => (kind === "team" ? k.team_id : k.customer_id) === g.id).map((k) => k.name);
-  const teams = kind === "customer" ? context.teams.filter((t) => t.customer_id === g.id).map((t) => t.name) : [];
-  const customer = g.customer_id ? context.customers.find((c) => c.id === g.customer_id) : null;
+  const members = "/api/governance/virtual-keys?limit=10&" + kind + "_id=" + encodeURIComponent(g.id);
+  const [usage, keys, teams, customer] = await Promise.all([
+    api("GET", groupPath(kind, g.id) + "/usage"),
+    memberNames(members, "virtual_keys"),
+    kind === "customer" ? memberNames(groupPath("team") + "?limit=10&customer_id=" + encodeURIComponent(g.id), "teams") : null,
+    g.customer_id ? api("GET", groupPath("customer", g.customer_id)).then((answer) => answer.customer, () => null) : null,
+  ]);
   const facts = [
     "id " + g.id,
-    kind === "team" ? "customer: " + (customer ? customer.name : g.customer_id || "none") : "teams: " + (teams.length ? teams.join(", ") : "none"),
-    "keys: " + (keys.length ? keys.join(", ") : "none"),
+    kind === "team" ? "customer: " + (customer ? customer.name : g.customer_id || "none") : "teams: " + teams,
+    "keys: " + keys,
     "lease share: " + (g.lease_share === null || g.lease_share === undefined ? "gateway default" : String(g.lease_share)),
   ];
   const remove = async () => {
@@ -84,7 +90,7 @@ function groupCard(kind, g, context, edit) {
     h("h2", {}, g.name, h("span", { class: "muted", text: "  " + kind })),
     g.description ? h("p", { text: g.description }) : null,
     h("p", { class: "muted", text: facts.join(" · ") }),
-    levelUsage(kind, null, context.usage.get(kind + ":" + g.id)),
+    levelUsage(kind, null, usage.usage),
     h("div", { class: "actions" },
       h("button", { class: "secondary", type: "button", onclick: () => attempt(status, () => edit(kind, g.id)) }, "Edit"),
       h("button", { class: "danger", type: "button", onclick: () => attempt(status, remove) }, "Delete")),
@@ -92,19 +98,23 @@ function groupCard(kind, g, context, edit) {
   );
 }
 
-/** Customers, then teams, each under a heading with its count. */
+/** One kind's cards, of the page its list is at, under its heading, search and pager; a new page redraws only it. */
+async function groupList(kind, title, edit) {
+  const name = kind + "s";
+  const box = h("div", { id: name + "-list" });
+  const fill = async () => {
+    const page = await listPage(name, groupPath(kind), name);
+    const cards = await Promise.all(page.items.map((g) => groupCard(kind, g, edit)));
+    box.replaceChildren(...listHead(name, title, page, () => attempt(box, fill)), ...(cards.length ? cards : [message(emptyList(name))]));
+  };
+  await fill();
+  return box;
+}
+
+/** Customers, then teams; and the customers a team may belong to, for the form. */
 async function groupLists(edit) {
-  const [{ customers }, { teams }, { virtual_keys }] = await Promise.all([
-    api("GET", groupPath("customer") + "?limit=100"), api("GET", groupPath("team") + "?limit=100"), api("GET", "/api/governance/virtual-keys?limit=100"),
-  ]);
-  const all = [...customers.map((g) => ["customer", g]), ...teams.map((g) => ["team", g])];
-  const reports = await Promise.all(all.map(([kind, g]) => api("GET", groupPath(kind, g.id) + "/usage")));
-  const context = { customers, teams, keys: virtual_keys, usage: new Map(all.map(([kind, g], i) => [kind + ":" + g.id, reports[i].usage])) };
-  const list = (kind, title, groups) => [
-    h("h2", { class: "list-head", id: kind + "s-head", text: title + " (" + groups.length + ")" }),
-    ...(groups.length ? groups.map((g) => groupCard(kind, g, context, edit)) : [message("None yet.")]),
-  ];
-  return { customers, elements: [...list("customer", "Customers", customers), ...list("team", "Teams", teams)] };
+  const [{ customers }, ...elements] = await Promise.all([api("GET", groupPath("customer") + "?limit=100"), groupList("customer", "Customers", edit), groupList("team", "Teams", edit)]);
+  return { customers, elements };
 }
 
 async function renderTeams() {

@@ -2,12 +2,13 @@
  * The dashboard's overview charts (plain browser JavaScript); logs are in views-logs.ts, providers in views-config.ts
  * (with views-provider-edit.ts, views-health.ts and views-pricing.ts), virtual keys in views-keys.ts, teams and
  * customers in views-teams.ts (both with the budget and limit inputs of views-limits-form.ts and the usage bars of
- * views-quota.ts), usage in views-usage.ts.
+ * views-quota.ts, and paged with views-list.ts), usage in views-usage.ts.
  */
 import { CONFIG_VIEWS } from "./views-config";
 import { HEALTH_VIEWS } from "./views-health";
 import { KEY_VIEWS } from "./views-keys";
 import { LIMITS_FORM_VIEWS } from "./views-limits-form";
+import { LIST_VIEWS } from "./views-list";
 import { LOG_VIEWS } from "./views-logs";
 import { PRICING_VIEWS } from "./views-pricing";
 import { PROVIDER_EDIT_VIEWS } from "./views-provider-edit";
@@ -58,4 +59,4 @@ async function renderOverview() {
 }
 `;
 
-export const DASHBOARD_VIEWS = [READ_VIEWS, LOG_VIEWS, CONFIG_VIEWS, PROVIDER_EDIT_VIEWS, HEALTH_VIEWS, PRICING_VIEWS, LIMITS_FORM_VIEWS, QUOTA_VIEWS, KEY_VIEWS, TEAM_VIEWS, USAGE_VIEWS, "const RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, teams: renderTeams, logs: renderLogs, usage: renderUsage };"].join("\n");
+export const DASHBOARD_VIEWS = [READ_VIEWS, LOG_VIEWS, CONFIG_VIEWS, PROVIDER_EDIT_VIEWS, HEALTH_VIEWS, PRICING_VIEWS, LIMITS_FORM_VIEWS, QUOTA_VIEWS, LIST_VIEWS, KEY_VIEWS, TEAM_VIEWS, USAGE_VIEWS, "const RENDER = { overview: renderOverview, providers: renderProviders, keys: renderKeys, teams: renderTeams, logs: renderLogs, usage: renderUsage };"].join("\n");

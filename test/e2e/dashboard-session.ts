@@ -47,13 +47,13 @@ export interface Dashboard {
   snap(name: string): Promise<void>;
 }
 
-/** Chromium on /ui, signed in, on the given page; confirm() dialogs are accepted. */
-export async function openDashboard(view: string, ready: string): Promise<Dashboard> {
+/** Chromium on /ui (of the shared gateway unless `baseUrl` names another), signed in, on the given page; confirm() dialogs are accepted. */
+export async function openDashboard(view: string, ready: string, baseUrl = gatewayUrl): Promise<Dashboard> {
   const browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   const consoleProblems: string[] = [];
   page.on("dialog", (dialog) => void dialog.accept());
-  await page.goto(`${gatewayUrl}/ui`);
+  await page.goto(`${baseUrl}/ui`);
   await page.fill("#f-token", E2E_ADMIN_TOKEN);
   await page.press("#f-token", "Enter");
   await page.waitForSelector('nav button[aria-current="page"][data-view="overview"]');

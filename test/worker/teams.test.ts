@@ -67,6 +67,20 @@ describe("the teams and customers API", () => {
 
     // A customer with a team, or a team with a key, is not deleted from under them.
     await keyIn("api-member", { team_id: team.team.id });
+    await keyIn("api-direct", { customer_id: customer.id });
+    // The key list filters by team or by customer (a customer's own keys, not its teams'): the dashboard's members.
+    const keysOf = async (query: string) => {
+      const answer = await admin("GET", `/api/governance/virtual-keys?${query}`);
+      expect(answer.status, await answer.clone().text()).toBe(200);
+      const page = (await answer.json()) as { virtual_keys: { name: string }[]; total_count: number };
+      return [page.virtual_keys.map((k) => k.name), page.total_count];
+    };
+    expect(await keysOf(`team_id=${team.team.id}`)).toEqual([["api-member"], 1]);
+    expect(await keysOf(`customer_id=${customer.id}`)).toEqual([["api-direct"], 1]);
+    expect(await keysOf(`customer_id=${customer.id}&team_id=${team.team.id}`)).toEqual([[], 0]);
+    expect(await keysOf(`team_id=${team.team.id}&search=direct`)).toEqual([[], 0]);
+    expect((await admin("GET", `/api/governance/virtual-keys?team_id=${"x".repeat(129)}`)).status).toBe(400);
+    await admin("DELETE", "/api/governance/virtual-keys/api-direct");
     const busy = await admin("DELETE", `/api/governance/teams/${team.team.id}`);
     expect(busy.status).toBe(409);
     expect((await errorOf(busy)).message).toContain("virtual key 'api-member'");
