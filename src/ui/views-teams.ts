@@ -64,14 +64,14 @@ function groupForm(kind, customers, g, onSaved) {
 }
 
 /** One team's or customer's card: what it holds (its members read on their own, so none is missed), its usage bars, and its actions. */
-async function groupCard(kind, g, edit) {
+async function groupCard(kind, g, edit, knownCustomers) {
   const status = h("div", { class: "group-status" });
   const members = "/api/governance/virtual-keys?limit=10&" + kind + "_id=" + encodeURIComponent(g.id);
   const [usage, keys, teams, customer] = await Promise.all([
     api("GET", groupPath(kind, g.id) + "/usage"),
     memberNames(members, "virtual_keys"),
     kind === "customer" ? memberNames(groupPath("team") + "?limit=10&customer_id=" + encodeURIComponent(g.id), "teams") : null,
-    g.customer_id ? api("GET", groupPath("customer", g.customer_id)).then((answer) => answer.customer, () => null) : null,
+    g.customer_id ? customerOf(g.customer_id, knownCustomers) : null,
   ]);
   const facts = [
     "id " + g.id,
@@ -98,13 +98,18 @@ async function groupCard(kind, g, edit) {
   );
 }
 
+/** A team's customer: from the first page of customers already read, else read on its own (null if it is gone). */
+async function customerOf(id, knownCustomers) {
+  return (await knownCustomers).find((c) => c.id === id) || api("GET", groupPath("customer", id)).then((answer) => answer.customer, () => null);
+}
+
 /** One kind's cards, of the page its list is at, under its heading, search and pager; a new page redraws only it. */
-async function groupList(kind, title, edit) {
+async function groupList(kind, title, edit, knownCustomers) {
   const name = kind + "s";
   const box = h("div", { id: name + "-list" });
   const fill = async () => {
     const page = await listPage(name, groupPath(kind), name);
-    const cards = await Promise.all(page.items.map((g) => groupCard(kind, g, edit)));
+    const cards = await Promise.all(page.items.map((g) => groupCard(kind, g, edit, knownCustomers)));
     box.replaceChildren(...listHead(name, title, page, () => attempt(box, fill)), ...(cards.length ? cards : [message(emptyList(name))]));
   };
   await fill();
@@ -113,7 +118,8 @@ async function groupList(kind, title, edit) {
 
 /** Customers, then teams; and the customers a team may belong to, for the form. */
 async function groupLists(edit) {
-  const [{ customers }, ...elements] = await Promise.all([api("GET", groupPath("customer") + "?limit=100"), groupList("customer", "Customers", edit), groupList("team", "Teams", edit)]);
+  const firstCustomers = api("GET", groupPath("customer") + "?limit=100").then((answer) => answer.customers);
+  const [customers, ...elements] = await Promise.all([firstCustomers, groupList("customer", "Customers", edit, firstCustomers), groupList("team", "Teams", edit, firstCustomers)]);
   return { customers, elements };
 }
 
