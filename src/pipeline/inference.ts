@@ -5,7 +5,7 @@
  *   1. authenticate  authenticate.ts  the virtual key (middleware, before the body was read), checked against Origin
  *   2. parse         endpoints/*      the body, once, into the plan
  *   3. resolve       resolve.ts       the model and its fallbacks → chains of candidate targets
- *      (cache)       response-cache.ts  a deterministic request answered before, replayed at $0
+ *      (cache)       response-cache.ts  a deterministic request answered before, replayed at $0 (admitted as one request)
  *   4. admit         admit.ts         one Durable Object call reserving the worst case, per provider config
  *   5. dispatch      dispatch.ts      targets in order, retries with backoff, then the next chain (attempt.ts)
  *   6. relay         reply.ts         the origin's answer in the endpoint's shape, streams event by event
@@ -67,6 +67,10 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
   const hit = cache && (await cachedAnswer(cache));
   const first = routed.targets[0];
   if (hit && first) {
+    // A replay reaches no origin and costs nothing, yet it is one of the key's requests: its request windows and
+    // concurrency count it — a key at its request limit is refused a replay too — and it reserves no tokens or dollars.
+    const { ticket } = await admitChain(scope, routed, routed, { estimate: plan.estimate, metered: false }, null);
+    if (ticket) scope.waitUntil(release(ticket));
     recordRoute(trace, first, routed.publicModel, 0, 0);
     trace.cacheHit = true;
     trace.outcome = Promise.resolve(hit.outcome);

@@ -50,6 +50,26 @@ describe("the exact-match response cache", () => {
     expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(spent);
   });
 
+  it("counts a replay as one of the key's requests, so a key at its request limit is refused a replay too", async () => {
+    const key = await virtualKey("cached-limited", {
+      provider_configs: [{ provider: "vllm" }],
+      response_cache: { ttl_seconds: 60 },
+      rate_limit: { request_max_limit: 2, request_reset_duration: "1h", token_max_limit: 100_000, token_reset_duration: "1h" },
+    });
+    const prompt = { temperature: 0, messages: [{ role: "user", content: "cache me (limited)" }] };
+    const first = await send(prompt, { "x-bf-vk": key });
+    expect([first.status, first.cache, first.reached]).toEqual([200, "miss", 1]);
+    const spent = (await quota(key)).rate_limits[0]?.tokens?.current_usage;
+    const second = await send(prompt, { "x-bf-vk": key });
+    expect([second.status, second.cache, second.reached]).toEqual([200, "hit", 0]);
+    const after = (await quota(key)).rate_limits[0];
+    // Two requests counted, no tokens added and none left reserved by the replay.
+    expect([after?.requests?.current_usage, after?.tokens?.current_usage, after?.tokens?.reserved]).toEqual([2, spent, 0]);
+    const third = await send(prompt, { "x-bf-vk": key });
+    expect([third.status, third.reached]).toEqual([429, 0]);
+    expect((JSON.parse(third.body) as { error: { code: string } }).error.code).toBe("request_limited");
+  });
+
   it("replays a stream as the same stream", async () => {
     const key = await virtualKey("cached-stream", { provider_configs: [{ provider: "vllm" }], response_cache: { ttl_seconds: 60 } });
     const prompt = { seed: 7, stream: true, messages: [{ role: "user", content: "cache me (stream)" }] };
