@@ -15,7 +15,7 @@ import { GatewayError, badRequest, jsonResponse } from "../http/errors";
 import { limiterNamed } from "../governance/admission";
 import { deleteGroup, listGroups, loadGroup, membersOf, saveGroup } from "../governance/group-store";
 import type { VirtualKeyRecord } from "../governance/schema";
-import { presentAlerts } from "../alerts/config";
+import { presentAlerts, sealAlertSecrets } from "../alerts/config";
 import { buildGroupRecord, customerBodySchema, groupLimiterName, limiterConfigOfGroup, teamBodySchema, type GroupBody, type GroupKind, type GroupRecord } from "../governance/groups";
 
 const BODY_LIMIT = 256 * 1024;
@@ -49,8 +49,10 @@ export async function checkGroupsExist(env: Env, record: Pick<VirtualKeyRecord, 
   await checkCustomerExists(env, record.customer_id);
 }
 
-async function store(env: Env, record: GroupRecord): Promise<void> {
-  if (record.kind === "team") await checkCustomerExists(env, record.customer_id);
+/** Saves a group's record (its alert secrets sealed), installs its limits, and answers the record as stored. */
+async function store(env: Env, built: GroupRecord): Promise<GroupRecord> {
+  if (built.kind === "team") await checkCustomerExists(env, built.customer_id);
+  const record: GroupRecord = { ...built, alerts: await sealAlertSecrets(built.alerts, env.CONFIG_ENCRYPTION_KEY) };
   try {
     await saveGroup(env, record);
   } catch (error) {
@@ -61,6 +63,7 @@ async function store(env: Env, record: GroupRecord): Promise<void> {
   }
   await installGroupLimits(env, record, record.kind, record.id);
   await publishSnapshot(env);
+  return record;
 }
 
 /** The CRUD routes of one kind of group. */
@@ -76,8 +79,7 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
   const readBody = async (c: Context<AppEnv>) => parseOrThrow(schema, await readJsonObject(c.req.raw, BODY_LIMIT), kind);
   const write = async (c: Context<AppEnv>, id: string, previous: GroupRecord | null, body: GroupBody) => {
     if (!previous && body.name === undefined) throw badRequest("name is required", "invalid_request", "name");
-    const record = buildGroupRecord(kind, id, body, previous);
-    await store(c.env, record);
+    const record = await store(c.env, buildGroupRecord(kind, id, body, previous));
     return jsonResponse({ message: `${capitalised(kind)} ${previous ? "updated" : "created"} successfully`, [kind]: presentGroup(record) });
   };
 

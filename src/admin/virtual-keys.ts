@@ -22,7 +22,7 @@ import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
 import { checkGroupsExist } from "./groups";
 import { groupUsageOfKey } from "../governance/group-usage";
-import { presentAlerts } from "../alerts/config";
+import { presentAlerts, sealAlertSecrets } from "../alerts/config";
 
 const BODY_LIMIT = 1024 * 1024;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -48,8 +48,10 @@ async function warningsFor(c: AdminContext, record: VirtualKeyRecord): Promise<s
   return [...missing, ...unpricedModelWarnings(table, record)];
 }
 
-async function store(c: AdminContext, record: VirtualKeyRecord, previous: VirtualKeyRecord | null): Promise<void> {
-  await checkGroupsExist(c.env, record);
+/** Saves a key's record (its alert secrets sealed), configures its limiter, and answers the record as stored. */
+async function store(c: AdminContext, built: VirtualKeyRecord, previous: VirtualKeyRecord | null): Promise<VirtualKeyRecord> {
+  await checkGroupsExist(c.env, built);
+  const record: VirtualKeyRecord = { ...built, alerts: await sealAlertSecrets(built.alerts, c.env.CONFIG_ENCRYPTION_KEY) };
   try {
     await saveVirtualKey(c.env, record, previous?.value_hash);
   } catch (error) {
@@ -61,6 +63,7 @@ async function store(c: AdminContext, record: VirtualKeyRecord, previous: Virtua
   await limiterFor(c.env, record).configure(limiterConfigOf(record));
   // Every location learns the key's id and name (to explain them when sent as credentials).
   await publishSnapshot(c.env);
+  return record;
 }
 
 async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> {
@@ -90,8 +93,7 @@ virtualKeyRoutes.post("/", async (c) => {
   const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
   if (body.name === undefined) throw badRequest("name is required", "invalid_request", "name");
   const { value, valueHash, valuePrefix } = await newKeyValue();
-  const record = buildVirtualKeyRecord({ id: crypto.randomUUID(), valueHash, valuePrefix }, body, null);
-  await store(c, record, null);
+  const record = await store(c, buildVirtualKeyRecord({ id: crypto.randomUUID(), valueHash, valuePrefix }, body, null), null);
   return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
 });
 
@@ -104,13 +106,11 @@ virtualKeyRoutes.put("/:id", async (c) => {
   const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
   const previous = await loadVirtualKey(c.env, id);
   if (previous) {
-    const record = buildVirtualKeyRecord({ id, valueHash: previous.value_hash, valuePrefix: previous.value_prefix }, body, previous);
-    await store(c, record, previous);
+    const record = await store(c, buildVirtualKeyRecord({ id, valueHash: previous.value_hash, valuePrefix: previous.value_prefix }, body, previous), previous);
     return jsonResponse({ message: "Virtual key updated successfully", virtual_key: presentVirtualKey(record), warnings: await warningsFor(c, record) });
   }
   const { value, valueHash, valuePrefix } = await newKeyValue();
-  const record = buildVirtualKeyRecord({ id, valueHash, valuePrefix }, body, null);
-  await store(c, record, null);
+  const record = await store(c, buildVirtualKeyRecord({ id, valueHash, valuePrefix }, body, null), null);
   return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
 });
 

@@ -5,6 +5,7 @@
  */
 import * as z from "zod/mini";
 import { maskSecret } from "../admin/present";
+import { sealSecret } from "../config/secret-box";
 import { envReferenceProblem } from "../upstream/secrets";
 
 export type AlertFormat = "json" | "slack";
@@ -79,6 +80,17 @@ export function alertSettingsOf(input: AlertsInput | null | undefined, previous:
       thresholds: input.thresholds && normaliseThresholds(input.thresholds),
     }
   );
+}
+
+/**
+ * As stored: with CONFIG_ENCRYPTION_KEY set, literal webhook secrets sealed (as provider secrets are); the alerting
+ * Durable Object opens them when it signs a delivery.
+ */
+export async function sealAlertSecrets(settings: AlertSettings | null | undefined, encryptionKey: string | undefined): Promise<AlertSettings | null | undefined> {
+  const webhooks = settings?.webhooks;
+  if (!settings || !webhooks || !encryptionKey) return settings;
+  const sealed = await Promise.all(webhooks.map(async (webhook) => (webhook.secret === undefined ? webhook : { ...webhook, secret: await sealSecret(webhook.secret, encryptionKey) })));
+  return { ...settings, webhooks: sealed };
 }
 
 /** As admin answers show it: literal secrets masked. */

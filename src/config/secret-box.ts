@@ -1,8 +1,9 @@
 /**
- * Encryption at rest for provider secrets. With the CONFIG_ENCRYPTION_KEY Worker secret set, literal key values,
- * Access service-token values and `network_config.extra_headers` values are stored in D1 and KV as
- * `enc:v1:<iv>.<ciphertext>` (AES-256-GCM under a key derived from the secret) and opened only in isolate memory.
- * `env.NAME` references are not secrets and stay as they are. Without the secret, values are stored as given.
+ * Encryption at rest for secrets in configuration. With the CONFIG_ENCRYPTION_KEY Worker secret set, literal key
+ * values, Access service-token values and `network_config.extra_headers` values are stored in D1 and KV — and alert
+ * webhook secrets in D1 and Durable Object storage (alerts/config.ts) — as `enc:v1:<iv>.<ciphertext>` (AES-256-GCM
+ * under a key derived from the secret), and opened only in isolate memory. `env.NAME` references are not secrets and
+ * stay as they are. Without the secret, values are stored as given.
  */
 import { isEnvReference } from "../upstream/secrets";
 import { lastResolved } from "./last-resolved";
@@ -28,14 +29,16 @@ export function isSealed(value: string): boolean {
   return value.startsWith(PREFIX);
 }
 
-async function seal(value: string, secret: string): Promise<string> {
+/** One value sealed for storage; empty values, `env.NAME` references and values already sealed stay as they are. */
+export async function sealSecret(value: string, secret: string): Promise<string> {
   if (value === "" || isEnvReference(value) || isSealed(value)) return value;
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await keyFor(secret), encoder.encode(value)));
   return `${PREFIX}${toBase64(iv)}.${toBase64(sealed)}`;
 }
 
-async function open(value: string, secret: string | undefined): Promise<string> {
+/** One stored value opened; a value that is not sealed, or that this secret cannot open, comes back unchanged. */
+export async function openSecret(value: string, secret: string | undefined): Promise<string> {
   if (!isSealed(value)) return value;
   if (!secret) return value; // stays sealed: the request path reports it as unresolved
   const [iv, data] = value.slice(PREFIX.length).split(".");
@@ -71,12 +74,12 @@ function hasSealed(record: ProviderRecord): boolean {
 
 export async function sealRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
   if (!secret) return record;
-  const close = (value: string) => seal(value, secret);
+  const close = (value: string) => sealSecret(value, secret);
   return { ...record, settings: await mapHeaderSecrets(record.settings, close), keys: await Promise.all(record.keys.map((key) => mapSecrets(key, close))) };
 }
 
 export async function openRecord(record: ProviderRecord, secret: string | undefined): Promise<ProviderRecord> {
   if (!hasSealed(record)) return record;
-  const unseal = (value: string) => open(value, secret);
+  const unseal = (value: string) => openSecret(value, secret);
   return { ...record, settings: await mapHeaderSecrets(record.settings, unseal), keys: await Promise.all(record.keys.map((key) => mapSecrets(key, unseal))) };
 }

@@ -7,9 +7,11 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { effectiveAlerts, formatOf } from "../../src/alerts/config";
+import { sendAlert } from "../../src/alerts/send";
+import { buildApp } from "../../src/app";
 import type { AlertEvent } from "../../src/alerts/event";
 import { settingsOf } from "../../src/settings";
-import { LLAMA, admin, configure, errorOf, eventually, origin, postJson, virtualKey } from "./helpers";
+import { ADMIN, LLAMA, admin, configure, errorOf, eventually, origin, postJson, virtualKey } from "./helpers";
 
 /** "hi" with max_tokens 3: estimated at 8 prompt tokens + 3, and the fake vLLM answers 8 + 3 — worst case = usage. */
 const HI = { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }], max_tokens: 3 };
@@ -301,5 +303,45 @@ describe("configuration", () => {
     expect(settingsOf({ ...env }).ALERT_THRESHOLDS).toEqual([50, 80, 100]);
     expect(() => settingsOf({ ...env, ALERT_WEBHOOK_URL: "http://alerts.example.com/all" })).toThrow(/ALERT_WEBHOOK_URL must be an https URL/);
     expect(() => settingsOf({ ...env, ALERT_THRESHOLDS: "80%" })).toThrow(/ALERT_THRESHOLDS/);
+  });
+});
+
+describe("alert secrets at rest", () => {
+  const ENCRYPTION_KEY = "a-test-encryption-key-of-enough-length";
+  const sealedEnv = { ...env, CONFIG_ENCRYPTION_KEY: ENCRYPTION_KEY };
+  const sealedAdmin = (method: string, path: string, body: unknown) =>
+    buildApp().fetch(new Request(`http://gateway.test${path}`, { method, headers: ADMIN, body: JSON.stringify(body) }), sealedEnv);
+
+  it("are sealed with CONFIG_ENCRYPTION_KEY in D1 and in the limiter, and opened only to sign a delivery", async () => {
+    const alerts = { webhooks: [{ url: box("sealed-secret"), secret: SECRET }] };
+    const created = await sealedAdmin("PUT", "/api/governance/virtual-keys/sealed-alerts", { name: "sealed-alerts", provider_configs: [{ provider: "vllm" }], rate_limit: { request_max_limit: 5, request_reset_duration: "1h" }, alerts });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const stored = await env.DB.prepare("SELECT config FROM virtual_keys WHERE id = 'sealed-alerts'").first<string>("config");
+    expect(stored).not.toContain(SECRET);
+    const sealed = (JSON.parse(stored ?? "{}") as { alerts: { webhooks: { secret: string }[] } }).alerts.webhooks[0]?.secret ?? "";
+    expect(sealed.startsWith("enc:v1:")).toBe(true);
+    const configured = await runInDurableObject(limiter("sealed-alerts"), async (_instance, state) => JSON.stringify(state.storage.kv.get("config")));
+    expect(configured).toContain(sealed);
+    expect(configured).not.toContain(SECRET);
+    // The answer masks the sealed form; sending it back keeps the secret, and a team's secrets are sealed the same way.
+    const shown = ((await created.json()) as { virtual_key: { alerts: { webhooks: { secret: string }[] } } }).virtual_key.alerts.webhooks[0]?.secret;
+    expect(shown).not.toContain(SECRET);
+    const resent = await sealedAdmin("PUT", "/api/governance/virtual-keys/sealed-alerts", { alerts: { webhooks: [{ url: box("sealed-secret"), secret: shown }] } });
+    expect(resent.status).toBe(200);
+    expect(await env.DB.prepare("SELECT config FROM virtual_keys WHERE id = 'sealed-alerts'").first<string>("config")).toContain(sealed);
+    const team = await sealedAdmin("PUT", "/api/governance/teams/sealed-alerts-team", { name: "Sealed alerts team", alerts });
+    expect(team.status).toBe(200);
+    const teamRow = await env.DB.prepare("SELECT config FROM governance_groups WHERE id = 'sealed-alerts-team'").first<string>("config");
+    expect([teamRow?.includes("enc:v1:"), teamRow?.includes(SECRET)]).toEqual([true, false]);
+
+    // Signed with the secret itself when the gateway holds the key it was sealed with; never sent otherwise.
+    const body = JSON.stringify({ type: "test" });
+    expect(await sendAlert({ url: box("sealed-secret"), secret: sealed, body, alertId: "sealed-1" }, { CONFIG_ENCRYPTION_KEY: ENCRYPTION_KEY })).toBeNull();
+    const [delivery] = await receivedIn("sealed-secret", 1);
+    expect(delivery && (await verified(delivery, SECRET))).toEqual({ type: "test" });
+    const refused = await sendAlert({ url: box("sealed-secret"), secret: sealed, body, alertId: "sealed-2" }, { CONFIG_ENCRYPTION_KEY: "another-encryption-key-of-enough-length" });
+    expect(refused).toContain("cannot be used");
+    expect(await sendAlert({ url: box("sealed-secret"), secret: sealed, body, alertId: "sealed-3" }, {})).toContain("cannot be used");
+    expect(await receivedIn("sealed-secret", 0)).toHaveLength(1);
   });
 });
