@@ -7,7 +7,7 @@ import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
 import { streamedJsonFor, type StreamShape } from "../convert/assembly";
 import { reasoningFieldRequested } from "../convert/chat-reasoning";
-import { mebibytes, readJsonRequest, type JsonObject } from "../http/body";
+import { mebibytes, readJsonObject, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
 import { fallbackModels, modelField, ownCompletionLimit } from "../http/request-fields";
@@ -92,7 +92,7 @@ function estimateTokens(c: AppContext, endpoint: JsonEndpoint, fields: GatewayFi
 }
 
 export async function handleJsonInference(c: AppContext, endpoint: JsonEndpoint, defaultProvider?: string): Promise<Response> {
-  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(gatewayFields, body, "request");
   const stream = fields.stream === true;
   if (stream && !endpoint.streamRequestType) throw badRequest(`stream is not supported on ${endpoint.path}`, "unsupported_parameter", "stream");

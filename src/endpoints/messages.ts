@@ -6,7 +6,7 @@
  */
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
-import { readJsonRequest } from "../http/body";
+import { readJsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
 import { chatToMessage } from "../convert/messages-response";
@@ -27,7 +27,7 @@ async function withRequestId(c: AppContext, handler: () => Promise<Response>): P
 
 export function handleMessages(c: AppContext, defaultProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {
-    const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+    const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
     const { chat, fields } = messagesToChat(body);
     const stream = fields.stream === true;
     // Anthropic's max_tokens is required; `n` may still reach the chat body as a field the gateway passes through.
@@ -55,7 +55,7 @@ const countFields = z.omit(messagesFields, { max_tokens: true });
 
 export function handleCountTokens(c: AppContext, defaultProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {
-    const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+    const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
     const fields = parseOrThrow(countFields, body, "request");
     // Counting runs no model: the key's request windows and concurrency count it, but it reserves and costs nothing.
     return runInference(c, {

@@ -5,7 +5,7 @@
 import * as z from "zod/mini";
 import { modelField } from "../http/request-fields";
 import { parseOrThrow } from "../config/validation";
-import { readJsonRequest, type JsonObject } from "../http/body";
+import { readJsonObject, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { runInference } from "../pipeline/inference";
 import { requestBodyLimit } from "./json-inference";
@@ -25,7 +25,7 @@ const rerankFields = z.looseObject({
 });
 
 export async function handleRerank(c: AppContext, defaultProvider?: string): Promise<Response> {
-  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(rerankFields, body, "rerank request");
   const { params: _params, return_documents: _returnDocuments, ...rest } = body;
   // Bifrost puts options under `params`; vLLM wants them at the top level. Fields already at the top level win.

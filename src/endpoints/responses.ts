@@ -4,7 +4,7 @@
  * (the default) the answer is kept by the gateway, and `previous_response_id` continues a conversation on whichever
  * origin the router picks: the stored input items and output come first in the new turn's input.
  */
-import { isJsonObject, readJsonRequest, type JsonObject } from "../http/body";
+import { isJsonObject, readJsonObject, type JsonObject } from "../http/body";
 import { responsesToChat } from "../convert/responses-request";
 import { chatToResponse } from "../convert/responses-response";
 import { ResponsesStreamConverter } from "../convert/responses-stream";
@@ -28,7 +28,7 @@ function inputItems(input: unknown): JsonObject[] {
 export async function handleResponses(c: AppContext, defaultProvider?: string): Promise<Response> {
   const known = c.get("principal");
   const owner = ownerOf(known !== undefined ? known : await authenticate(c));
-  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
   const previousId = body.previous_response_id;
   let history: JsonObject[] = [];
   if (typeof previousId === "string" && previousId !== "") {

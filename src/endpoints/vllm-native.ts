@@ -11,7 +11,7 @@
  */
 import type { RequestType } from "../config/schema";
 import { parseOrThrow } from "../config/validation";
-import { readJsonRequest, type JsonObject } from "../http/body";
+import { readJsonObject, type JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { badRequest } from "../http/errors";
 import { inputOnly } from "../governance/admission";
@@ -42,7 +42,7 @@ export const CLASSIFY: NativeEndpoint = { requestType: "classify", path: "/class
 export const POOLING: NativeEndpoint = { requestType: "pooling", path: "/pooling", fields: poolingFields, estimate: estimatePromptTokens };
 
 export async function handleNative(c: AppContext, endpoint: NativeEndpoint, defaultProvider?: string): Promise<Response> {
-  const { body } = await readJsonRequest(c.req.raw, requestBodyLimit(c));
+  const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
   const fields = parseOrThrow(endpoint.fields, body, `${endpoint.requestType} request`);
   if (fields.stream === true) throw badRequest(`stream is not supported on ${endpoint.path}: vLLM answers it in one JSON body`, "unsupported_parameter", "stream");
   if (payloadLoggingOn(c.env)) traceOf(c).requestBody = truncatePayload(JSON.stringify(body));

@@ -18,20 +18,6 @@ export function checkDeclaredLength(request: Request, limitBytes: number): void 
   if (declared !== null && Number(declared) > limitBytes) throw tooLarge(limitBytes);
 }
 
-/** Reads the whole body, refusing it as soon as it grows past the limit (for chunked uploads with no length). */
-export async function readBodyBytes(request: Request, limitBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    if (Number(declared) > limitBytes) throw tooLarge(limitBytes);
-    // A declared length is enforced by the runtime, so the body can be read in one go.
-    return new Uint8Array(await request.arrayBuffer());
-  }
-  if (!request.body) return new Uint8Array(0);
-  const bytes = await readAtMost(request.body, limitBytes);
-  if (!bytes) throw tooLarge(limitBytes);
-  return bytes;
-}
-
 /** Reads a stream whole, or stops (cancelling it) and answers null as soon as it grows past `limitBytes`. */
 export async function readAtMost(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<Uint8Array | null> {
   const reader = stream.getReader();
@@ -57,28 +43,29 @@ export async function readAtMost(stream: ReadableStream<Uint8Array>, limitBytes:
   return bytes;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+/** Invalid UTF-8 reads as U+FFFD, as `Request.text()` decodes it. */
+const utf8 = new TextDecoder();
 
-export interface JsonRequestBody {
-  body: JsonObject;
-  /** Size on the wire, for a cheap prompt-size estimate. */
-  byteLength: number;
+/**
+ * The whole body as text, refused as soon as it grows past the limit. A declared Content-Length is enforced by the
+ * runtime, so that body is read and decoded in one native step (no ArrayBuffer and typed array per request: measurably
+ * cheaper on the hot path); a chunked upload is read piece by piece.
+ */
+async function readBodyText(request: Request, limitBytes: number): Promise<string> {
+  if (request.headers.has("content-length")) {
+    checkDeclaredLength(request, limitBytes);
+    return request.text();
+  }
+  if (!request.body) return "";
+  const bytes = await readAtMost(request.body, limitBytes);
+  if (!bytes) throw tooLarge(limitBytes);
+  return utf8.decode(bytes);
 }
 
 /** Parses the request body as a JSON object — the one parse the request gets. */
 export async function readJsonObject(request: Request, limitBytes: number): Promise<JsonObject> {
-  return (await readJsonRequest(request, limitBytes)).body;
-}
-
-export async function readJsonRequest(request: Request, limitBytes: number): Promise<JsonRequestBody> {
-  const bytes = await readBodyBytes(request, limitBytes);
-  if (bytes.byteLength === 0) throw badRequest("request body is empty; expected a JSON object", "invalid_json");
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw badRequest("request body is not valid UTF-8", "invalid_json");
-  }
+  const text = await readBodyText(request, limitBytes);
+  if (text === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -87,7 +74,7 @@ export async function readJsonRequest(request: Request, limitBytes: number): Pro
     throw badRequest(`request body is not valid JSON: ${detail}`, "invalid_json");
   }
   if (!isJsonObject(parsed)) throw badRequest("request body must be a JSON object", "invalid_json");
-  return { body: parsed, byteLength: bytes.byteLength };
+  return parsed;
 }
 
 export function mebibytes(value: number): number {

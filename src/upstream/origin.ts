@@ -59,24 +59,26 @@ export function originUrl(target: Target, env: object, path: string, pathKey: Pa
   return override.startsWith("/") ? base + override : override;
 }
 
-function originHeaders(request: OriginRequest, env: object): Headers {
+/** A plain record, not a Headers object: fetch builds its own Headers from it either way, so this spares one. */
+function originHeaders(request: OriginRequest, env: object): Record<string, string> {
   const { target } = request;
-  const headers = new Headers();
-  for (const [name, value] of target.provider.extraHeaders) headers.set(name, resolveSecret(value, env, `extra header ${name} of provider '${target.provider.name}'`));
-  if (request.contentType) headers.set("content-type", request.contentType);
-  headers.set("accept", request.stream ? "text/event-stream" : "application/json");
+  const headers: Record<string, string> = {};
+  // Header names are case-insensitive: lower-cased, so a configured one replaces the gateway's own rather than joining it.
+  for (const [name, value] of target.provider.extraHeaders) headers[name.toLowerCase()] = resolveSecret(value, env, `extra header ${name} of provider '${target.provider.name}'`);
+  if (request.contentType) headers["content-type"] = request.contentType;
+  headers.accept = request.stream ? "text/event-stream" : "application/json";
   // Compressed SSE can sit in an encoder's buffer; streams travel uncompressed.
-  if (request.stream) headers.set("accept-encoding", "identity");
-  headers.set("x-request-id", request.requestId);
+  if (request.stream) headers["accept-encoding"] = "identity";
+  headers["x-request-id"] = request.requestId;
   if (request.trace?.traceparent !== undefined) {
-    headers.set("traceparent", request.trace.traceparent);
-    if (request.trace.tracestate !== undefined) headers.set("tracestate", request.trace.tracestate);
+    headers.traceparent = request.trace.traceparent;
+    if (request.trace.tracestate !== undefined) headers.tracestate = request.trace.tracestate;
   }
   const value = resolveSecret(target.key.value, env, `value of ${originLabel(target)}`);
-  if (value !== "") headers.set("authorization", `Bearer ${value}`);
+  if (value !== "") headers.authorization = `Bearer ${value}`;
   if (target.key.access) {
-    headers.set("cf-access-client-id", resolveSecret(target.key.access.clientId, env, `Access client id of ${originLabel(target)}`));
-    headers.set("cf-access-client-secret", resolveSecret(target.key.access.clientSecret, env, `Access client secret of ${originLabel(target)}`));
+    headers["cf-access-client-id"] = resolveSecret(target.key.access.clientId, env, `Access client id of ${originLabel(target)}`);
+    headers["cf-access-client-secret"] = resolveSecret(target.key.access.clientSecret, env, `Access client secret of ${originLabel(target)}`);
   }
   return headers;
 }
