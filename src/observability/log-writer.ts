@@ -1,6 +1,9 @@
 /**
  * Log rows and metric counters reach D1 in batches, off every request's path: an isolate buffers rows and writes
- * them once per FLUSH_INTERVAL_MS, whatever the traffic. A flush is one D1 batch — one transaction, so one commit —
+ * them once per FLUSH_INTERVAL_MS, or as soon as ROWS_PER_FLUSH are waiting. The size bound keeps each flush short:
+ * a flush's JavaScript (rows to JSON, the D1 call) runs on the isolate's one thread, so a second's worth of rows at
+ * a thousand requests a second stalled every request in flight for tens of milliseconds, once a second; a few
+ * hundred rows cost a few. A flush is one D1 batch — one transaction, so one commit —
  * of statements that each insert up to ROWS_PER_WRITE rows from a single JSON parameter, plus one for the counters:
  * at thousands of requests a second, per-statement and per-commit costs were what made logging expensive. The rows
  * are read with jsonb_each, whose values SQLite extracts columns from without re-parsing each row's text once per
@@ -12,14 +15,15 @@ import type { LogRow } from "./log-row";
 import { MetricTotals } from "./metrics";
 
 const FLUSH_INTERVAL_MS = 1000;
-/** Rows held before a flush is forced (memory bound for a burst). */
-const MAX_BUFFERED = 10_000;
+/** Rows written at once, without waiting for the interval. */
+const ROWS_PER_FLUSH = 250;
 /** Rows per write, and JSON per statement parameter (below D1's 2 MB limit on one value). */
 const ROWS_PER_WRITE = 1000;
 const MAX_PARAMETER_CHARS = 1_000_000;
 
 let buffer: LogRow[] = [];
-let flushScheduled = false;
+/** A timer is waiting to write what the buffer holds (one at a time, however many size-bound flushes run meanwhile). */
+let timerPending = false;
 
 const COLUMNS = [
   "id", "request_id", "ts", "virtual_key_id", "virtual_key_name", "provider", "provider_key", "origin", "model", "endpoint", "stream", "status",
@@ -58,10 +62,10 @@ function counterIncrements(rows: readonly LogRow[]): string {
   return JSON.stringify(totals.increments());
 }
 
+/** Writes what the buffer holds now. */
 async function flush(env: Env): Promise<void> {
   const rows = buffer;
   buffer = [];
-  flushScheduled = false;
   if (rows.length === 0) return;
   try {
     const inserts = rowGroups(rows).map((group) => env.DB.prepare(INSERT_ROWS).bind(group));
@@ -71,14 +75,19 @@ async function flush(env: Env): Promise<void> {
   }
 }
 
-/** Queues a row; the batch is written within FLUSH_INTERVAL_MS, or at once when the buffer is full. */
+/** Queues a row; the batch is written within FLUSH_INTERVAL_MS, or at once when ROWS_PER_FLUSH are waiting. */
 export function enqueueLogRow(env: Env, row: LogRow, waitUntil: (promise: Promise<unknown>) => void): void {
   buffer.push(row);
-  if (buffer.length >= MAX_BUFFERED) {
+  if (buffer.length >= ROWS_PER_FLUSH) {
     waitUntil(flush(env));
     return;
   }
-  if (flushScheduled) return;
-  flushScheduled = true;
-  waitUntil(new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS)).then(() => flush(env)));
+  if (timerPending) return;
+  timerPending = true;
+  waitUntil(
+    new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS)).then(() => {
+      timerPending = false;
+      return flush(env);
+    }),
+  );
 }
