@@ -8,10 +8,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNginxOrigin } from "./nginx-origin.mjs";
-import { startGateway } from "./workers.mjs";
+import { warmGateway } from "./warm-gateway.mjs";
 import { ROOT, buildGateway, freePort } from "./tools.mjs";
-import { runWrk, wrkScript } from "./wrk.mjs";
+import { runWrk } from "./wrk.mjs";
 
 const OUT_DIR = join(ROOT, "bench", ".build");
 const mode = process.argv[2] === "vk" ? "vk" : "keyless";
@@ -97,24 +96,8 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), "gateway-profile-"));
   const inspectorPort = await freePort();
   process.env.INSPECT_PORT = String(inspectorPort);
-  const origin = await startNginxOrigin(dir, await freePort());
-  const gateway = await startGateway(bundle, ROOT, origin.url).catch(async (error) => {
-    await origin.stop();
-    throw error;
-  });
+  const { url, script, stop } = await warmGateway(bundle, dir, mode);
   try {
-    const headers = {};
-    if (mode === "vk") {
-      const created = await fetch(`${gateway.direct}/api/governance/virtual-keys/profile-vk`, {
-        method: "PUT",
-        headers: { authorization: "Bearer bench-admin", "content-type": "application/json" },
-        body: JSON.stringify({ name: "profile-vk", provider_configs: [{ provider: "vllm", weight: 1 }], budget: { max_limit: 1e9, reset_duration: "1d" } }),
-      });
-      headers.authorization = `Bearer ${(await created.json()).virtual_key.value}`;
-    }
-    const script = await wrkScript(dir, "post", { model: "vllm/m", messages: [{ role: "user", content: "Hello" }] }, headers);
-    const url = `${gateway.direct}/v1/chat/completions`;
-    await runWrk(url, script, 8, 2);
     const session = await inspector(inspectorPort, "gateway");
     if (heap) {
       await session.call("HeapProfiler.enable");
@@ -138,8 +121,7 @@ async function main() {
     }
     session.close();
   } finally {
-    await gateway.mf.dispose();
-    await origin.stop();
+    await stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
