@@ -13,7 +13,7 @@ import type { AppEnv, Env } from "../env";
 import { readJsonObject } from "../http/body";
 import { GatewayError, badRequest, jsonResponse } from "../http/errors";
 import { limiterNamed } from "../governance/admission";
-import { deleteGroup, listGroups, loadGroup, membersOf, saveGroup } from "../governance/group-store";
+import { deleteGroup, listGroups, loadGroup, memberSamples, membersOf, saveGroup } from "../governance/group-store";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { presentAlerts, sealAlertSecrets } from "../alerts/config";
 import { buildGroupRecord, customerBodySchema, groupLimiterName, limiterConfigOfGroup, teamBodySchema, type GroupBody, type GroupKind, type GroupRecord } from "../governance/groups";
@@ -26,7 +26,12 @@ const listQuery = z.object({
   offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
   search: z.optional(z.string().check(z.maxLength(128))),
   customer_id: z.optional(z.string().check(z.maxLength(128))),
+  /** `true`: each group also carries its members' count and first names (one request for a page of cards). */
+  members: z.optional(z.enum(["true", "false"])),
 });
+
+/** Member names a list answer carries per group with `members=true`. */
+const MEMBER_NAMES = 10;
 
 const capitalised = (kind: GroupKind) => (kind === "team" ? "Team" : "Customer");
 
@@ -84,9 +89,12 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
   };
 
   routes.get("/", async (c) => {
-    const { limit, offset, search, customer_id: customerId } = parseOrThrow(listQuery, queryOf(c), `${kind} list query`);
+    const { limit, offset, search, customer_id: customerId, members } = parseOrThrow(listQuery, queryOf(c), `${kind} list query`);
     const page = await listGroups(c.env, kind, { limit, offset, search, customerId });
-    return jsonResponse({ [plural]: page.records.map(presentGroup), count: page.records.length, total_count: page.total, limit, offset });
+    const samples = members === "true" ? await memberSamples(c.env, kind, page.records.map((record) => record.id), MEMBER_NAMES) : null;
+    const membersOfGroup = (id: string) => samples && { virtual_keys: samples.keys(id), ...(kind === "customer" ? { teams: samples.teams(id) } : {}) };
+    const groups = page.records.map((record) => (samples ? { ...presentGroup(record), members: membersOfGroup(record.id) } : presentGroup(record)));
+    return jsonResponse({ [plural]: groups, count: page.records.length, total_count: page.total, limit, offset });
   });
 
   routes.post("/", async (c) => {

@@ -55,3 +55,49 @@ export async function membersOf(env: Env, kind: GroupKind, id: string): Promise<
   ]);
   return [...(keys?.results ?? []).map((row) => `virtual key '${row.name}'`), ...(teams?.results ?? []).map((row) => `team '${row.name}'`)];
 }
+
+/** How many members a group has, and the first names in the order the key and team lists show them. */
+export interface MemberSample {
+  count: number;
+  names: string[];
+}
+
+const NO_MEMBERS: MemberSample = { count: 0, names: [] };
+
+/** The first `first` names and the count of each owner's rows, for a query answering (owner, name, total) rows. */
+function samplesOf(rows: readonly { owner: string; name: string; total: number }[]): Map<string, MemberSample> {
+  const samples = new Map<string, MemberSample>();
+  for (const row of rows) {
+    const sample = samples.get(row.owner) ?? { count: row.total, names: [] };
+    sample.names.push(row.name);
+    samples.set(row.owner, sample);
+  }
+  return samples;
+}
+
+/** Rows of `table` whose `field` names one of ?2's owners, numbered per owner in list order, the first ?3 of each. */
+function firstMembersSql(table: string, extraCondition: string): string {
+  const owner = "json_extract(config, ?1)";
+  return (
+    `SELECT owner, name, total FROM (SELECT ${owner} AS owner, name, ROW_NUMBER() OVER (PARTITION BY ${owner} ORDER BY created_at, id) AS n, ` +
+    `COUNT(*) OVER (PARTITION BY ${owner}) AS total FROM ${table} WHERE ${extraCondition}${owner} IN (SELECT value FROM json_each(?2))) ` +
+    "WHERE n <= ?3 ORDER BY owner, n"
+  );
+}
+
+/**
+ * For a page of groups, in one D1 batch: each one's virtual keys (a customer's own, not its teams') and, for customers,
+ * teams — counted, with the first `first` names.
+ */
+export async function memberSamples(env: Env, kind: GroupKind, ids: readonly string[], first: number): Promise<{ keys: (id: string) => MemberSample; teams: (id: string) => MemberSample }> {
+  type Row = { owner: string; name: string; total: number };
+  const owners = JSON.stringify(ids);
+  const field = kind === "team" ? "$.team_id" : "$.customer_id";
+  const [keys, teams] = await env.DB.batch<Row>([
+    env.DB.prepare(firstMembersSql("virtual_keys", "")).bind(field, owners, first),
+    env.DB.prepare(firstMembersSql("governance_groups", "kind = 'team' AND ")).bind("$.customer_id", kind === "customer" ? owners : "[]", first),
+  ]);
+  const keySamples = samplesOf(keys?.results ?? []);
+  const teamSamples = samplesOf(teams?.results ?? []);
+  return { keys: (id) => keySamples.get(id) ?? NO_MEMBERS, teams: (id) => teamSamples.get(id) ?? NO_MEMBERS };
+}

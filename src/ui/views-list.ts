@@ -7,11 +7,14 @@ export const LIST_VIEWS = String.raw`
 const listStates = { keys: { search: "", offset: 0 }, customers: { search: "", offset: 0 }, teams: { search: "", offset: 0 } };
 const LIST_PAGE = 100;
 
-/** One page of a list endpoint answering { [field]: [...], total_count }; back to the first page when this one emptied. */
-async function listPage(name, path, field) {
+/**
+ * One page of a list endpoint answering { [field]: [...], total_count } (with the extra query parameters given); back
+ * to the first page when this one emptied.
+ */
+async function listPage(name, path, field, extra = {}) {
   const at = listStates[name];
   const read = async () => {
-    const query = new URLSearchParams({ limit: String(LIST_PAGE), offset: String(at.offset) });
+    const query = new URLSearchParams({ ...extra, limit: String(LIST_PAGE), offset: String(at.offset) });
     if (at.search) query.set("search", at.search);
     return api("GET", path + "?" + query);
   };
@@ -47,12 +50,10 @@ function emptyList(name) {
   return search ? "No name contains " + JSON.stringify(search) + "." : "None yet.";
 }
 
-/** Names from a list endpoint's first page, "and N more" past it: a card's members without loading them all. */
-async function memberNames(path, field) {
-  const page = await api("GET", path);
-  const names = page[field].map((entry) => entry.name);
-  if (names.length === 0) return "none";
-  const more = page.total_count - names.length;
-  return names.join(", ") + (more > 0 ? " and " + more + " more" : "");
+/** A card's members as a list answer with members=true counts them: the first names, "and N more" past them. */
+function memberText(sample) {
+  if (sample.count === 0) return "none";
+  const more = sample.count - sample.names.length;
+  return sample.names.join(", ") + (more > 0 ? " and " + more + " more" : "");
 }
 `;

@@ -63,20 +63,20 @@ function groupForm(kind, customers, g, onSaved) {
   return h("section", { class: "card", id: "group-form-card" }, h("h2", { text: title }), form);
 }
 
-/** One team's or customer's card: what it holds (its members read on their own, so none is missed), its usage bars, and its actions. */
+/**
+ * One team's or customer's card: what it holds (its members counted by the list answer, so none is missed), its usage
+ * bars, and its actions.
+ */
 async function groupCard(kind, g, edit, knownCustomers) {
   const status = h("div", { class: "group-status" });
-  const members = "/api/governance/virtual-keys?limit=10&" + kind + "_id=" + encodeURIComponent(g.id);
-  const [usage, keys, teams, customer] = await Promise.all([
+  const [usage, customer] = await Promise.all([
     api("GET", groupPath(kind, g.id) + "/usage"),
-    memberNames(members, "virtual_keys"),
-    kind === "customer" ? memberNames(groupPath("team") + "?limit=10&customer_id=" + encodeURIComponent(g.id), "teams") : null,
     g.customer_id ? customerOf(g.customer_id, knownCustomers) : null,
   ]);
   const facts = [
     "id " + g.id,
-    kind === "team" ? "customer: " + (customer ? customer.name : g.customer_id || "none") : "teams: " + teams,
-    "keys: " + keys,
+    kind === "team" ? "customer: " + (customer ? customer.name : g.customer_id || "none") : "teams: " + memberText(g.members.teams),
+    "keys: " + memberText(g.members.virtual_keys),
     "lease share: " + (g.lease_share === null || g.lease_share === undefined ? "gateway default" : String(g.lease_share)),
   ];
   const remove = async () => {
@@ -108,7 +108,7 @@ async function groupList(kind, title, edit, knownCustomers) {
   const name = kind + "s";
   const box = h("div", { id: name + "-list" });
   const fill = async () => {
-    const page = await listPage(name, groupPath(kind), name);
+    const page = await listPage(name, groupPath(kind), name, { members: "true" });
     const cards = await Promise.all(page.items.map((g) => groupCard(kind, g, edit, knownCustomers)));
     box.replaceChildren(...listHead(name, title, page, () => attempt(box, fill)), ...(cards.length ? cards : [message(emptyList(name))]));
   };

@@ -91,6 +91,33 @@ describe("the teams and customers API", () => {
     expect((await admin("GET", `/api/governance/teams/${team.team.id}`)).status).toBe(404);
   });
 
+  it("lists each group's member count and first ten names in one answer with members=true", async () => {
+    await put("/api/governance/customers/summary-c1", { name: "Summary customer one" });
+    await put("/api/governance/customers/summary-c2", { name: "Summary customer two" });
+    await put("/api/governance/teams/summary-ta", { name: "Summary team a", customer_id: "summary-c1" });
+    await put("/api/governance/teams/summary-tb", { name: "Summary team b", customer_id: "summary-c1" });
+    const direct = Array.from({ length: 12 }, (_, i) => `summary-k${String(i).padStart(2, "0")}`);
+    for (const id of direct) await keyIn(id, { customer_id: "summary-c1" }, { name: id });
+    await keyIn("summary-team-key", { team_id: "summary-ta" }, { name: "summary-team-key" });
+    type Sample = { count: number; names: string[] };
+    type Listed = { id: string; members?: { virtual_keys: Sample; teams?: Sample } };
+    const customers = (await (await admin("GET", "/api/governance/customers?members=true&search=Summary customer")).json()) as { customers: Listed[] };
+    expect(customers.customers.map((c) => [c.id, c.members])).toEqual([
+      ["summary-c1", { virtual_keys: { count: 12, names: direct.slice(0, 10) }, teams: { count: 2, names: ["Summary team a", "Summary team b"] } }],
+      ["summary-c2", { virtual_keys: { count: 0, names: [] }, teams: { count: 0, names: [] } }],
+    ]);
+    const teams = (await (await admin("GET", "/api/governance/teams?members=true&customer_id=summary-c1")).json()) as { teams: Listed[] };
+    expect(teams.teams.map((t) => [t.id, t.members])).toEqual([
+      ["summary-ta", { virtual_keys: { count: 1, names: ["summary-team-key"] } }],
+      ["summary-tb", { virtual_keys: { count: 0, names: [] } }],
+    ]);
+    const plain = (await (await admin("GET", "/api/governance/teams?customer_id=summary-c1")).json()) as { teams: Listed[] };
+    expect(plain.teams.map((t) => t.members)).toEqual([undefined, undefined]);
+    expect((await admin("GET", "/api/governance/teams?members=yes")).status).toBe(400);
+    for (const id of [...direct, "summary-team-key"]) await admin("DELETE", `/api/governance/virtual-keys/${id}`);
+    for (const path of ["teams/summary-ta", "teams/summary-tb", "customers/summary-c1", "customers/summary-c2"]) expect((await admin("DELETE", `/api/governance/${path}`)).status).toBe(200);
+  });
+
   it("refuses bad bodies and dangling links with a 400 that names the field", async () => {
     const cases: [string, string, Record<string, unknown>, string][] = [
       ["POST", "/api/governance/teams", { name: "t", customer_id: "no-such-customer" }, "customer_id"],
