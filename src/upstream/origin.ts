@@ -1,7 +1,10 @@
 /**
  * The one place that talks to origins. It sets the key's credentials (never the client's), Access service-token
- * headers and extra headers; never follows redirects; and ties the fetch to a timeout and to the client's
- * disconnect, so an abandoned request stops vLLM's generation.
+ * headers and extra headers; never follows redirects; and ties the fetch to a timeout. A client's disconnect needs
+ * no signal of ours: the runtime cancels the subrequests of a request whose client went away (the fetch, and a
+ * stream's body through the relay that reads it), so vLLM sees the connection close and stops generating
+ * (disconnect.test.ts, streams.test.ts). Joining the client's signal to the timer's (AbortSignal.any) would add one
+ * native signal per request, and with it length to the full garbage collections that finalize them.
  */
 import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
@@ -21,6 +24,7 @@ export interface OriginRequest {
   contentType?: string;
   stream?: boolean;
   requestId: string;
+  /** Read to tell a client that left (499) from an origin that failed. */
   clientSignal?: AbortSignal | undefined;
   /** Overrides the provider's request timeout (model listing uses a shorter one). */
   timeoutMs?: number;
@@ -120,7 +124,7 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
       : () => giveUp("default_request_timeout_in_seconds", timeoutMs),
     firstByteFirst ? firstByteMs : timeoutMs,
   );
-  const signal = request.clientSignal ? AbortSignal.any([controller.signal, request.clientSignal]) : controller.signal;
+  const signal = controller.signal;
 
   const failure = (thrown: unknown): GatewayError => {
     if (thrown instanceof GatewayError) return thrown;
