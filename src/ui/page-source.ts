@@ -63,6 +63,7 @@ export const PAGE_STYLE = `
   td.wrap { overflow-wrap: anywhere; }
   #logs { margin-top: 1rem; }
   .pager { margin-top: .75rem; align-items: center; }
+  .group-picker { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
   .detail-head { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
   .detail-head h2 { margin: 0; overflow-wrap: anywhere; }
   dl.detail { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .6rem 1.5rem; margin: .75rem 0; }

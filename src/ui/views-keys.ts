@@ -23,18 +23,59 @@ function providerRow(providers, c) {
   );
 }
 
-/** The key's team or customer as one select, so a key never names both. Options are "team:<id>" or "customer:<id>". */
-function groupSelect(groups, k) {
-  const current = k.team_id ? "team:" + k.team_id : k.customer_id ? "customer:" + k.customer_id : "";
-  const customerName = new Map(groups.customers.map((c) => [c.id, c.name]));
+/**
+ * The select's options: none, the current choice when the lists lack it (labelled as it was), then teams (with their
+ * customer's name when 'known' has it) and customers.
+ */
+function groupOptions(groups, current, currentLabel, known = []) {
+  const customerName = new Map([...known, ...groups.customers].map((c) => [c.id, c.name]));
   const option = (kind, g, text) => h("option", { value: kind + ":" + g.id, selected: current === kind + ":" + g.id, text });
   const teams = groups.teams.map((t) => option("team", t, t.name + (t.customer_id ? " (" + (customerName.get(t.customer_id) || t.customer_id) + ")" : "")));
   const listed = groups.teams.some((t) => "team:" + t.id === current) || groups.customers.some((c) => "customer:" + c.id === current);
-  return field("Team or customer", h("select", { name: "group", id: "f-group" },
+  return [
     h("option", { value: "", text: "none" }),
-    current && !listed ? h("option", { value: current, selected: true, text: current }) : null,
+    current && !listed ? h("option", { value: current, selected: true, text: currentLabel || current }) : null,
     teams.length ? h("optgroup", { label: "Teams" }, ...teams) : null,
-    groups.customers.length ? h("optgroup", { label: "Customers" }, ...groups.customers.map((c) => option("customer", c, c.name))) : null));
+    groups.customers.length ? h("optgroup", { label: "Customers" }, ...groups.customers.map((c) => option("customer", c, c.name))) : null,
+  ];
+}
+
+/**
+ * The key's team or customer as one select, so a key never names both. Options are "team:<id>" or "customer:<id>":
+ * the first 100 of each kind and, when there are more, a name search that fills the select with the matches.
+ */
+function groupSelect(groups, k) {
+  const current = k.team_id ? "team:" + k.team_id : k.customer_id ? "customer:" + k.customer_id : "";
+  const select = h("select", { name: "group", id: "f-group" }, ...groupOptions(groups, current));
+  if (!groups.more) return field("Team or customer", select);
+  const found = h("span", { class: "muted", id: "f-group-found", role: "status" });
+  let timer;
+  const find = async () => {
+    const search = finder.value.trim();
+    const chosen = select.selectedOptions[0];
+    let shown = groups;
+    let extra = [];
+    if (search) {
+      const query = "?limit=100&search=" + encodeURIComponent(search);
+      const [teamPage, customerPage] = await Promise.all([api("GET", "/api/governance/teams" + query), api("GET", "/api/governance/customers" + query)]);
+      shown = { teams: teamPage.teams, customers: customerPage.customers };
+      // The customers of found teams that neither list holds, read on their own (a few at most) to name them.
+      const known = new Set([...groups.customers, ...shown.customers].map((c) => c.id));
+      const missing = [...new Set(shown.teams.map((t) => t.customer_id).filter((id) => id && !known.has(id)))].slice(0, 20);
+      const named = await Promise.all(missing.map((id) => api("GET", "/api/governance/customers/" + encodeURIComponent(id)).then((answer) => answer.customer, () => null)));
+      extra = named.filter(Boolean);
+      found.textContent = teamPage.total_count + customerPage.total_count + " found" + (teamPage.total_count > 100 || customerPage.total_count > 100 ? " (the first 100 of each kind shown)" : "");
+    } else found.textContent = "";
+    select.replaceChildren(...groupOptions(shown, select.value, chosen && chosen.text, [...groups.customers, ...extra]));
+  };
+  const later = (ms) => { clearTimeout(timer); timer = setTimeout(() => attempt(found, find), ms); };
+  const finder = h("input", {
+    type: "search", id: "f-group-find", placeholder: "find by name", "aria-label": "Find a team or customer by name", autocomplete: "off",
+    oninput: () => later(250),
+    // Enter searches now instead of submitting the key form.
+    onkeydown: (event) => { if (event.key === "Enter") { event.preventDefault(); later(0); } },
+  });
+  return field("Team or customer", h("span", { class: "group-picker" }, finder, select, found));
 }
 
 /** The request body from the form: every field is sent, so an edit replaces what is stored with what is shown. */
@@ -151,10 +192,12 @@ async function keyCard(vk, edit) {
 }
 
 async function renderKeys() {
-  const [{ providers }, { teams }, { customers }] = await Promise.all([
+  const [{ providers }, teamPage, customerPage] = await Promise.all([
     api("GET", "/api/providers"), api("GET", "/api/governance/teams?limit=100"), api("GET", "/api/governance/customers?limit=100"),
   ]);
-  const groups = { teams, customers };
+  const { teams, customers } = { teams: teamPage.teams, customers: customerPage.customers };
+  // Past 100 of either kind, the key form's select gets a name search (groupSelect).
+  const groups = { teams, customers, more: teamPage.total_count > teams.length || customerPage.total_count > customers.length };
   /** Redraws the page: the form (create, or edit of one key) above the key cards; 'after' fills the form's status. */
   async function draw(vk, after) {
     const list = await keyList(edit);

@@ -119,4 +119,28 @@ describe("dashboard lists", () => {
     expect(stored.team).toMatchObject({ customer_id: lastCustomerId, description: "edited" });
     expect(ui.consoleProblems).toEqual([]);
   });
+
+  it("finds a team past the key form's first 100 by name and puts a new key in it", async () => {
+    await page.click('nav button[data-view="keys"]');
+    await page.locator("#create-key").waitFor();
+    // The select offers the first 100 of each kind; team-100 is the 101st team.
+    expect(await page.locator(`#f-group option[value="team:${lastTeamId}"]`).count()).toBe(0);
+    await page.fill("#f-group-find", "team-100");
+    await page.press("#f-group-find", "Enter");
+    await expect.poll(() => page.locator("#f-group-found").textContent(), { timeout: 10_000 }).toBe("1 found");
+    // Found teams keep their customer's name, known from the form's first page of customers or not.
+    expect(await page.locator("#f-group option").allTextContents()).toEqual(["none", "team-100 (cust-100)"]);
+    await page.selectOption("#f-group", `team:${lastTeamId}`);
+    await page.fill("#f-name", "found-team-key");
+    await ui.snap("lists-key-group-found");
+    await page.locator("#create-key").getByRole("button", { name: "Create" }).click();
+    await expect.poll(() => page.locator("#key-form-status").textContent(), { timeout: 10_000 }).toContain("Key found-team-key created.");
+    const listed = await admin<{ virtual_keys: { name: string; team_id: string | null }[] }>("GET", `/api/governance/virtual-keys?team_id=${lastTeamId}`);
+    expect(listed.virtual_keys.map((key) => [key.name, key.team_id])).toEqual([["found-team-key", lastTeamId]]);
+    // Clearing the search brings the first 100 of each kind back.
+    await page.fill("#f-group-find", "");
+    await page.press("#f-group-find", "Enter");
+    await expect.poll(() => page.locator("#f-group option").count(), { timeout: 10_000 }).toBe(201);
+    expect(ui.consoleProblems).toEqual([]);
+  });
 });
