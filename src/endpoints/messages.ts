@@ -44,7 +44,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
         stream,
         conversion: {
           streamConverter: (publicModel) => new MessagesStreamConverter(publicModel, fields.stop_sequences),
-          answer: (completion, publicModel) => chatToMessage(completion, publicModel, fields.stop_sequences),
+          answer: (completion, publicModel) => JSON.stringify(chatToMessage(completion, publicModel, fields.stop_sequences)),
         },
       }),
     );

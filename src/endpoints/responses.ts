@@ -71,9 +71,9 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
       conversion: {
         streamConverter: (publicModel) => new ResponsesStreamConverter(publicModel, fields, keep),
         answer: (completion, publicModel) => {
-          const response = chatToResponse(completion, publicModel, fields);
-          keep(JSON.stringify(response));
-          return response;
+          const text = JSON.stringify(chatToResponse(completion, publicModel, fields));
+          keep(text);
+          return text;
         },
       },
     }),

@@ -83,3 +83,8 @@ export function jsonResponse(body: unknown, status = 200, extraHeaders?: Headers
   headers.set("content-type", JSON_HEADERS["content-type"]);
   return new Response(JSON.stringify(body), { status, headers });
 }
+
+/** A 200 answer whose JSON is already text. */
+export function jsonTextResponse(text: string): Response {
+  return new Response(text, { headers: { "content-type": JSON_HEADERS["content-type"] } });
+}

@@ -73,5 +73,6 @@ export type Reply =
 
 export interface ChatConversion {
   streamConverter(publicModel: string): StreamConverter;
-  answer(completion: ChatCompletion, publicModel: string): JsonObject;
+  /** The answer's JSON text (text, so an endpoint that also stores it serializes it once). */
+  answer(completion: ChatCompletion, publicModel: string): string;
 }

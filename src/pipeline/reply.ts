@@ -4,7 +4,7 @@ import { ChatAssembler } from "../convert/chat-assembly";
 import type { ChatCompletion } from "../convert/chat-types";
 import { TextAssembler } from "../convert/text-assembly";
 import { shapeRerankAnswer } from "../convert/rerank-answer";
-import { GatewayError, jsonResponse } from "../http/errors";
+import { GatewayError, jsonResponse, jsonTextResponse } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { relayAssembled } from "../upstream/assembled-json";
 import type { OriginCall } from "../upstream/origin";
@@ -43,7 +43,7 @@ export async function replyFrom(reply: Reply, call: OriginCall, target: Target, 
         options.assemble && call.response.ok && isEventStream(call.response)
           ? await relayAssembled(call, target, assemblerFor(options.assemble), { publicModel, promptEstimate })
           : await relayJson(call, target, publicModel);
-      return { response: jsonResponse(reply.conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
+      return { response: jsonTextResponse(reply.conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
     }
     case "rerank": {
       const { body, usage } = await relayJson(call, target, publicModel);
