@@ -92,7 +92,7 @@ export async function admitRequest(env: Env, levels: readonly LimiterLevel[], es
     const level = central[index] as LimiterLevel;
     if (outcome.status === "rejected") failure ??= outcome.reason;
     // A team or customer deleted a moment ago (this isolate's routing table is seconds old) has no limits left.
-    else if (!outcome.value.ok && outcome.value.type === "virtual_key_not_found" && level.kind !== "virtual_key") return;
+    else if (!outcome.value.ok && outcome.value.unconfigured && level.kind !== "virtual_key") return;
     else if (!outcome.value.ok) failure ??= refusal(outcome.value);
     else holds.push({ kind: "central", level, reservationId: outcome.value.reservationId, completionTokens: outcome.value.completionTokens });
   });

@@ -73,7 +73,17 @@ export type DenialStatus = 400 | 401 | 402 | 429;
 
 export type AdmitDecision =
   | { ok: true; reservationId: string; /** Completion tokens per choice the origin may generate. */ completionTokens: number }
-  | { ok: false; status: DenialStatus; type: string; message: string; retryAfterSeconds: number | null; headers: Record<string, string>; param?: string | null };
+  | {
+      ok: false;
+      status: DenialStatus;
+      type: string;
+      message: string;
+      retryAfterSeconds: number | null;
+      headers: Record<string, string>;
+      param?: string | null;
+      /** The limiter holds no configuration: its key was deleted, or its team or customer has no limits (any more). */
+      unconfigured?: true;
+    };
 
 export interface SettleRequest {
   reservationId: string;
