@@ -92,8 +92,9 @@ export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
     const { limit, offset, search, customer_id: customerId, members } = parseOrThrow(listQuery, queryOf(c), `${kind} list query`);
     const page = await listGroups(c.env, kind, { limit, offset, search, customerId });
     const samples = members === "true" ? await memberSamples(c.env, kind, page.records.map((record) => record.id), MEMBER_NAMES) : null;
-    const membersOfGroup = (id: string) => samples && { virtual_keys: samples.keys(id), ...(kind === "customer" ? { teams: samples.teams(id) } : {}) };
-    const groups = page.records.map((record) => (samples ? { ...presentGroup(record), members: membersOfGroup(record.id) } : presentGroup(record)));
+    const groups = samples
+      ? page.records.map((record) => ({ ...presentGroup(record), members: { virtual_keys: samples.keys(record.id), ...(kind === "customer" ? { teams: samples.teams(record.id) } : {}) } }))
+      : page.records.map(presentGroup);
     return jsonResponse({ [plural]: groups, count: page.records.length, total_count: page.total, limit, offset });
   });
 

@@ -46,16 +46,6 @@ export async function listGroups(env: Env, kind: GroupKind, options: { limit: nu
   };
 }
 
-/** Names of the virtual keys and teams that belong to a group (a group with members is not deleted from under them). */
-export async function membersOf(env: Env, kind: GroupKind, id: string): Promise<string[]> {
-  const field = kind === "team" ? "$.team_id" : "$.customer_id";
-  const [keys, teams] = await env.DB.batch<{ name: string }>([
-    env.DB.prepare("SELECT name FROM virtual_keys WHERE json_extract(config, ?1) = ?2 ORDER BY name LIMIT 20").bind(field, id),
-    env.DB.prepare("SELECT name FROM governance_groups WHERE kind = 'team' AND json_extract(config, '$.customer_id') = ?1 ORDER BY name LIMIT 20").bind(kind === "customer" ? id : null),
-  ]);
-  return [...(keys?.results ?? []).map((row) => `virtual key '${row.name}'`), ...(teams?.results ?? []).map((row) => `team '${row.name}'`)];
-}
-
 /** How many members a group has, and the first names in the order the key and team lists show them. */
 export interface MemberSample {
   count: number;
@@ -100,4 +90,10 @@ export async function memberSamples(env: Env, kind: GroupKind, ids: readonly str
   const keySamples = samplesOf(keys?.results ?? []);
   const teamSamples = samplesOf(teams?.results ?? []);
   return { keys: (id) => keySamples.get(id) ?? NO_MEMBERS, teams: (id) => teamSamples.get(id) ?? NO_MEMBERS };
+}
+
+/** Names of the virtual keys and teams that belong to a group (a group with members is not deleted from under them). */
+export async function membersOf(env: Env, kind: GroupKind, id: string): Promise<string[]> {
+  const samples = await memberSamples(env, kind, [id], 20);
+  return [...samples.keys(id).names.map((name) => `virtual key '${name}'`), ...samples.teams(id).names.map((name) => `team '${name}'`)];
 }
