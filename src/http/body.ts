@@ -12,10 +12,11 @@ function tooLarge(limitBytes: number): GatewayError {
   return new GatewayError(413, `request body is larger than the ${Math.floor(limitBytes / MIB)} MiB limit`, "request_too_large");
 }
 
-/** Rejects a declared Content-Length above the limit before any byte is read. */
-export function checkDeclaredLength(request: Request, limitBytes: number): void {
+/** Rejects a declared Content-Length above the limit before any byte is read; answers whether one was declared. */
+export function checkDeclaredLength(request: Request, limitBytes: number): boolean {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limitBytes) throw tooLarge(limitBytes);
+  return declared !== null;
 }
 
 /** Reads a stream whole, or stops (cancelling it) and answers null as soon as it grows past `limitBytes`. */
@@ -52,10 +53,7 @@ const utf8 = new TextDecoder();
  * cheaper on the hot path); a chunked upload is read piece by piece.
  */
 async function readBodyText(request: Request, limitBytes: number): Promise<string> {
-  if (request.headers.has("content-length")) {
-    checkDeclaredLength(request, limitBytes);
-    return request.text();
-  }
+  if (checkDeclaredLength(request, limitBytes)) return request.text();
   if (!request.body) return "";
   const bytes = await readAtMost(request.body, limitBytes);
   if (!bytes) throw tooLarge(limitBytes);
