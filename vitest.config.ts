@@ -29,6 +29,10 @@ export default defineConfig({
                 SSE_KEEPALIVE_SECONDS: "1",
                 EPHEMERAL_TOKEN_SECRET: "test-ephemeral-secret-0123456789abcdef",
                 ORIGIN_TOKEN: "origin-secret-token",
+                // The pool sets no_handle_cross_request_promise_resolution, under which a request woken by another's
+                // limiter call would run on in that request's context: each operation is its own call here (the
+                // grouping itself is tested apart, in limiter-line.test.ts, and in production mode by the e2e suite).
+                GROUP_LIMITER_CALLS: "false",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

@@ -16,6 +16,8 @@ export interface Env {
   REQUIRE_VIRTUAL_KEY?: string;
   /** Completion tokens assumed for the worst case when a request sets no max_tokens. */
   DEFAULT_MAX_TOKENS_ESTIMATE?: string;
+  /** "false": every admission and settlement is its own limiter call, instead of sharing one with concurrent requests. */
+  GROUP_LIMITER_CALLS?: string;
   /** How long an unsettled reservation holds budget before its Durable Object gives it up. */
   RESERVATION_TTL_SECONDS?: string;
   /** Consecutive failures that open an origin's circuit. */

@@ -80,6 +80,8 @@ const settingsSchema = z.object({
     "a number from 0 to 0.5",
   ),
   LEASE_TTL_SECONDS: positive(10),
+  // One call carries what an isolate's requests ask of a limiter while its previous call runs (limiter-line.ts).
+  GROUP_LIMITER_CALLS: flag(true),
   CIRCUIT_FAILURE_THRESHOLD: positive(3),
   CIRCUIT_COOLDOWN_SECONDS: positive(10),
   SSE_KEEPALIVE_SECONDS: positive(15),

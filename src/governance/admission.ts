@@ -14,6 +14,7 @@ import type { VirtualKeyRecord } from "./schema";
 import { settingsOf } from "../settings";
 import type { Demand } from "./lease-holder";
 import { limiterNamed } from "./limiter-named";
+import { admitAt, settleAt } from "./limiter-line";
 import { leaseHolder, newTicket, renewIfDue, scheduleFlush, type AdmissionTicket, type Hold, type LimiterLevel, type WaitUntil } from "./admission-ticket";
 
 export type { AdmissionTicket, LimiterLevel } from "./admission-ticket";
@@ -79,12 +80,12 @@ export async function admitRequest(env: Env, levels: readonly LimiterLevel[], es
   }
   const decisions = await Promise.allSettled(
     central.map((level) =>
-      limiterNamed(env, level.name).admit({
+      admitAt(env, level.name, {
         ...demand,
         scope: level.scope,
         ttlMs,
         token: token && level.kind === "virtual_key" ? { id: token.id, iat: token.iat, exp: token.exp, budget: token.budget, rate: token.rate } : undefined,
-      }),
+      }, waitUntil),
     ),
   );
   let failure: unknown = null;
@@ -120,7 +121,7 @@ export async function settleUsage(ticket: AdmissionTicket, usage: MeteredUsage, 
       hold.holder.settle(hold.share, { tokens, nanos });
       scheduleFlush(ticket.env, hold.level, hold.holder, ticket.waitUntil);
     } else {
-      applied.push(limiterNamed(ticket.env, hold.level.name).settle([{ reservationId: hold.reservationId, scope: hold.level.scope, tokens, nanos, tokenId: hold.level.kind === "virtual_key" ? ticket.tokenId : undefined }]));
+      applied.push(settleAt(ticket.env, hold.level.name, [{ reservationId: hold.reservationId, scope: hold.level.scope, tokens, nanos, tokenId: hold.level.kind === "virtual_key" ? ticket.tokenId : undefined }], ticket.waitUntil));
     }
   }
   await Promise.all(applied);
@@ -131,7 +132,7 @@ async function withdrawAdmission(ticket: AdmissionTicket): Promise<void> {
   const applied: Promise<void>[] = [];
   for (const hold of ticket.holds) {
     if (hold.kind === "leased") hold.holder.withdraw(hold.share);
-    else applied.push(limiterNamed(ticket.env, hold.level.name).settle([{ reservationId: hold.reservationId, scope: hold.level.scope, tokens: 0, nanos: 0, withdrawn: true }]));
+    else applied.push(settleAt(ticket.env, hold.level.name, [{ reservationId: hold.reservationId, scope: hold.level.scope, tokens: 0, nanos: 0, withdrawn: true }], ticket.waitUntil));
   }
   await Promise.all(applied);
 }

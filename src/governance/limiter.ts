@@ -10,7 +10,7 @@ import type { Env } from "../env";
 import { settingsOf } from "../settings";
 import { limiterAlerts } from "./limiter-alerts";
 import { LimiterCore } from "./limiter-core";
-import type { AdmitDecision, AdmitRequest, LeaseReply, LeaseRequest, LimiterConfig, QuotaReport, SettleRequest } from "./limits";
+import type { AdmitDecision, AdmitRequest, LeaseReply, LeaseRequest, LimiterConfig, LimiterOp, LimiterOpResult, QuotaReport, SettleRequest } from "./limits";
 
 export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly core: LimiterCore;
@@ -46,6 +46,20 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
 
   settle(requests: SettleRequest[]): void {
     this.core.settle(requests);
+  }
+
+  /** A group of one isolate's admissions and settlements, applied in order; one that fails does not stop the rest. */
+  apply(ops: LimiterOp[]): LimiterOpResult[] {
+    return ops.map((op) => {
+      try {
+        if (op.kind === "admit") return this.core.admit(op.request);
+        this.core.settle(op.requests);
+        return null;
+      } catch (error) {
+        console.error(`limiter ${this.ctx.id.toString()}: ${op.kind} failed:`, error);
+        return { error: error instanceof Error ? error.message : String(error) };
+      }
+    });
   }
 
   renew(reservationIds: string[], ttlMs: number): number {

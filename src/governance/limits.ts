@@ -85,6 +85,12 @@ export type AdmitDecision =
       unconfigured?: true;
     };
 
+/** One of the operations a grouped call carries (limiter-line.ts), applied in order. */
+export type LimiterOp = { kind: "admit"; request: AdmitRequest } | { kind: "settle"; requests: SettleRequest[] };
+
+/** An admission's decision, null for a settlement, or why the object could not apply the operation. */
+export type LimiterOpResult = AdmitDecision | null | { error: string };
+
 export interface SettleRequest {
   reservationId: string;
   scope: string | null;

@@ -3,7 +3,7 @@ import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnE
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
-import type { AdmitRequest } from "../../src/governance/limits";
+import type { AdmitRequest, LimiterOp } from "../../src/governance/limits";
 import { LLAMA, admin, configure, errorOf, eventually, origin, postJson, quota, received, virtualKey } from "./helpers";
 
 beforeAll(async () => {
@@ -201,12 +201,15 @@ describe("deactivation and the hot path", () => {
           const value: unknown = Reflect.get(target, method);
           if (typeof value !== "function" || typeof method !== "string") return value;
           return async (...args: unknown[]) => {
-            if (method === "settle") {
+            // A call's name: its method, or for a group of operations, what they are ("admit", "settle", "admit+settle").
+            const ops = method === "apply" ? (args[0] as LimiterOp[]) : null;
+            const name = ops ? ops.map((op) => op.kind).join("+") : method;
+            if (name.includes("settle")) {
               settleCalled();
               await gate;
             }
             const result: unknown = await Reflect.apply(value, target, args);
-            completed.push(method);
+            completed.push(name);
             return result;
           };
         },
@@ -222,8 +225,8 @@ describe("deactivation and the hot path", () => {
     return { namespace, completed, settling, release };
   }
 
-  it("makes one Durable Object call to admit and one to settle, and answers only once settled", async () => {
-    const key = await virtualKey("one-call", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
+  it.each(["false", "true"])("makes one Durable Object call to admit and one to settle, and answers only once settled (GROUP_LIMITER_CALLS=%s)", async (grouped) => {
+    const key = await virtualKey(`one-call-${grouped}`, { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 5, reset_duration: "1d" }], rate_limit: { request_max_limit: 1000, request_reset_duration: "1h" } });
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200); // warms the key lookup
     const { namespace, completed, settling, release: releaseSettlement } = gatedLimiter();
     const ctx = createExecutionContext();
@@ -231,7 +234,7 @@ describe("deactivation and the hot path", () => {
     const responding = Promise.resolve(
       buildApp().fetch(
         new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-bf-vk": key }, body: JSON.stringify({ model: `vllm/${LLAMA}`, messages: [] }) }),
-        { ...env, VK_LIMITER: namespace },
+        { ...env, VK_LIMITER: namespace, GROUP_LIMITER_CALLS: grouped },
         ctx,
       ),
     ).then((response) => ((answered = true), response));
