@@ -8,8 +8,9 @@
  */
 import { LeaseHolder, type Demand, type LeasedShare, type LeaseTransport } from "../../src/governance/lease-holder";
 import { LimiterCore } from "../../src/governance/limiter-core";
+import { HOLD_MS, LimiterLine, WAIT_LIMIT_MS, type LimiterCall } from "../../src/governance/limiter-line";
 import type { LimiterKv } from "../../src/governance/limiter-storage";
-import { KEY_SCOPE, type LeaseReply, type LeaseRequest, type LimiterConfig } from "../../src/governance/limits";
+import { KEY_SCOPE, type AdmitDecision, type LeaseReply, type LeaseRequest, type LimiterConfig, type LimiterOp, type LimiterOpResult } from "../../src/governance/limits";
 
 export interface Location {
   name: string;
@@ -19,8 +20,12 @@ export interface Location {
 }
 
 export interface Scenario {
-  /** "strict": every request asks the object; "leased": isolates admit from leases; "placed": the Worker runs beside the object (Smart Placement), strict, and each client pays its own distance to it instead. */
-  mode: "strict" | "leased" | "placed";
+  /**
+   * "strict": every request asks the object, each operation its own call; "grouped": strict, each isolate's operations
+   * sharing calls as the gateway sends them (limiter-line.ts); "leased": isolates admit from leases; "placed": the
+   * Worker runs beside the object (Smart Placement), strict, and each client pays its own distance to it instead.
+   */
+  mode: "strict" | "grouped" | "leased" | "placed";
   locations: Location[];
   /** Offered requests per second, over all locations, reached after a linear ramp of `rampMs`. */
   requestsPerSecond: number;
@@ -31,6 +36,8 @@ export interface Scenario {
   leaseShare: number;
   /** Object time per call, ms (a durable write each). */
   serviceMs: number;
+  /** Object time per operation a call carries beyond its first, ms (its counters and reservation, no commit of its own). */
+  opServiceMs: number;
   /** How long each admitted request runs before it settles, ms. */
   requestMs: number;
   /** One isolate dies every this many ms, losing what it had not reported (0: none die). */
@@ -172,12 +179,13 @@ class SimulatedObject {
     this.core.configure(config);
   }
 
-  call<T>(oneWayMs: number, work: () => T): Promise<T> {
+  /** A call that reaches the object after `oneWayMs`, carrying `ops` operations (each beyond the first adds `opServiceMs`). */
+  call<T>(oneWayMs: number, work: () => T, ops = 1, opServiceMs = 0): Promise<T> {
     this.calls += 1;
     return new Promise((resolve) => {
       // Calls queue in the order they reach the object, not the order they were sent.
       this.clock.at(this.clock.now + oneWayMs, () => {
-        this.busyUntil = Math.max(this.clock.now, this.busyUntil) + this.serviceMs;
+        this.busyUntil = Math.max(this.clock.now, this.busyUntil) + this.serviceMs + (ops - 1) * opServiceMs;
         this.clock.at(this.busyUntil, () => {
           const result = work();
           this.clock.at(this.clock.now + oneWayMs, () => resolve(result));
@@ -195,6 +203,8 @@ function percentile(sorted: number[], p: number): number {
 interface Isolate {
   location: Location;
   holder: LeaseHolder;
+  /** Its line to the key's object, in grouped mode. */
+  line: LimiterLine;
   alive: boolean;
 }
 
@@ -210,7 +220,14 @@ export async function simulate(scenario: Scenario): Promise<Report> {
     leaseShare: scenario.mode === "leased" ? scenario.leaseShare : 0,
   });
   const leaseTtlMs = 10_000;
-  const isolates: Isolate[] = scenario.locations.flatMap((location) => Array.from({ length: location.isolates }, () => ({ location, holder: new LeaseHolder(null, leaseTtlMs), alive: true })));
+  // The line's timers run on the virtual clock.
+  const newLine = () =>
+    new LimiterLine(HOLD_MS, WAIT_LIMIT_MS, () => clock.now, (ms, fire) => {
+      let live = true;
+      clock.at(clock.now + ms, () => live && fire());
+      return () => (live = false);
+    });
+  const isolates: Isolate[] = scenario.locations.flatMap((location) => Array.from({ length: location.isolates }, () => ({ location, holder: new LeaseHolder(null, leaseTtlMs), line: newLine(), alive: true })));
   const latencies = new Map<string, number[]>(scenario.locations.map((location) => [location.name, []]));
   const steadyLatencies = new Map<string, number[]>(scenario.locations.map((location) => [location.name, []]));
   const steadyFrom = scenario.rampMs + 1000;
@@ -259,6 +276,19 @@ export async function simulate(scenario: Scenario): Promise<Report> {
       return;
     }
     const request = { scope: null, promptTokens: 100, completionTokens: 200, choices: 1, flexible: false, minCompletionTokens: 16, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 60_000 };
+    if (scenario.mode === "grouped") {
+      // The object applies a group as the Durable Object's `apply` does: in order, each operation in one step.
+      const call: LimiterCall = (ops: LimiterOp[]) =>
+        object.call(objectDistance(isolate), () => ops.map((op): LimiterOpResult => (op.kind === "admit" ? object.core.admit(op.request) : (object.core.settle(op.requests), null))), ops.length, scenario.opServiceMs);
+      const line = isolate.line;
+      void line.submit({ kind: "admit", request }, call, () => undefined).then((result) => {
+        const decision = result as AdmitDecision;
+        record(decision.ok);
+        if (!decision.ok) return;
+        run(isolate, demand, clock.now, (used) => void line.submit({ kind: "settle", requests: [{ reservationId: decision.reservationId, scope: null, tokens: used, nanos: 0 }] }, call, () => undefined));
+      });
+      return;
+    }
     void object.call(objectDistance(isolate), () => object.core.admit(request)).then((decision) => {
       record(decision.ok);
       if (!decision.ok) return;
@@ -280,7 +310,7 @@ export async function simulate(scenario: Scenario): Promise<Report> {
         const index = Math.floor(rand() * isolates.length);
         const dead = isolates[index] as Isolate;
         dead.alive = false;
-        isolates[index] = { location: dead.location, holder: new LeaseHolder(null, leaseTtlMs), alive: true };
+        isolates[index] = { location: dead.location, holder: new LeaseHolder(null, leaseTtlMs), line: newLine(), alive: true };
       });
     }
   }

@@ -1,16 +1,18 @@
 /**
- * This isolate's calls to one limiter, committed in groups. At most one call per limiter is in flight; admissions
- * and settlements asked for meanwhile wait, and the next call carries all of them, which the object applies in
- * order, each in one synchronous step as before — so counters stay exact, and a hot key's object serves one call per
- * group of requests instead of one per request (a call's fixed costs — serialization on both sides, the object's
- * storage commit — are most of what it costs).
+ * This isolate's calls to one limiter, committed in groups. While a call to a limiter is in flight, the admissions
+ * and settlements requests ask of it wait, and the next call carries all of them, which the object applies in order,
+ * each in one synchronous step as before — so counters stay exact, and a busy key's object serves one call per group
+ * of requests instead of one per request (a call's fixed costs — serialization on both sides, the object's storage
+ * commit — are most of what it costs). The next call goes out when the one in flight ends, or HOLD_MS after it went
+ * out if that is sooner: an isolate far from the object never waits a whole round trip for its turn, and one near
+ * it keeps a single call in flight, so what waits at the object grows with busy isolates, not requests.
  *
- * No request awaits a promise another request made. The call in flight belongs to the request that sent it (its
- * waitUntil keeps it running past its response); when it ends, it wakes each waiting request through that request's
- * own promise, and the first to run sends what is queued. A waiting request keeps a timer of its own — without
- * pending I/O of its own the runtime would take it for hung — which also bounds the wait: a request whose operation
- * is still queued when it fires sends the queue itself (the call it waited for is taken for lost); one whose
- * operation went in a call that never answered fails with a 503.
+ * No request awaits a promise another request made. A call belongs to the request that sent it (its waitUntil keeps
+ * it running past its response); when it ends, it wakes each waiting request through that request's own promise, and
+ * the first to run sends what is queued. A waiting request keeps a timer of its own — without pending I/O of its own
+ * the runtime would take it for hung — which fires when the hold runs out (it then sends the queue itself) and, if
+ * its operation went in another's call that has not answered, at the wait limit: a 503. A call in flight past the
+ * wait limit (its request's context died with it) holds nothing up.
  *
  * Waking another request relies on the runtime running its continuation in its own context, as Workers do unless
  * the `no_handle_cross_request_promise_resolution` compatibility flag is set. GROUP_LIMITER_CALLS=false makes every
@@ -26,8 +28,18 @@ type WaitUntil = (promise: Promise<unknown>) => void;
 /** Sends one group of operations to the limiter; resolves with one result per operation. */
 export type LimiterCall = (ops: LimiterOp[]) => Promise<LimiterOpResult[]>;
 
-/** How long a request waits on a call another request sent before it takes the line over (or, if sent, gives up). */
+/** While a call is in flight, the next goes out once this long has passed since it did (or when it ends, if sooner). */
+export const HOLD_MS = 10;
+/** How long a request waits for an answer to a call another request sent before it gives up (503). */
 export const WAIT_LIMIT_MS = 10_000;
+
+/** Starts a timer; returns what cancels it (injected, so a simulation can run on its own clock). */
+export type StartTimer = (ms: number, fire: () => void) => () => void;
+
+const realTimer: StartTimer = (ms, fire) => {
+  const timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+};
 
 interface Queued {
   op: LimiterOp;
@@ -40,15 +52,17 @@ const NO_RESULT: LimiterOpResult = { error: "the limiter returned no result for 
 
 export class LimiterLine {
   private queue: Queued[] = [];
-  /** A call is in flight, sent at `sentAt` (ms, the line's clock). */
-  private busy = false;
-  private sentAt = 0;
-  /** Wakes the requests waiting for the line to be free: each its own resolver. */
-  private waiting = new Set<() => void>();
+  /** When each call in flight went out (ms, the line's clock). */
+  private readonly inFlight = new Set<number>();
+  private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** Wakes the requests waiting for a call to end: each its own resolver. */
+  private readonly waiting = new Set<() => void>();
 
   constructor(
+    private readonly holdMs = HOLD_MS,
     private readonly waitLimitMs = WAIT_LIMIT_MS,
     private readonly now: () => number = Date.now,
+    private readonly startTimer: StartTimer = realTimer,
   ) {}
 
   /** Queues `op`; whichever request sends the queue sends it with its own `call` and `waitUntil`. */
@@ -58,43 +72,71 @@ export class LimiterLine {
       entry = { op, sent: false, resolve, reject };
     });
     this.queue.push(entry);
-    if (!this.busy) {
+    if (this.maySend()) {
       this.send(call, waitUntil);
       return result;
     }
     return this.waitFor(entry, result, call, waitUntil);
   }
 
+  /**
+   * A call may go out when none is in flight — or the last went out at least holdMs ago: a far object is not waited
+   * on for a whole round trip, and a call taken for lost (in flight past the wait limit: its request's context died
+   * with it) holds nothing up.
+   */
+  private maySend(): boolean {
+    const now = this.now();
+    if (now - this.lastSentAt >= this.holdMs) return true;
+    let waiting = false;
+    for (const sentAt of this.inFlight) {
+      if (now - sentAt < this.waitLimitMs) waiting = true;
+      else this.inFlight.delete(sentAt);
+    }
+    return !waiting;
+  }
+
   private async waitFor(entry: Queued, result: Promise<LimiterOpResult>, call: LimiterCall, waitUntil: WaitUntil): Promise<LimiterOpResult> {
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    let wake: (() => void) | null = null;
-    const expired = new Promise<"expired">((resolve) => {
-      timer = setTimeout(() => resolve("expired"), this.waitLimitMs);
-    });
+    const giveUpAt = this.now() + this.waitLimitMs;
+    // One timer at a time: first when the hold since the last call runs out, then — only if this request's operation
+    // went in another's call that has not answered by then — at the wait limit.
+    let cancelTimer: () => void = () => undefined;
+    let alarm!: Promise<"alarm">;
+    const arm = (ms: number) => {
+      alarm = new Promise((resolve) => {
+        cancelTimer = this.startTimer(Math.max(0, ms), () => resolve("alarm"));
+      });
+    };
+    arm(this.lastSentAt + this.holdMs - this.now());
     try {
       while (!entry.sent) {
-        // The line is free — or its call is taken for lost, not having ended within the limit (its request's context
-        // died with it): this request sends the queue, and waits for its own call as any sender does.
-        if (!this.busy || this.now() - this.sentAt >= this.waitLimitMs) {
+        if (this.maySend()) {
           this.send(call, waitUntil);
           return await result;
         }
-        const free = new Promise<void>((resolve) => {
-          wake = resolve;
-          this.waiting.add(resolve);
+        let wake: () => void = () => undefined;
+        const ended = new Promise<"ended">((resolve) => {
+          wake = () => resolve("ended");
+          this.waiting.add(wake);
         });
-        if ((await Promise.race([free, expired])) === "expired") {
-          if (wake) this.waiting.delete(wake);
-          if (entry.sent) break;
-          this.send(call, waitUntil);
-          return await result;
+        if ((await Promise.race([ended, alarm])) === "alarm") {
+          this.waiting.delete(wake);
+          // The hold is over (any call sent since would have carried this operation): send the queue.
+          if (!entry.sent) {
+            this.send(call, waitUntil);
+            return await result;
+          }
+          arm(giveUpAt - this.now());
         }
       }
-      const outcome = await Promise.race([result, expired]);
-      if (outcome === "expired") throw new GatewayError(503, `the limiter did not answer within ${this.waitLimitMs / 1000} s`, "limiter_unavailable");
-      return outcome;
+      // Sent in another request's call: its answer, unless none comes within the wait limit.
+      for (;;) {
+        const outcome = await Promise.race([result, alarm]);
+        if (outcome !== "alarm") return outcome;
+        if (this.now() >= giveUpAt) throw new GatewayError(503, `the limiter did not answer within ${this.waitLimitMs / 1000} s`, "limiter_unavailable");
+        arm(giveUpAt - this.now());
+      }
     } finally {
-      if (timer !== null) clearTimeout(timer);
+      cancelTimer();
     }
   }
 
@@ -102,18 +144,18 @@ export class LimiterLine {
     const batch = this.queue;
     this.queue = [];
     for (const entry of batch) entry.sent = true;
-    this.busy = true;
-    const sentAt = this.now();
-    this.sentAt = sentAt;
+    // Two calls sent in the same millisecond are told apart by a fraction of one.
+    let sentAt = this.now();
+    while (this.inFlight.has(sentAt)) sentAt += 1e-6;
+    this.inFlight.add(sentAt);
+    this.lastSentAt = sentAt;
     const ended = call(batch.map((entry) => entry.op))
       .then(
         (results) => batch.forEach((entry, index) => entry.resolve(index < results.length ? (results[index] as LimiterOpResult) : NO_RESULT)),
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),
       )
       .then(() => {
-        // A call taken for lost may end after a newer one was sent: only the latest frees the line.
-        if (this.sentAt !== sentAt) return;
-        this.busy = false;
+        this.inFlight.delete(sentAt);
         const woken = [...this.waiting];
         this.waiting.clear();
         for (const wake of woken) wake();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { WORLD, simulate, type Scenario } from "../../bench/sim/admission-sim";
 
-const base: Omit<Scenario, "mode"> = { locations: WORLD, leaseShare: 0.05, serviceMs: 0.7, requestMs: 500, rampMs: 1000, seed: 11, requestsPerSecond: 2000, durationMs: 10_000, tokenLimit: 1e12, crashEveryMs: 0 };
+const base: Omit<Scenario, "mode"> = { locations: WORLD, leaseShare: 0.05, serviceMs: 0.7, opServiceMs: 0.05, requestMs: 500, rampMs: 1000, seed: 11, requestsPerSecond: 2000, durationMs: 10_000, tokenLimit: 1e12, crashEveryMs: 0 };
 
 describe("admission, simulated across five locations 5–250 ms from the key's object", () => {
   it("leased: no added latency at p50, and none for 95% of requests once warmed up, in every location; a hot key beyond one object's capacity", async () => {
@@ -27,6 +27,24 @@ describe("admission, simulated across five locations 5–250 ms from the key's o
     expect(leased.admittedPerSecond).toBe(strict.admittedPerSecond);
   });
 
+  it("grouped: strict admission with each isolate's operations sharing calls keeps a hot key under its object's capacity", async () => {
+    const grouped = await simulate({ ...base, mode: "grouped" });
+    const strict = await simulate({ ...base, mode: "strict" });
+    // Ten isolates, each sending at most one call per 10 ms hold (or per round trip, if shorter): about half a call per
+    // request at 2,000 requests/s, against strict admission's two.
+    expect(grouped.roundTripsPerRequest).toBeLessThan(0.6);
+    for (const location of grouped.locations) {
+      expect(location.requests, location.name).toBeGreaterThan(1000);
+      // Its round trip, plus at most the hold and the object's queue: never the strict queue's seconds.
+      const roundTrip = 2 * (WORLD.find((entry) => entry.name === location.name)?.oneWayMs ?? 0);
+      expect(location.p50Ms, location.name).toBeGreaterThanOrEqual(roundTrip);
+      expect(location.p99Ms, location.name).toBeLessThanOrEqual(roundTrip + 30);
+      expect(location.admitted, location.name).toBe(location.requests);
+    }
+    expect(grouped.admittedPerSecond).toBe(strict.admittedPerSecond);
+    expect(grouped.countedTokens).toBe(grouped.usedTokens);
+  });
+
   it("running a window out while an isolate dies every 250 ms: overspend within the bound, none when strict", async () => {
     const scenario = { ...base, requestsPerSecond: 400, durationMs: 8000, tokenLimit: 500_000, crashEveryMs: 250 };
     const leased = await simulate({ ...scenario, mode: "leased" });
@@ -39,5 +57,7 @@ describe("admission, simulated across five locations 5–250 ms from the key's o
     // …and yet spend stayed within the limit plus the bound.
     expect(leased.usedTokens).toBeLessThanOrEqual(leased.tokenLimit + leased.bound);
     expect(strict.overspend).toBe(0);
+    const grouped = await simulate({ ...scenario, mode: "grouped" });
+    expect(grouped.overspend).toBe(0);
   });
 });

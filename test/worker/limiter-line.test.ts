@@ -36,10 +36,39 @@ function scripted() {
 const kept: Promise<unknown>[] = [];
 const waitUntil = (promise: Promise<unknown>) => void kept.push(promise);
 
+/** A clock and timers the test moves by hand. */
+function manualTime() {
+  let now = 0;
+  const timers = new Set<{ at: number; fire: () => void }>();
+  return {
+    now: () => now,
+    startTimer: (ms: number, fire: () => void) => {
+      const timer = { at: now + ms, fire };
+      timers.add(timer);
+      return () => void timers.delete(timer);
+    },
+    /** Moves the clock on, firing the timers due, in the order they were started. */
+    advance(ms: number) {
+      now += ms;
+      for (const timer of [...timers]) {
+        if (timer.at > now) continue;
+        timers.delete(timer);
+        timer.fire();
+      }
+    },
+  };
+}
+
+/** A line holding 10 ms and giving up after 10 s, on a hand-moved clock. */
+function lineOnManualTime() {
+  const time = manualTime();
+  return { time, line: new LimiterLine(10, 10_000, time.now, time.startTimer) };
+}
+
 describe("a limiter line", () => {
   it("sends what is asked while a call is in flight in one next call, in order, and answers each request its own", async () => {
     const limiter = scripted();
-    const line = new LimiterLine();
+    const { line } = lineOnManualTime();
     const first = line.submit(admitting("a"), limiter.call, waitUntil);
     const rest = ["b", "c", "d"].map((id) => line.submit(admitting(id), limiter.call, waitUntil));
     await limiter.calledTimes(1);
@@ -52,7 +81,7 @@ describe("a limiter line", () => {
 
     limiter.calls[1]?.answer([admitted("r-b"), admitted("r-c"), null]);
     expect(await Promise.all(rest)).toEqual([admitted("r-b"), admitted("r-c"), null]);
-    // The line is free again: the next request is sent at once, alone.
+    // No call in flight: the next request is sent at once, alone.
     void line.submit(admitting("e"), limiter.call, waitUntil);
     await limiter.calledTimes(3);
     expect(limiter.calls[2]?.ops.map(idOf)).toEqual(["e"]);
@@ -60,7 +89,7 @@ describe("a limiter line", () => {
 
   it("answers an operation the limiter returned no result for with an error result, not another's", async () => {
     const limiter = scripted();
-    const line = new LimiterLine();
+    const { line } = lineOnManualTime();
     void line.submit(admitting("a"), limiter.call, waitUntil);
     const waiting = [line.submit(admitting("b"), limiter.call, waitUntil), line.submit(admitting("c"), limiter.call, waitUntil)];
     await limiter.calledTimes(1);
@@ -74,7 +103,7 @@ describe("a limiter line", () => {
 
   it("fails only the group whose call failed, and sends the next group", async () => {
     const limiter = scripted();
-    const line = new LimiterLine();
+    const { line } = lineOnManualTime();
     const first = line.submit(admitting("a"), limiter.call, waitUntil);
     const second = line.submit(admitting("b"), limiter.call, waitUntil);
     await limiter.calledTimes(1);
@@ -86,42 +115,59 @@ describe("a limiter line", () => {
     expect(await second).toEqual(admitted("r-b"));
   });
 
-  it("takes a call that never ends for lost: a waiting request sends the queue itself, one already sent gets a 503", async () => {
+  it("waits for a far object's call no longer than the hold: the next group goes out 10 ms after the last", async () => {
     const limiter = scripted();
-    let clock = 0;
-    const line = new LimiterLine(20, () => clock);
-    // The first call never answers (its request's context died with it).
-    void line.submit(admitting("a"), limiter.call, waitUntil);
+    const { time, line } = lineOnManualTime();
+    const a = line.submit(admitting("a"), limiter.call, waitUntil);
     const b = line.submit(admitting("b"), limiter.call, waitUntil);
     const c = line.submit(admitting("c"), limiter.call, waitUntil);
     await limiter.calledTimes(1);
-    // b's own timer fires first: it sends b and c, and waits for its own call like any sender.
+    time.advance(9);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(limiter.calls).toHaveLength(1);
+    time.advance(1);
     await limiter.calledTimes(2);
     expect(limiter.calls[1]?.ops.map(idOf)).toEqual(["b", "c"]);
-    // c's timer fires with its operation sent in a call that has not answered: it gives up.
-    const refused = await c.catch((error: unknown) => error);
+    // A request arriving just after waits for the next hold, though two calls are in flight.
+    const d = line.submit(admitting("d"), limiter.call, waitUntil);
+    time.advance(10);
+    await limiter.calledTimes(3);
+    expect(limiter.calls[2]?.ops.map(idOf)).toEqual(["d"]);
+    // One arriving once the hold since the last call is over goes out at once, calls in flight or not.
+    time.advance(15);
+    void line.submit(admitting("e"), limiter.call, waitUntil);
+    await limiter.calledTimes(4);
+    expect(limiter.calls[3]?.ops.map(idOf)).toEqual(["e"]);
+    // The answers arrive in any order; each request gets its own.
+    limiter.calls[2]?.answer([admitted("r-d")]);
+    limiter.calls[0]?.answer([admitted("r-a")]);
+    limiter.calls[1]?.answer([admitted("r-b"), admitted("r-c")]);
+    expect(await Promise.all([a, b, c, d])).toEqual([admitted("r-a"), admitted("r-b"), admitted("r-c"), admitted("r-d")]);
+  });
+
+  it("gives a request whose operation went in a call that never answers a 503 at the wait limit", async () => {
+    const limiter = scripted();
+    const { time, line } = lineOnManualTime();
+    void line.submit(admitting("a"), limiter.call, waitUntil);
+    void line.submit(admitting("b"), limiter.call, waitUntil);
+    const c = line.submit(admitting("c"), limiter.call, waitUntil);
+    const refusal = c.catch((error: unknown) => error);
+    await limiter.calledTimes(1);
+    // b's hold runs out first: it sends b and c; neither call ever answers (their requests' contexts died).
+    time.advance(10);
+    await limiter.calledTimes(2);
+    expect(limiter.calls[1]?.ops.map(idOf)).toEqual(["b", "c"]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    time.advance(9_989);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    time.advance(1);
+    const refused = await refusal;
     expect(refused).toBeInstanceOf(GatewayError);
     expect((refused as GatewayError).status).toBe(503);
     expect((refused as GatewayError).code).toBe("limiter_unavailable");
-
-    // A request that arrives once the call in flight is older than the limit sends at once.
-    clock = 20;
-    const e = line.submit(admitting("e"), limiter.call, waitUntil);
+    // Lost calls hold up nobody: a new request goes out at once.
+    void line.submit(admitting("e"), limiter.call, waitUntil);
     await limiter.calledTimes(3);
     expect(limiter.calls[2]?.ops.map(idOf)).toEqual(["e"]);
-
-    // Older calls answering late free nothing while the newest is in flight.
-    limiter.calls[0]?.answer([admitted("r-a")]);
-    limiter.calls[1]?.answer([admitted("r-b"), admitted("r-c")]);
-    expect(await b).toEqual(admitted("r-b"));
-    const f = line.submit(admitting("f"), limiter.call, waitUntil);
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(limiter.calls).toHaveLength(3);
-    limiter.calls[2]?.answer([admitted("r-e")]);
-    expect(await e).toEqual(admitted("r-e"));
-    await limiter.calledTimes(4);
-    expect(limiter.calls[3]?.ops.map(idOf)).toEqual(["f"]);
-    limiter.calls[3]?.answer([admitted("r-f")]);
-    expect(await f).toEqual(admitted("r-f"));
   });
 });
