@@ -149,7 +149,14 @@ export class LimiterLine {
     while (this.inFlight.has(sentAt)) sentAt += 1e-6;
     this.inFlight.add(sentAt);
     this.lastSentAt = sentAt;
-    const ended = call(batch.map((entry) => entry.op))
+    let answered: Promise<LimiterOpResult[]>;
+    try {
+      answered = call(batch.map((entry) => entry.op));
+    } catch (error) {
+      // Thrown before the call went out: every request in the group hears it, not only the one that sent it.
+      answered = Promise.reject(error);
+    }
+    const ended = answered
       .then(
         (results) => batch.forEach((entry, index) => entry.resolve(index < results.length ? (results[index] as LimiterOpResult) : NO_RESULT)),
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),

@@ -115,6 +115,26 @@ describe("a limiter line", () => {
     expect(await second).toEqual(admitted("r-b"));
   });
 
+  it("fails every request of a group whose call could not even be made, and keeps the line usable", async () => {
+    const limiter = scripted();
+    const { line } = lineOnManualTime();
+    const broken: LimiterCall = () => {
+      throw new Error("no such binding");
+    };
+    const first = line.submit(admitting("a"), limiter.call, waitUntil);
+    // Whichever of b, c and d wakes first sends all three, with a call that throws before it goes out.
+    const rest = ["b", "c", "d"].map((id) => line.submit(admitting(id), broken, waitUntil));
+    await limiter.calledTimes(1);
+    limiter.calls[0]?.answer([admitted("r-a")]);
+    expect(await first).toEqual(admitted("r-a"));
+    const outcomes = await Promise.allSettled(rest);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(String((outcomes[2] as PromiseRejectedResult).reason)).toContain("no such binding");
+    void line.submit(admitting("e"), limiter.call, waitUntil);
+    await limiter.calledTimes(2);
+    expect(limiter.calls[1]?.ops.map(idOf)).toEqual(["e"]);
+  });
+
   it("waits for a far object's call no longer than the hold: the next group goes out 10 ms after the last", async () => {
     const limiter = scripted();
     const { time, line } = lineOnManualTime();
