@@ -279,7 +279,7 @@ export async function simulate(scenario: Scenario): Promise<Report> {
     if (scenario.mode === "grouped") {
       // The object applies a group as the Durable Object's `apply` does: in order, each operation in one step.
       const call: LimiterCall = (ops: LimiterOp[]) =>
-        object.call(objectDistance(isolate), () => ops.map((op): LimiterOpResult => (op.kind === "admit" ? object.core.admit(op.request) : (object.core.settle(op.requests), null))), ops.length, scenario.opServiceMs);
+        object.call(objectDistance(isolate), () => ops.map((op): LimiterOpResult => (op.kind === "admit" ? object.core.admit(op.request) : op.kind === "settle" ? (object.core.settle(op.requests), null) : (object.core.renew(op.reservationIds, op.ttlMs), null))), ops.length, scenario.opServiceMs);
       const line = isolate.line;
       void line.submit({ kind: "admit", request }, call, () => undefined).then((result) => {
         const decision = result as AdmitDecision;

@@ -14,7 +14,7 @@ import type { VirtualKeyRecord } from "./schema";
 import { settingsOf } from "../settings";
 import type { Demand } from "./lease-holder";
 import { limiterNamed } from "./limiter-named";
-import { admitAt, settleAt } from "./limiter-line";
+import { admitAt, renewAt, settleAt } from "./limiter-line";
 import { leaseHolder, newTicket, renewIfDue, scheduleFlush, type AdmissionTicket, type Hold, type LimiterLevel, type WaitUntil } from "./admission-ticket";
 
 export type { AdmissionTicket, LimiterLevel } from "./admission-ticket";
@@ -151,7 +151,7 @@ function startRenewals(env: Env, ticket: AdmissionTicket, ttlMs: number, leaseTt
   const every = Math.max(100, Math.min(central.length ? ttlMs : Number.POSITIVE_INFINITY, leased.length ? leaseTtlMs : Number.POSITIVE_INFINITY) / 3);
   const renewal = setInterval(() => {
     for (const hold of central) {
-      limiterNamed(env, hold.level.name).renew([hold.reservationId], ttlMs).catch((error: unknown) => console.error(`renewing reservation ${hold.reservationId} failed:`, error));
+      renewAt(env, hold.level.name, [hold.reservationId], ttlMs, ticket.waitUntil).catch((error: unknown) => console.error(`renewing reservation ${hold.reservationId} failed:`, error));
     }
     for (const hold of leased) renewIfDue(env, hold.level, hold.holder, ticket.waitUntil);
   }, every);

@@ -1,8 +1,8 @@
 /**
- * This isolate's calls to one limiter, committed in groups. While a call to a limiter is in flight, the admissions
- * and settlements requests ask of it wait, and the next call carries all of them, which the object applies in order,
- * each in one synchronous step as before — so counters stay exact, and a busy key's object serves one call per group
- * of requests instead of one per request (a call's fixed costs — serialization on both sides, the object's storage
+ * This isolate's calls to one limiter, committed in groups. While a call to a limiter is in flight, the admissions,
+ * settlements and renewals requests ask of it wait, and the next call carries all of them, which the object applies
+ * in order, each in one synchronous step as before — so counters stay exact, and a busy key's object serves one call
+ * per group of requests instead of one per request (a call's fixed costs — serialization on both sides, the object's storage
  * commit — are most of what it costs). The next call goes out when the one in flight ends, or HOLD_MS after it went
  * out if that is sooner: an isolate far from the object never waits a whole round trip for its turn, and one near
  * it keeps a single call in flight, so what waits at the object grows with busy isolates, not requests.
@@ -205,4 +205,9 @@ export async function admitAt(env: Env, name: string, request: AdmitRequest, wai
 /** Applies settlements at the limiter `name`, in the same call as this isolate's other requests to it. */
 export async function settleAt(env: Env, name: string, requests: SettleRequest[], waitUntil: WaitUntil): Promise<void> {
   decided(await submit(env, name, { kind: "settle", requests }, waitUntil));
+}
+
+/** Keeps running requests' reservations at the limiter `name` from lapsing, in a call shared like the others. */
+export async function renewAt(env: Env, name: string, reservationIds: string[], ttlMs: number, waitUntil: WaitUntil): Promise<void> {
+  decided(await submit(env, name, { kind: "renew", reservationIds, ttlMs }, waitUntil));
 }

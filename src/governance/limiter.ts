@@ -48,12 +48,13 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     this.core.settle(requests);
   }
 
-  /** A group of one isolate's admissions and settlements, applied in order; one that fails does not stop the rest. */
+  /** A group of one isolate's admissions, settlements and renewals, applied in order; one that fails stops no other. */
   apply(ops: LimiterOp[]): LimiterOpResult[] {
     return ops.map((op) => {
       try {
         if (op.kind === "admit") return this.core.admit(op.request);
-        this.core.settle(op.requests);
+        if (op.kind === "settle") this.core.settle(op.requests);
+        else this.core.renew(op.reservationIds, op.ttlMs);
         return null;
       } catch (error) {
         console.error(`limiter ${this.ctx.id.toString()}: ${op.kind} failed:`, error);

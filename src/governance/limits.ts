@@ -86,9 +86,12 @@ export type AdmitDecision =
     };
 
 /** One of the operations a grouped call carries (limiter-line.ts), applied in order. */
-export type LimiterOp = { kind: "admit"; request: AdmitRequest } | { kind: "settle"; requests: SettleRequest[] };
+export type LimiterOp =
+  | { kind: "admit"; request: AdmitRequest }
+  | { kind: "settle"; requests: SettleRequest[] }
+  | { kind: "renew"; reservationIds: string[]; ttlMs: number };
 
-/** An admission's decision, null for a settlement, or why the object could not apply the operation. */
+/** An admission's decision, null for a settlement or a renewal, or why the object could not apply the operation. */
 export type LimiterOpResult = AdmitDecision | null | { error: string };
 
 export interface SettleRequest {
