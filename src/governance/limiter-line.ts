@@ -50,6 +50,9 @@ interface Queued {
 
 const NO_RESULT: LimiterOpResult = { error: "the limiter returned no result for this operation" };
 
+/** The result for the operation at `index` of a group (an answer cut short holds none for it). */
+const resultAt = (results: readonly LimiterOpResult[], index: number): LimiterOpResult => (index < results.length ? (results[index] as LimiterOpResult) : NO_RESULT);
+
 export class LimiterLine {
   private queue: Queued[] = [];
   /** When each call in flight went out (ms, the line's clock). */
@@ -158,7 +161,7 @@ export class LimiterLine {
     }
     const ended = answered
       .then(
-        (results) => batch.forEach((entry, index) => entry.resolve(index < results.length ? (results[index] as LimiterOpResult) : NO_RESULT)),
+        (results) => batch.forEach((entry, index) => entry.resolve(resultAt(results, index))),
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),
       )
       .then(() => {
@@ -177,10 +180,7 @@ const MAX_LINES = 10_000;
 async function submit(env: Env, name: string, op: LimiterOp, waitUntil: WaitUntil): Promise<LimiterOpResult> {
   // A stub per call: one broken by the object's restart is never reused.
   const call: LimiterCall = (ops) => limiterNamed(env, name).apply(ops);
-  if (!settingsOf(env).GROUP_LIMITER_CALLS) {
-    const results = await call([op]);
-    return results.length > 0 ? (results[0] as LimiterOpResult) : NO_RESULT;
-  }
+  if (!settingsOf(env).GROUP_LIMITER_CALLS) return resultAt(await call([op]), 0);
   let line = lines.get(name);
   if (!line) {
     if (lines.size >= MAX_LINES) lines.delete(lines.keys().next().value as string);

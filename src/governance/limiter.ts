@@ -10,7 +10,7 @@ import type { Env } from "../env";
 import { settingsOf } from "../settings";
 import { limiterAlerts } from "./limiter-alerts";
 import { LimiterCore } from "./limiter-core";
-import type { AdmitDecision, AdmitRequest, LeaseReply, LeaseRequest, LimiterConfig, LimiterOp, LimiterOpResult, QuotaReport, SettleRequest } from "./limits";
+import type { LeaseReply, LeaseRequest, LimiterConfig, LimiterOp, LimiterOpResult, QuotaReport } from "./limits";
 
 export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly core: LimiterCore;
@@ -40,15 +40,10 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     this.core.configure(config);
   }
 
-  admit(request: AdmitRequest): AdmitDecision {
-    return this.core.admit(request);
-  }
-
-  settle(requests: SettleRequest[]): void {
-    this.core.settle(requests);
-  }
-
-  /** A group of one isolate's admissions, settlements and renewals, applied in order; one that fails stops no other. */
+  /**
+   * Admissions, settlements and renewals — the one way requests reach the limiter (limiter-line.ts groups an isolate's
+   * into shared calls) — applied in order; one that fails stops no other.
+   */
   apply(ops: LimiterOp[]): LimiterOpResult[] {
     return ops.map((op) => {
       try {
@@ -61,10 +56,6 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
         return { error: error instanceof Error ? error.message : String(error) };
       }
     });
-  }
-
-  renew(reservationIds: string[], ttlMs: number): number {
-    return this.core.renew(reservationIds, ttlMs);
   }
 
   lease(request: LeaseRequest): LeaseReply {

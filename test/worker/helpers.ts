@@ -2,6 +2,8 @@
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { RecordedRequest } from "../support/recorded";
+import type { VirtualKeyLimiter } from "../../src/governance/limiter";
+import type { AdmitDecision, AdmitRequest, SettleRequest } from "../../src/governance/limits";
 
 export const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
 
@@ -122,4 +124,19 @@ export async function abandonBeforeFirstByte(body: unknown, headers: Record<stri
   controller.abort();
   await pending;
   return eventually(() => received(requestId), (log) => log[0]?.closedEarly === true);
+}
+
+type LimiterStub = DurableObjectStub<VirtualKeyLimiter>;
+
+/** One admission at a limiter's object, as the gateway asks for it (a group of one). */
+export async function admitAtObject(stub: LimiterStub, request: AdmitRequest): Promise<AdmitDecision> {
+  const [decision] = await stub.apply([{ kind: "admit", request }]);
+  if (!decision || "error" in decision) throw new Error(`the limiter did not decide: ${JSON.stringify(decision)}`);
+  return decision;
+}
+
+/** Settlements at a limiter's object, as the gateway sends them (a group of one). */
+export async function settleAtObject(stub: LimiterStub, requests: SettleRequest[]): Promise<void> {
+  const [result] = await stub.apply([{ kind: "settle", requests }]);
+  if (result !== null) throw new Error(`the limiter did not settle: ${JSON.stringify(result)}`);
 }

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import type { AdmitRequest, LimiterOp } from "../../src/governance/limits";
-import { LLAMA, admin, configure, errorOf, eventually, origin, postJson, quota, received, virtualKey } from "./helpers";
+import { LLAMA, admin, admitAtObject, configure, errorOf, eventually, origin, postJson, quota, received, settleAtObject, virtualKey } from "./helpers";
 
 beforeAll(async () => {
   await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
@@ -131,12 +131,12 @@ describe("settlement", () => {
     const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName("crashed"));
     const reservations = () => runInDurableObject(stub, async (_instance, state) => (await state.storage.list({ prefix: "r:" })).size);
     // A request admitted and never settled, as if its isolate had crashed.
-    expect((await stub.admit(admission({ ttlMs: 300 }))).ok).toBe(true);
+    expect((await admitAtObject(stub, admission({ ttlMs: 300 }))).ok).toBe(true);
     expect(await reservations()).toBe(1); // durable before the admission was answered
-    expect((await stub.admit(admission({ ttlMs: 300 }))).ok).toBe(false);
+    expect((await admitAtObject(stub, admission({ ttlMs: 300 }))).ok).toBe(false);
     // The object's own alarm releases it — in storage too; nothing else has to happen.
     expect(await eventually(reservations, (n) => n === 0)).toBe(0);
-    expect((await stub.admit(admission({ ttlMs: 60_000 }))).ok).toBe(true);
+    expect((await admitAtObject(stub, admission({ ttlMs: 60_000 }))).ok).toBe(true);
   });
 });
 
@@ -144,16 +144,16 @@ describe("requests that use no tokens", () => {
   it("pass a token window that usage has pushed past its limit, and still count as requests", async () => {
     await virtualKey("over-tokens", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 10, token_reset_duration: "1h", request_max_limit: 3, request_reset_duration: "1h" } });
     const stub = env.VK_LIMITER.get(env.VK_LIMITER.idFromName("over-tokens"));
-    const first = await stub.admit(admission());
+    const first = await admitAtObject(stub, admission());
     if (!first.ok) throw new Error("the first request should be admitted");
     // The origin used more than was reserved: the window is now over its limit.
-    await stub.settle([{ reservationId: first.reservationId, scope: null, tokens: 50, nanos: 0, tokenId: undefined }]);
-    expect((await stub.admit(admission())).ok).toBe(false);
+    await settleAtObject(stub, [{ reservationId: first.reservationId, scope: null, tokens: 50, nanos: 0, tokenId: undefined }]);
+    expect((await admitAtObject(stub, admission())).ok).toBe(false);
     const free = admission({ promptTokens: 0, completionTokens: 0 });
-    expect((await stub.admit(free)).ok).toBe(true);
-    expect((await stub.admit(free)).ok).toBe(true);
+    expect((await admitAtObject(stub, free)).ok).toBe(true);
+    expect((await admitAtObject(stub, free)).ok).toBe(true);
     // Three requests counted: the fourth is refused by the request window.
-    expect(await stub.admit(free)).toMatchObject({ ok: false, type: "request_limited" });
+    expect(await admitAtObject(stub, free)).toMatchObject({ ok: false, type: "request_limited" });
   });
 });
 

@@ -6,7 +6,7 @@ import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnE
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
-import { LLAMA, configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
+import { LLAMA, admitAtObject, configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
 
 beforeAll(async () => {
   await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
@@ -66,7 +66,7 @@ describe("reservations", () => {
   it("lapse within one TTL when their request died", async () => {
     await virtualKey("died", { provider_configs: [{ provider: "vllm" }], max_concurrent_requests: 1 });
     const admit = () =>
-      limiter("died").admit({ scope: null, promptTokens: 1, completionTokens: 1, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 400 });
+      admitAtObject(limiter("died"), { scope: null, promptTokens: 1, completionTokens: 1, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 400 });
     const held = await admit();
     expect(held.ok).toBe(true);
     expect((await admit()).ok).toBe(false);
@@ -80,7 +80,7 @@ describe("reservations", () => {
   it("tell a refused client to wait for the lapse when the requests holding them stopped renewing", async () => {
     await virtualKey("stale-holder", { provider_configs: [{ provider: "vllm" }], max_concurrent_requests: 1 });
     const admit = () =>
-      limiter("stale-holder").admit({ scope: null, promptTokens: 1, completionTokens: 1, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 60_000 });
+      admitAtObject(limiter("stale-holder"), { scope: null, promptTokens: 1, completionTokens: 1, choices: 1, flexible: false, minCompletionTokens: 1, fixedNanos: 0, nanosPerCompletionToken: 0, ttlMs: 60_000 });
     expect((await admit()).ok).toBe(true);
     // A live request renews its reservation: the next refusal says one second.
     const live = await admit();
