@@ -86,5 +86,5 @@ export function jsonResponse(body: unknown, status = 200, extraHeaders?: Headers
 
 /** A 200 answer whose JSON is already text. */
 export function jsonTextResponse(text: string): Response {
-  return new Response(text, { headers: { "content-type": JSON_HEADERS["content-type"] } });
+  return new Response(text, { headers: JSON_HEADERS });
 }
