@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { settingsOf } from "../settings";
+import { timeOrderedId } from "./time-ordered-id";
 
 export type AppContext = Context<AppEnv>;
 
@@ -17,10 +18,10 @@ export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void 
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The client's X-Request-Id when it is sane, else a fresh one; forwarded to vLLM so logs correlate. */
+/** The client's X-Request-Id when it is sane, else a fresh time-ordered one; forwarded to vLLM so logs correlate. */
 export function requestIdFor(request: Request): string {
   const incoming = request.headers.get("x-request-id");
-  return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  return incoming && REQUEST_ID.test(incoming) ? incoming : timeOrderedId();
 }
 
 /** How long a stream may be silent toward the client before it gets a `: keep-alive` comment (SSE_KEEPALIVE_SECONDS). */

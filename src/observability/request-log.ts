@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { waitUntilOf } from "../http/context";
+import { timeOrderedId } from "../http/time-ordered-id";
 import type { LogRow, RequestTrace, TraceOutcome } from "./log-row";
 import { enqueueLogRow } from "./log-writer";
 import { settingsOf } from "../settings";
@@ -53,7 +54,7 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     outcome.then((result) => {
       const ended = Date.now();
       const row: LogRow = {
-        id: crypto.randomUUID(),
+        id: timeOrderedId(started),
         request_id: requestId,
         ts: started,
         virtual_key_id: trace.virtualKey?.id ?? null,

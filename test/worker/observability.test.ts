@@ -72,7 +72,19 @@ describe("request logs", () => {
     expect(body.total).toBe(2);
     const [one, two] = body.logs;
     expect(one?.id).not.toBe(two?.id);
-    expect(String(one?.id)).toMatch(/^[0-9a-f-]{36}$/);
+    // Time-ordered (UUID v7) ids carrying the row's start time, so log inserts append to the key's index.
+    for (const row of [one, two]) {
+      const id = String(row?.id);
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(row?.ts);
+    }
+  });
+
+  it("names a request the client did not name with a time-ordered id", async () => {
+    // A route that writes no log row, so the rows the other tests count stay theirs.
+    const response = await gateway("/health");
+    await response.text();
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it("filters by key, model and status, and paginates", async () => {
