@@ -15,7 +15,8 @@ import { mkdtemp, readFile, rm, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { warmGateway } from "./warm-gateway.mjs";
-import { ROOT, buildGateway, workerdBinary } from "./tools.mjs";
+import { startPlainPassthrough } from "./passthrough.mjs";
+import { ROOT, buildGateway, freePort, workerdBinary } from "./tools.mjs";
 import { runWrk } from "./wrk.mjs";
 
 const mode = process.argv[2] === "vk" ? "vk" : "keyless";
@@ -72,6 +73,31 @@ function report(label, requests, events) {
   );
 }
 
+/**
+ * Runs the loads (c=1, then c=32, each after idle time, then a short burst that pushes the trace out) against `url`,
+ * then reads the trace and reports the collections of the isolate that collected most during each load.
+ */
+async function traceLoads(label, url, script, traceFile) {
+  const loads = [];
+  for (const connections of [1, 32]) {
+    await sleep(IDLE_MS);
+    const load = await runWrk(url, script, connections, seconds);
+    loads.push({ connections, requests: Math.round(load.rps * seconds) });
+  }
+  await sleep(IDLE_MS);
+  await runWrk(url, script, 32, 3);
+  await sleep(500);
+  const events = parseTrace(await readFile(traceFile, "utf8"));
+  const byIsolate = Map.groupBy(events, (event) => event.isolate);
+  // The gateway's isolate (its Durable Objects included) collects the most; D1's and KV's simulators have their own.
+  const [busiest] = [...byIsolate.keys()].sort((a, b) => byIsolate.get(b).length - byIsolate.get(a).length);
+  const groups = bursts(byIsolate.get(busiest) ?? []);
+  // Bursts: warm-up, c=1, c=32, the burst that pushes the trace out.
+  if (groups.length < 3) throw new Error(`${label}: expected a burst of collections per load, found ${groups.length}`);
+  console.log(`${label}, ${seconds} s per load:`);
+  loads.forEach((load, index) => report(`  c=${load.connections}`, load.requests, groups[index + 1] ?? []));
+}
+
 async function main() {
   const bundle = buildGateway(join(ROOT, "bench", ".build", "gc"));
   const dir = await mkdtemp(join(tmpdir(), "gateway-gc-"));
@@ -81,27 +107,18 @@ async function main() {
   await chmod(wrapper, 0o755);
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
   process.env.MINIFLARE_WORKERD_V8_FLAGS = "--trace-gc";
-  const { url, script, stop } = await warmGateway(bundle, dir, mode);
+  const { url, script, origin, stop } = await warmGateway(bundle, dir, mode);
+  let passthrough = null;
   try {
-    const loads = [];
-    for (const connections of [1, 32]) {
-      await sleep(IDLE_MS);
-      const load = await runWrk(url, script, connections, seconds);
-      loads.push({ connections, requests: Math.round(load.rps * seconds) });
-    }
-    await sleep(IDLE_MS);
-    await runWrk(url, script, 32, 3);
-    await sleep(500);
-    const events = parseTrace(await readFile(trace, "utf8"));
-    const byIsolate = Map.groupBy(events, (event) => event.isolate);
-    // The gateway's isolate (its Durable Objects included) collects the most; D1's and KV's simulators have their own.
-    const [gatewayIsolate] = [...byIsolate.keys()].sort((a, b) => byIsolate.get(b).length - byIsolate.get(a).length);
-    const groups = bursts(byIsolate.get(gatewayIsolate) ?? []);
-    // Bursts: warm-up, c=1, c=32, the burst that pushes the trace out.
-    if (groups.length < 3) throw new Error(`expected a burst of collections per load, found ${groups.length}`);
-    console.log(`${mode}, ${seconds} s per load, the gateway's isolate:`);
-    loads.forEach((load, index) => report(`  c=${load.connections}`, load.requests, groups[index + 1] ?? []));
+    await traceLoads(`${mode}, the gateway's isolate`, url, script, trace);
+    // The same loads through the 10-line passthrough in plain workerd, against the same origin: the collections any
+    // Worker pays for its Request, Response and Headers objects, beside the gateway's.
+    const passthroughTrace = join(dir, "passthrough-gc.log");
+    passthrough = await startPlainPassthrough(dir, origin, await freePort(), { v8Flags: ["--trace-gc"], stdoutPath: passthroughTrace });
+    await runWrk(`${passthrough.url}/v1/chat/completions`, script, 8, 2);
+    await traceLoads("the passthrough Worker", `${passthrough.url}/v1/chat/completions`, script, passthroughTrace);
   } finally {
+    await passthrough?.stop();
     await stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
  * front of the origin can do — the same as compare.sh's, with the gateway's compatibility date and flags.
  */
 import { spawn } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { workerdBinary } from "./tools.mjs";
@@ -17,15 +18,21 @@ const PASSTHROUGH = (originUrl) => `export default {
 };
 `;
 
-export async function startPlainPassthrough(dir, originUrl, port) {
+/**
+ * Serves the passthrough on `port`. `options.v8Flags` go to V8 (`npm run profile:gc` passes --trace-gc), and
+ * workerd's standard output, where V8 prints its traces, is appended to `options.stdoutPath` when given.
+ */
+export async function startPlainPassthrough(dir, originUrl, port, options = {}) {
   await writeFile(join(dir, "passthrough.js"), PASSTHROUGH(originUrl));
   const flags = COMPATIBILITY_FLAGS.map((flag) => JSON.stringify(flag)).join(", ");
+  const v8Flags = (options.v8Flags ?? []).map((flag) => JSON.stringify(flag)).join(", ");
   await writeFile(
     join(dir, "passthrough.capnp"),
     `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["private", "public", "local"])) ],
   sockets = [ ( name = "http", address = "127.0.0.1:${port}", http = (), service = "main" ) ],
+  v8Flags = [${v8Flags}],
 );
 const w :Workerd.Worker = (
   modules = [ (name = "index.js", esModule = embed "passthrough.js") ],
@@ -35,7 +42,9 @@ const w :Workerd.Worker = (
 );
 `,
   );
-  const child = spawn(await workerdBinary(), ["serve", join(dir, "passthrough.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  const stdout = options.stdoutPath === undefined ? "ignore" : openSync(options.stdoutPath, "a");
+  const child = spawn(await workerdBinary(), ["serve", join(dir, "passthrough.capnp")], { stdio: ["ignore", stdout, "pipe"] });
+  if (typeof stdout === "number") closeSync(stdout);
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const url = `http://127.0.0.1:${port}`;

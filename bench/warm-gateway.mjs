@@ -17,7 +17,7 @@ async function budgetedKeyHeaders(gatewayUrl, name) {
 
 /**
  * Serves `bundle` (keyless, or `mode` "vk": every request with a budgeted virtual key), sends it two seconds of load,
- * and returns the URL and wrk script of one non-stream chat request, and how to stop everything.
+ * and returns the URL and wrk script of one non-stream chat request, the origin's URL, and how to stop everything.
  */
 export async function warmGateway(bundle, dir, mode) {
   const origin = await startNginxOrigin(dir, await freePort());
@@ -34,7 +34,7 @@ export async function warmGateway(bundle, dir, mode) {
     const script = await wrkScript(dir, "post", { model: "vllm/m", messages: [{ role: "user", content: "Hello" }] }, headers);
     const url = `${gateway.direct}/v1/chat/completions`;
     await runWrk(url, script, 8, 2);
-    return { url, script, stop };
+    return { url, script, origin: origin.url, stop };
   } catch (error) {
     await stop();
     throw error;
