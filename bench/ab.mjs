@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:ab -- <bundle> [<bundle> …]`: what each built gateway bundle costs per request, side by side, in the
+ * CPU time of the workerd process serving it — a steadier figure than requests per second on a shared machine, where
+ * two runs of one build differ by 5–10% in throughput. Every bundle is served at once (plain workerd through the
+ * Miniflare API, like `npm run bench`), each behind its own nginx origin; then rounds of `wrk` at c=32 go to each in
+ * turn, so drift in the machine's speed reaches all of them alike. For each run the process's user and system time
+ * (from /proc, Linux only) is divided by the requests it answered; the medians are compared with the first bundle's.
+ *
+ * Build a variant with `npx wrangler deploy --dry-run --outdir /tmp/variant`, then
+ * `npm run bench:ab -- dist/index.js /tmp/variant/index.js`. AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE
+ * (keyless, or vk: every request with a budgeted virtual key).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { warmGateway } from "./warm-gateway.mjs";
+import { runWrk } from "./wrk.mjs";
+
+const bundles = process.argv.slice(2).map((path) => resolve(path));
+const rounds = Number(process.env.AB_ROUNDS ?? 7);
+const seconds = Number(process.env.AB_SECONDS ?? 3);
+const mode = process.env.AB_MODE === "vk" ? "vk" : "keyless";
+
+/** The pid of the process listening on `port` on 127.0.0.1 (the workerd that serves that gateway). */
+function listenerPid(port) {
+  const result = spawnSync("ss", ["-Hltnp", `sport = :${port}`], { encoding: "utf8" });
+  const pid = /pid=(\d+)/.exec(result.stdout ?? "")?.[1];
+  if (pid === undefined) throw new Error(`no process found listening on port ${port} (needs ss, from iproute2)`);
+  return Number(pid);
+}
+
+/** Clock ticks of CPU (user + system) the process has used so far. */
+async function cpuTicks(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1].split(" ");
+  // After the command name: fields 14 and 15 of stat(5), utime and stime, are the 12th and 13th here.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+const ticksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+async function main() {
+  if (bundles.length === 0) throw new Error("usage: npm run bench:ab -- <bundle.js> [<bundle.js> …]");
+  const dir = await mkdtemp(join(tmpdir(), "gateway-ab-"));
+  const served = [];
+  try {
+    for (const bundle of bundles) {
+      const gateway = await warmGateway(bundle, await mkdtemp(join(dir, "g-")), mode);
+      served.push({ bundle, ...gateway, pid: listenerPid(Number(new URL(gateway.url).port)), samples: [] });
+    }
+    for (let round = 0; round < rounds; round += 1) {
+      for (const target of served) {
+        const before = await cpuTicks(target.pid);
+        const load = await runWrk(target.url, target.script, 32, seconds);
+        const used = (await cpuTicks(target.pid)) - before;
+        target.samples.push((used / ticksPerSecond) * 1e6 / (load.rps * seconds));
+      }
+    }
+    const base = median(served[0].samples);
+    console.log(`${mode}, c=32, ${rounds} rounds of ${seconds} s: CPU µs per request of each bundle's workerd process`);
+    for (const target of served) {
+      const mid = median(target.samples);
+      const all = target.samples.map((value) => value.toFixed(0)).join(" ");
+      console.log(`  ${target.bundle}: median ${mid.toFixed(0)} µs (×${(mid / base).toFixed(3)} the first)  runs: ${all}`);
+    }
+  } finally {
+    for (const target of served) await target.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
