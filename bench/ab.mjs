@@ -8,17 +8,25 @@
  * (from /proc, Linux only) is divided by the requests it answered; the medians are compared with the first bundle's.
  *
  * Build a variant with `npx wrangler deploy --dry-run --outdir /tmp/variant`, then
- * `npm run bench:ab -- dist/index.js /tmp/variant/index.js`. AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE
- * (keyless, or vk: every request with a budgeted virtual key).
+ * `npm run bench:ab -- dist/index.js /tmp/variant/index.js`. Two names stand for reference Workers instead of bundles:
+ * `passthrough` (compare.sh's 10-line Worker, in plain workerd) and `floor` (floor-worker.mjs: what any gateway that
+ * reads what it forwards must do). AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE (keyless, or vk: every request to a
+ * bundle with a budgeted virtual key).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { FLOOR_SOURCE } from "./floor-worker.mjs";
+import { startNginxOrigin } from "./nginx-origin.mjs";
+import { startPlainPassthrough } from "./passthrough.mjs";
+import { freePort } from "./tools.mjs";
 import { warmGateway } from "./warm-gateway.mjs";
-import { runWrk } from "./wrk.mjs";
+import { ORIGIN_BINDING, startWorkerScript } from "./workers.mjs";
+import { runWrk, wrkScript } from "./wrk.mjs";
 
-const bundles = process.argv.slice(2).map((path) => resolve(path));
+const REFERENCES = new Set(["passthrough", "floor"]);
+const targets = process.argv.slice(2).map((arg) => (REFERENCES.has(arg) ? arg : resolve(arg)));
 const rounds = Number(process.env.AB_ROUNDS ?? 7);
 const seconds = Number(process.env.AB_SECONDS ?? 3);
 const mode = process.env.AB_MODE === "vk" ? "vk" : "keyless";
@@ -40,19 +48,45 @@ async function cpuTicks(pid) {
 
 const ticksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
 
+/** A reference Worker (`passthrough` or `floor`) behind its own nginx origin, warmed up like the gateways. */
+async function serveReference(name, dir) {
+  const origin = await startNginxOrigin(dir, await freePort());
+  try {
+    const script = await wrkScript(dir, "post", { model: "vllm/m", messages: [{ role: "user", content: "Hello" }] }, {});
+    let base;
+    let stopWorker;
+    if (name === "passthrough") {
+      const passthrough = await startPlainPassthrough(dir, origin.url, await freePort());
+      base = passthrough.url;
+      stopWorker = passthrough.stop;
+    } else {
+      const floor = await startWorkerScript("floor", FLOOR_SOURCE(ORIGIN_BINDING, origin.url));
+      base = floor.direct;
+      stopWorker = () => floor.mf.dispose();
+    }
+    const url = `${base}/v1/chat/completions`;
+    await runWrk(url, script, 8, 2);
+    return { url, script, stop: async () => { await stopWorker(); await origin.stop(); } };
+  } catch (error) {
+    await origin.stop();
+    throw error;
+  }
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 async function main() {
-  if (bundles.length === 0) throw new Error("usage: npm run bench:ab -- <bundle.js> [<bundle.js> …]");
+  if (targets.length === 0) throw new Error("usage: npm run bench:ab -- <bundle.js | passthrough | floor> …");
   const dir = await mkdtemp(join(tmpdir(), "gateway-ab-"));
   const served = [];
   try {
-    for (const bundle of bundles) {
-      const gateway = await warmGateway(bundle, await mkdtemp(join(dir, "g-")), mode);
-      served.push({ bundle, ...gateway, pid: listenerPid(Number(new URL(gateway.url).port)), samples: [] });
+    for (const target of targets) {
+      const targetDir = await mkdtemp(join(dir, "t-"));
+      const running = REFERENCES.has(target) ? await serveReference(target, targetDir) : await warmGateway(target, targetDir, mode);
+      served.push({ name: target, ...running, pid: listenerPid(Number(new URL(running.url).port)), samples: [] });
     }
     for (let round = 0; round < rounds; round += 1) {
       for (const target of served) {
@@ -63,11 +97,11 @@ async function main() {
       }
     }
     const base = median(served[0].samples);
-    console.log(`${mode}, c=32, ${rounds} rounds of ${seconds} s: CPU µs per request of each bundle's workerd process`);
+    console.log(`${mode}, c=32, ${rounds} rounds of ${seconds} s: CPU µs per request of each one's workerd process`);
     for (const target of served) {
       const mid = median(target.samples);
       const all = target.samples.map((value) => value.toFixed(0)).join(" ");
-      console.log(`  ${target.bundle}: median ${mid.toFixed(0)} µs (×${(mid / base).toFixed(3)} the first)  runs: ${all}`);
+      console.log(`  ${target.name}: median ${mid.toFixed(0)} µs (×${(mid / base).toFixed(3)} the first)  runs: ${all}`);
     }
   } finally {
     for (const target of served) await target.stop();

@@ -154,6 +154,15 @@ export async function startGateway(bundlePath, root, originUrl) {
 }
 
 /**
+ * Serves a one-module Worker `source` the way the gateway is served (plain workerd through the Miniflare API, a direct
+ * socket), with the origin bound as a network service under ORIGIN_BINDING the way the bench key reaches it.
+ */
+export async function startWorkerScript(name, source) {
+  const env = { [ORIGIN_BINDING]: { type: "network", allow: ["private", "public", "local"] } };
+  return started(new Miniflare(instance(name, source, env, {}, undefined)), name);
+}
+
+/**
  * The Durable Object bindings in wrangler.toml: `[[durable_objects.bindings]]` name/class_name, and whether a
  * `[[migrations]]` entry made the class SQLite-backed. Enough TOML for this file; no parser dependency.
  */
