@@ -11,7 +11,7 @@
  * `npm run bench:ab -- dist/index.js /tmp/variant/index.js`. Two names stand for reference Workers instead of bundles:
  * `passthrough` (compare.sh's 10-line Worker, in plain workerd) and `floor` (floor-worker.mjs: what any gateway that
  * reads what it forwards must do). AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE (keyless, or vk: every request to a
- * bundle with a budgeted virtual key).
+ * bundle with a budgeted virtual key), AB_CONNECTIONS (32; 1 compares latency, reported as wrk's median p50 too).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -30,6 +30,7 @@ const targets = process.argv.slice(2).map((arg) => (REFERENCES.has(arg) ? arg : 
 const rounds = Number(process.env.AB_ROUNDS ?? 7);
 const seconds = Number(process.env.AB_SECONDS ?? 3);
 const mode = process.env.AB_MODE === "vk" ? "vk" : "keyless";
+const connections = Number(process.env.AB_CONNECTIONS ?? 32);
 
 /** The pid of the process listening on `port` on 127.0.0.1 (the workerd that serves that gateway). */
 function listenerPid(port) {
@@ -86,22 +87,23 @@ async function main() {
     for (const target of targets) {
       const targetDir = await mkdtemp(join(dir, "t-"));
       const running = REFERENCES.has(target) ? await serveReference(target, targetDir) : await warmGateway(target, targetDir, mode);
-      served.push({ name: target, ...running, pid: listenerPid(Number(new URL(running.url).port)), samples: [] });
+      served.push({ name: target, ...running, pid: listenerPid(Number(new URL(running.url).port)), samples: [], p50s: [] });
     }
     for (let round = 0; round < rounds; round += 1) {
       for (const target of served) {
         const before = await cpuTicks(target.pid);
-        const load = await runWrk(target.url, target.script, 32, seconds);
+        const load = await runWrk(target.url, target.script, connections, seconds);
         const used = (await cpuTicks(target.pid)) - before;
         target.samples.push((used / ticksPerSecond) * 1e6 / (load.rps * seconds));
+        target.p50s.push(load.p50 * 1000);
       }
     }
     const base = median(served[0].samples);
-    console.log(`${mode}, c=32, ${rounds} rounds of ${seconds} s: CPU µs per request of each one's workerd process`);
+    console.log(`${mode}, c=${connections}, ${rounds} rounds of ${seconds} s: CPU µs per request of each one's workerd process`);
     for (const target of served) {
       const mid = median(target.samples);
       const all = target.samples.map((value) => value.toFixed(0)).join(" ");
-      console.log(`  ${target.name}: median ${mid.toFixed(0)} µs (×${(mid / base).toFixed(3)} the first)  runs: ${all}`);
+      console.log(`  ${target.name}: median ${mid.toFixed(0)} µs (×${(mid / base).toFixed(3)} the first), p50 ${median(target.p50s).toFixed(0)} µs  runs: ${all}`);
     }
   } finally {
     for (const target of served) await target.stop();
