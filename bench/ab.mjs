@@ -94,7 +94,7 @@ async function main() {
         const before = await cpuTicks(target.pid);
         const load = await runWrk(target.url, target.script, connections, seconds);
         const used = (await cpuTicks(target.pid)) - before;
-        target.samples.push((used / ticksPerSecond) * 1e6 / (load.rps * seconds));
+        target.samples.push((used / ticksPerSecond) * 1e6 / load.requests);
         target.p50s.push(load.p50 * 1000);
       }
     }

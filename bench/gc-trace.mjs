@@ -82,7 +82,7 @@ async function traceLoads(label, url, script, traceFile) {
   for (const connections of [1, 32]) {
     await sleep(IDLE_MS);
     const load = await runWrk(url, script, connections, seconds);
-    loads.push({ connections, requests: Math.round(load.rps * seconds) });
+    loads.push({ connections, requests: load.requests });
   }
   await sleep(IDLE_MS);
   await runWrk(url, script, 32, 3);

@@ -17,6 +17,8 @@ export function parseWrk(output) {
     p50: millis(field(/^\s+50%\s+(\S+)/m)),
     p99: millis(field(/^\s+99%\s+(\S+)/m)),
     rps: Number(field(/^Requests\/sec:\s+([\d.]+)/m)),
+    /** Requests answered in the run: wrk's own count, where req/s × the run's length is off by the run's overshoot. */
+    requests: Number(field(/^\s+(\d+) requests in /m)),
     non2xx: Number(field(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0),
     errors: Number(field(/Socket errors:.*timeout (\d+)/) ?? 0),
   };
