@@ -15,6 +15,7 @@ export interface ConvertedChatRequest {
   model: string;
   requestType: RequestType;
   defaultProvider: string | undefined;
+  unlistedProvider?: string | undefined;
   estimate: TokenEstimate;
   fallbacks: readonly string[] | undefined;
   /** The chat completions body the request was translated to. */

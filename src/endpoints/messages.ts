@@ -25,7 +25,8 @@ async function withRequestId(c: AppContext, handler: () => Promise<Response>): P
   return response;
 }
 
-export function handleMessages(c: AppContext, defaultProvider?: string): Promise<Response> {
+/** `unlistedProvider`: on Anthropic's base URL (/anthropic), bare names no key lists go to the `anthropic` provider. */
+export function handleMessages(c: AppContext, defaultProvider?: string, unlistedProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {
     const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
     const { chat, fields } = messagesToChat(body);
@@ -38,6 +39,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
         model: fields.model,
         requestType: stream ? "chat_completion_stream" : "chat_completion",
         defaultProvider,
+        unlistedProvider,
         estimate,
         fallbacks: fields.fallbacks ?? undefined,
         chat,
@@ -53,7 +55,7 @@ export function handleMessages(c: AppContext, defaultProvider?: string): Promise
 
 const countFields = z.omit(messagesFields, { max_tokens: true });
 
-export function handleCountTokens(c: AppContext, defaultProvider?: string): Promise<Response> {
+export function handleCountTokens(c: AppContext, defaultProvider?: string, unlistedProvider?: string): Promise<Response> {
   return withRequestId(c, async () => {
     const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
     const fields = parseOrThrow(countFields, body, "request");
@@ -62,6 +64,7 @@ export function handleCountTokens(c: AppContext, defaultProvider?: string): Prom
       model: fields.model,
       requestType: "count_tokens",
       defaultProvider,
+      unlistedProvider,
       estimate: inputOnly(0),
       fallbacks: undefined,
       metered: false,

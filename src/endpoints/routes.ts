@@ -16,6 +16,9 @@ import { handleDeleteResponse, handleGetResponse, handleInputItems } from "./sto
 import { CLASSIFY, DETOKENIZE, POOLING, SCORE, TOKENIZE, handleNative } from "./vllm-native";
 import { UNSUPPORTED_ROUTES, unsupportedOperation } from "./unsupported";
 
+/** The provider name Bifrost gives Anthropic, which bare Claude names on /anthropic fall back to. */
+const ANTHROPIC = "anthropic";
+
 /** A model id from a URL path; bad percent-encoding is the client's mistake (400), not an exception. */
 function decodedModelName(encoded: string): string {
   let name: string;
@@ -68,11 +71,14 @@ export function vllmRootRoutes(): Hono<AppEnv> {
   return routes;
 }
 
-/** Anthropic's SDK appends /v1/messages to its base URL: http://gateway/anthropic. */
+/**
+ * Anthropic's SDK appends /v1/messages to its base URL: http://gateway/anthropic. As on Bifrost's, a Claude model
+ * named bare there (`claude-3-5-sonnet-20241022`) goes to the `anthropic` provider when no key lists that name.
+ */
 export function anthropicRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  routes.post("/v1/messages", (c) => handleMessages(c));
-  routes.post("/v1/messages/count_tokens", (c) => handleCountTokens(c));
+  routes.post("/v1/messages", (c) => handleMessages(c, undefined, ANTHROPIC));
+  routes.post("/v1/messages/count_tokens", (c) => handleCountTokens(c, undefined, ANTHROPIC));
   routes.get("/v1/models", (c) => handleListModelsAnthropic(c));
   return routes;
 }

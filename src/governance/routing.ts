@@ -52,6 +52,7 @@ export function resolveForVirtualKey(
   model: string,
   requestType: RequestType,
   defaultProvider?: string,
+  unlistedProvider?: string,
 ): GovernedResolution {
   if (vk.provider_configs.length === 0) {
     throw blocked("provider_blocked", `virtual key '${vk.name}' has no provider_configs, so it may use no provider`);
@@ -79,6 +80,9 @@ export function resolveForVirtualKey(
   });
   const [chosen, ...others] = weightedOrder(candidates.map((config) => ({ key: { weight: config.weight ?? 0 }, config })));
   if (!chosen) {
+    // Anthropic's base URL: a name none of the key's providers serves goes to its `anthropic` provider config, if any.
+    const unlisted = vk.provider_configs.find((config) => config.provider === unlistedProvider && table.providers.has(config.provider));
+    if (unlisted) return throughConfig(table, vk, unlisted, name, model, requestType);
     throw new GatewayError(
       400,
       `no provider of virtual key '${vk.name}' serves model '${model}'; name one explicitly (format: provider/model); allowed providers: ${vk.provider_configs.map((c) => c.provider).join(", ")}`,

@@ -19,6 +19,8 @@ export interface InferencePlan {
   requestType: RequestType;
   /** The provider a bare model name means on this route (/vllm/…), if any. */
   defaultProvider: string | undefined;
+  /** The provider a bare name no key lists goes to, when configured (/anthropic: `anthropic`, as Bifrost's does). */
+  unlistedProvider?: string | undefined;
   /** What the request may use, reserved before any origin is contacted. */
   estimate: TokenEstimate;
   /** `fallbacks` from the request body: models to try, in order, when the primary fails. */

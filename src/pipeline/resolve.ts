@@ -36,7 +36,9 @@ export function resolveRoute(table: RoutingTable, principal: Principal | null, p
   const vk = principal?.vk ?? null;
   const token = principal?.token ?? null;
   const resolve = (model: string): KeyResolution =>
-    vk ? resolveForVirtualKey(table, vk, model, plan.requestType, plan.defaultProvider) : resolveModel(table, model, plan.requestType, plan.defaultProvider);
+    vk
+      ? resolveForVirtualKey(table, vk, model, plan.requestType, plan.defaultProvider, plan.unlistedProvider)
+      : resolveModel(table, model, plan.requestType, plan.defaultProvider, plan.unlistedProvider);
   const primary = resolve(plan.model);
   const allowedForToken = (resolution: Resolution) => !token || tokenAllowsModel(token, resolution.publicModel, resolution.targets[0]?.provider.name);
   if (!allowedForToken(primary)) {

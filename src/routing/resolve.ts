@@ -70,8 +70,11 @@ function modelNotServed(provider: CompiledProvider, name: string): GatewayError 
   );
 }
 
-/** Resolves a request's model into candidate targets. `defaultProvider` applies to bare names on provider-scoped prefixes. */
-export function resolveModel(table: RoutingTable, model: string, requestType: RequestType, defaultProvider?: string): Resolution {
+/**
+ * Resolves a request's model into candidate targets. `defaultProvider` takes every bare name on provider-scoped
+ * prefixes (/vllm/…); `unlistedProvider` the bare names no key lists by name (Anthropic's base URL: `anthropic`).
+ */
+export function resolveModel(table: RoutingTable, model: string, requestType: RequestType, defaultProvider?: string, unlistedProvider?: string): Resolution {
   const { provider, name } = splitProvider(table, model);
   if (provider) {
     checkRequestAllowed(provider, requestType);
@@ -90,6 +93,8 @@ export function resolveModel(table: RoutingTable, model: string, requestType: Re
     }
   }
   if (targets.length === 0) {
+    const unlisted = unlistedProvider === undefined ? undefined : table.providers.get(unlistedProvider);
+    if (unlisted) return { publicModel: model, targets: resolveModel(table, `${unlisted.name}/${model}`, requestType).targets };
     throw badRequest(
       `provider is required in model field (format: provider/model): no configured provider lists model '${model}'; configured providers: ${configuredList(table)}`,
       "provider_required",

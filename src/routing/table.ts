@@ -21,6 +21,8 @@ export interface CompiledKey {
   modelName: string | undefined;
   /** Client-facing names this key accepts; null means every name. */
   models: ReadonlySet<string> | null;
+  /** The names `models` lists, "*" aside: named, so they claim bare names even on a key that also takes every name. */
+  listed: readonly string[];
   blacklist: ReadonlySet<string>;
   aliases: ReadonlyMap<string, string>;
   aliasesLowerCase: ReadonlyMap<string, string>;
@@ -92,6 +94,7 @@ function compileKey(record: ProviderRecord, key: ProviderKey): CompiledKey {
     originHost: originHostOf(keyOriginUrl(record.name, record.settings, key), key.vpc_binding),
     modelName: key.vllm_key_config?.model_name,
     models,
+    listed: (key.models ?? []).filter((model) => model !== "*"),
     blacklist: new Set(key.blacklisted_models ?? []),
     aliases,
     aliasesLowerCase: new Map([...aliases].map(([from, to]) => [from.toLowerCase(), to])),
@@ -179,6 +182,6 @@ export function servedModelName(key: CompiledKey, requested: string): string | n
 export function explicitModelNames(key: CompiledKey): string[] {
   const names = new Set<string>(key.aliases.keys());
   if (key.modelName !== undefined) names.add(key.modelName);
-  for (const model of key.models ?? []) names.add(model);
+  for (const model of key.listed) names.add(model);
   return [...names];
 }

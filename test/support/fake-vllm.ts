@@ -12,6 +12,8 @@ import { SAMPLING_MODELS, sample } from "./fake-vllm-sampling";
 import type { RecordedRequest } from "./recorded";
 
 export const SERVED_MODELS = ["meta-llama/Llama-3.2-1B-Instruct", "BAAI/bge-m3", "BAAI/bge-reranker-v2-m3", "openai/whisper-small"];
+/** Served by every origin like SERVED_MODELS but not listed by /v1/models: a hosted model, a name one test's key lists. */
+export const UNLISTED_MODELS = ["claude-3-5-sonnet-20241022", "spare-model"];
 /** Scenario models: accepted by every origin on top of SERVED_MODELS. */
 export const SCENARIO_MODELS = [
   "error-200",
@@ -171,7 +173,7 @@ export class FakeVllm {
     if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
     if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
     if (path === "/v1/audio/transcriptions" || path === "/v1/audio/translations") return this.transcribe(req, res, raw);
-    if (NATIVE_PATHS.has(path)) return answerNative(res, path, raw, origin, (model) => SERVED_MODELS.includes(model) || SCENARIO_MODELS.includes(model));
+    if (NATIVE_PATHS.has(path)) return answerNative(res, path, raw, origin, (model) => SERVED_MODELS.includes(model) || UNLISTED_MODELS.includes(model) || SCENARIO_MODELS.includes(model));
     if (path !== "/v1/chat/completions" && path !== "/v1/completions" && path !== "/v1/embeddings") {
       return sendJson(res, 404, { detail: "Not Found" });
     }
@@ -185,7 +187,7 @@ export class FakeVllm {
       return sendJson(res, 400, nestedError(400, "JSON decode error", "Bad Request"));
     }
     const model = String(body.model ?? "");
-    if (!SERVED_MODELS.includes(model) && !SCENARIO_MODELS.includes(model)) {
+    if (!SERVED_MODELS.includes(model) && !UNLISTED_MODELS.includes(model) && !SCENARIO_MODELS.includes(model)) {
       return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
     }
     if (model === "drop-connection" && origin !== "healthy") return void req.socket.destroy();
