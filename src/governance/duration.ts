@@ -15,10 +15,16 @@ const UNIT_MS: Record<string, number> = {
   Y: 365 * 86_400_000,
 };
 
+/**
+ * The longest window: a thousand years. Longer ones (Bifrost takes any) put a window's reset past the last date a
+ * JavaScript Date can hold, 275,760 AD; a window that never resets in practice is this one.
+ */
+export const MAX_DURATION_MS = 1000 * 365 * 86_400_000;
+
 const COMPOUND = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const SINGLE = /^(\d+(?:\.\d+)?)(d|w|M|Y)$/;
 
-/** Milliseconds of a duration string, or undefined when it is not valid (or not positive). */
+/** Milliseconds of a duration string, or undefined when it is not valid, not positive or longer than MAX_DURATION_MS. */
 export function parseDuration(text: string): number | undefined {
   let total = 0;
   const single = SINGLE.exec(text);
@@ -26,7 +32,7 @@ export function parseDuration(text: string): number | undefined {
   else if (COMPOUND.test(text)) {
     for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * (UNIT_MS[match[2] ?? "s"] ?? 0);
   } else return undefined;
-  return total > 0 ? Math.round(total) : undefined;
+  return total > 0 && total <= MAX_DURATION_MS ? Math.round(total) : undefined;
 }
 
 export type CalendarUnit = "d" | "w" | "M" | "Y";

@@ -45,7 +45,7 @@ export const mintRequestSchema = z.strictObject({
   rate_limit: z.optional(
     z.strictObject({
       request_max_limit: z.int().check(z.gte(1)),
-      request_reset_duration: z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m or 1h")),
+      request_reset_duration: z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m or 1h, at most 1000Y")),
     }),
   ),
 });

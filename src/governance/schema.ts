@@ -7,7 +7,7 @@ import { providerName } from "../config/schema";
 import { calendarUnit, parseDuration } from "./duration";
 import { alertsSchema, type AlertSettings } from "../alerts/config";
 
-const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y"));
+const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y, at most 1000Y"));
 
 export const budgetSchema = z
   .strictObject({

@@ -86,9 +86,15 @@ export async function quota(key: string): Promise<QuotaBody> {
 export interface QuotaBody {
   is_active: boolean;
   budgets: { max_limit: number; current_usage: number; reserved: number; remaining: number; resets_at: string }[];
-  rate_limits: { scope: string; requests: { current_usage: number; max_limit: number } | null; tokens: { current_usage: number; reserved: number; max_limit: number } | null }[];
+  rate_limits: { scope: string; requests: (QuotaWindow & { max_limit: number }) | null; tokens: (QuotaWindow & { reserved: number; max_limit: number }) | null }[];
   concurrency: { max_concurrent_requests: number | null; in_flight: number };
   leases?: { count: number; share: number };
+}
+
+interface QuotaWindow {
+  current_usage: number;
+  last_reset: string;
+  resets_at: string;
 }
 
 /** Waits until a condition over fresh state holds (settlement runs after the response, in waitUntil). */

@@ -77,6 +77,24 @@ describe("rate limits", () => {
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
   });
 
+  it("keeps a thousand-year window working to its refusal, and refuses a longer one when the key is written", async () => {
+    const key = await virtualKey("millennium", { provider_configs: [{ provider: "vllm" }], rate_limit: { request_max_limit: 2, request_reset_duration: "1000Y" } });
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+    expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
+    const refused = await chat(key, `vllm/${LLAMA}`);
+    expect(refused.status).toBe(429);
+    expect((await errorOf(refused)).type).toBe("request_limited");
+    const window = (await quota(key)).rate_limits[0]?.requests;
+    expect(window?.current_usage).toBe(2);
+    expect(Date.parse(window?.resets_at ?? "") - Date.parse(window?.last_reset ?? "")).toBe(1000 * 365 * 86_400_000);
+
+    const tooLong = await admin("PUT", "/api/governance/virtual-keys/past-dates", { name: "past-dates", provider_configs: [{ provider: "vllm" }], rate_limit: { request_max_limit: 2, request_reset_duration: "300000Y" } });
+    expect(tooLong.status).toBe(400);
+    expect((await errorOf(tooLong)).message).toContain("at most 1000Y");
+    const team = await admin("PUT", "/api/governance/teams/past-dates", { name: "past-dates", budget: { max_limit: 10, reset_duration: "99999999999999999Y" } });
+    expect(team.status).toBe(400);
+  });
+
   it("reserves prompt estimate plus max_tokens against the token window", async () => {
     const body = { model: "vllm/slow-headers", messages: [{ role: "user", content: "hi" }], max_tokens: 30 };
     // "hi" is 1 token, plus 4 for its message and 3 for the reply header: 8 prompt tokens, and 30 to complete.

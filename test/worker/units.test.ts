@@ -121,6 +121,9 @@ describe("durations and windows", () => {
     expect(parseDuration("1M")).toBe(30 * 86_400_000);
     expect(parseDuration("1Y")).toBe(365 * 86_400_000);
     for (const bad of ["", "0s", "1 day", "-1h", "1x", "m"]) expect(parseDuration(bad)).toBeUndefined();
+    // At most a thousand years: a longer window's reset would lie past the last date a Date holds.
+    expect(parseDuration("1000Y")).toBe(1000 * 365 * 86_400_000);
+    for (const tooLong of ["1001Y", "300000Y", "99999999999999999Y", "12200M", "999999999999999s", "9999999999999w"]) expect(parseDuration(tooLong)).toBeUndefined();
   });
 
   it("rolls windows over after their duration and aligns calendar windows to UTC", async () => {
