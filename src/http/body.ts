@@ -60,10 +60,46 @@ async function readBodyText(request: Request, limitBytes: number): Promise<strin
   return utf8.decode(bytes);
 }
 
+/**
+ * How deep a body's arrays and objects may nest. JSON.parse takes any depth, but JSON.stringify recurses — the
+ * body forwarded upstream, an answer echoing the request's tools, a stored response — and runs out of stack
+ * thousands of levels down, after the origin may already have run; Python's parser in vLLM stops near a thousand.
+ * Real bodies (tool schemas included) nest tens of levels.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether JSON text nests arrays and objects deeper than `limit` (strings skipped, escapes included). */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  // Each level takes an opening and a closing character: shorter text cannot nest deeper.
+  if (text.length <= 2 * limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === BACKSLASH) index += 1;
+      else if (code === QUOTE) inString = false;
+    } else if (code === QUOTE) inString = true;
+    else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) depth -= 1;
+  }
+  return false;
+}
+
 /** Parses the request body as a JSON object — the one parse the request gets. */
 export async function readJsonObject(request: Request, limitBytes: number): Promise<JsonObject> {
   const text = await readBodyText(request, limitBytes);
   if (text === "") throw badRequest("request body is empty; expected a JSON object", "invalid_json");
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw badRequest(`request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`, "invalid_json");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
