@@ -9,6 +9,7 @@ import { lastResolved } from "../config/last-resolved";
 import * as z from "zod/mini";
 import { GatewayError } from "../http/errors";
 import { parseDuration } from "./duration";
+import { dollarLimit } from "./schema";
 
 export const EPHEMERAL_PREFIX = "sk-bf-eph.";
 const MAX_LIFETIME_SECONDS = 86_400;
@@ -41,7 +42,7 @@ export const mintRequestSchema = z.strictObject({
   ),
   expires_in_seconds: z._default(z.int().check(z.gte(1), z.lte(MAX_LIFETIME_SECONDS, "tokens live at most 24 hours (86400 s)")), 900),
   models: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(100))),
-  budget: z.optional(z.strictObject({ max_limit: z.number().check(z.gte(0)) })),
+  budget: z.optional(z.strictObject({ max_limit: dollarLimit })),
   rate_limit: z.optional(
     z.strictObject({
       request_max_limit: z.int().check(z.gte(1)),

@@ -9,10 +9,19 @@ import { alertsSchema, type AlertSettings } from "../alerts/config";
 
 const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y, at most 1000Y"));
 
+/**
+ * The largest budget, in USD. Spend is counted in integer nano-dollars so sums stay exact; JavaScript numbers hold
+ * integers exactly up to 2^53, about 9.007 million dollars in nano-dollars.
+ */
+export const MAX_BUDGET_USD = 9_000_000;
+
+/** A dollar limit: a budget's, or an ephemeral token's sub-budget. */
+export const dollarLimit = z.number().check(z.gte(0, "max_limit must not be negative"), z.lte(MAX_BUDGET_USD, `max_limit must be at most ${MAX_BUDGET_USD} (USD)`));
+
 export const budgetSchema = z
   .strictObject({
     id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-    max_limit: z.number().check(z.gte(0, "max_limit must not be negative")),
+    max_limit: dollarLimit,
     reset_duration: duration,
     calendar_aligned: z.optional(z.boolean()),
     // Read-only state that GET answers carry; accepted so an answer can be sent back, never written.

@@ -74,8 +74,14 @@ describe("ephemeral tokens", () => {
     expect((await errorOf(expired)).code).toBe("ephemeral_token_expired");
   });
 
-  it("refuses lifetimes over 24 hours and origins that are not origins", async () => {
-    for (const body of [{ allowed_origin: APP, expires_in_seconds: 86_401 }, { allowed_origin: `${APP}/path` }]) {
+  it("refuses lifetimes over 24 hours, origins that are not origins, and limits no window or budget can hold", async () => {
+    const bodies = [
+      { allowed_origin: APP, expires_in_seconds: 86_401 },
+      { allowed_origin: `${APP}/path` },
+      { allowed_origin: APP, rate_limit: { request_max_limit: 2, request_reset_duration: "300000Y" } },
+      { allowed_origin: APP, budget: { max_limit: 1e308 } },
+    ];
+    for (const body of bodies) {
       const response = await postJson("/api/governance/virtual-keys/ephemeral-tokens", body, { "x-bf-vk": parent });
       expect(response.status).toBe(400);
     }
