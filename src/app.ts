@@ -32,6 +32,12 @@ import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./htt
 
 type AppRouter = NonNullable<ConstructorParameters<typeof Hono<AppEnv>>[0]>["router"];
 
+/** The one place errors are shaped: Anthropic's SDKs expect Anthropic's shape on every Messages route and under /anthropic. */
+function shapedError(path: string, error: GatewayError, requestId: string): Response {
+  if (/\/messages(\/count_tokens)?$/.test(path) || path.startsWith("/anthropic/")) return anthropicErrorResponse(error, requestId);
+  return errorResponse(error, requestId);
+}
+
 /** A Hono app with what every route shares: the request id, the settings check, the error shape. */
 function gatewayApp(router?: AppRouter): Hono<AppEnv> {
   const app = router ? new Hono<AppEnv>({ router }) : new Hono<AppEnv>();
@@ -55,11 +61,9 @@ function gatewayApp(router?: AppRouter): Hono<AppEnv> {
     }
     const trace = c.get("trace");
     if (trace) trace.errorCode = error.code ?? undefined;
-    // The one place errors are shaped: Anthropic's SDKs expect Anthropic's shape on every Messages route.
-    if (/\/messages(\/count_tokens)?$/.test(c.req.path) || c.req.path.startsWith("/anthropic/")) return anthropicErrorResponse(error, requestId);
-    return errorResponse(error, requestId);
+    return shapedError(c.req.path, error, requestId);
   });
-  app.notFound((c) => errorResponse(new GatewayError(404, `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`, "route_not_found"), c.get("requestId")));
+  app.notFound((c) => shapedError(c.req.path, new GatewayError(404, `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`, "route_not_found"), c.get("requestId")));
   return app;
 }
 

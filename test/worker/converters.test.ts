@@ -8,7 +8,7 @@ import { responsesToChat } from "../../src/convert/responses-request";
 import { chatToResponse } from "../../src/convert/responses-response";
 import { ResponsesStreamConverter } from "../../src/convert/responses-stream";
 import { GatewayError } from "../../src/http/errors";
-import { configure, eventually, origin, postJson, quota, virtualKey } from "./helpers";
+import { configure, eventually, gateway, origin, postJson, quota, virtualKey } from "./helpers";
 
 function events(frames: string[]): { event: string; data: Record<string, unknown> }[] {
   return frames.map((frame) => {
@@ -243,5 +243,18 @@ describe("conversions under governance", () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBeTruthy();
     expect(await limited.json()).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+  });
+});
+
+describe("Anthropic's error shape", () => {
+  it("answers a request for no route under /anthropic in it, and one elsewhere in OpenAI's", async () => {
+    for (const [method, path] of [["GET", "/anthropic/v1/messages"], ["POST", "/anthropic/v1/nope"]] as const) {
+      const response = await gateway(path, { method });
+      expect(response.status, path).toBe(404);
+      const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+      expect(body, path).toEqual({ type: "error", error: { type: "not_found_error", message: `no route for ${method} ${path}` }, request_id: response.headers.get("request-id") });
+    }
+    const openai = await gateway("/v1/nope", { method: "POST" });
+    expect(await openai.json()).toMatchObject({ error: { code: "route_not_found", message: "no route for POST /v1/nope" } });
   });
 });
