@@ -13,6 +13,7 @@ const EXPOSED = [
   "x-bf-provider",
   "x-bf-attempts",
   "x-bf-fallback-index",
+  "x-bf-cache",
   "retry-after",
   "x-ratelimit-limit-requests",
   "x-ratelimit-remaining-requests",
@@ -20,6 +21,8 @@ const EXPOSED = [
   "x-ratelimit-limit-tokens",
   "x-ratelimit-remaining-tokens",
   "x-ratelimit-reset-tokens",
+  "x-ratelimit-limit-concurrency",
+  "x-ratelimit-remaining-concurrency",
 ].join(", ");
 
 export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
