@@ -5,7 +5,7 @@
 import { isKnownProviderName } from "../config/providers";
 import type { RequestType } from "../config/schema";
 import { GatewayError, badRequest } from "../http/errors";
-import { explicitModelNames, servedModelName, type CompiledKey, type CompiledProvider, type RoutingTable } from "./table";
+import { explicitModelNames, namesModel, servedModelName, type CompiledKey, type CompiledProvider, type RoutingTable } from "./table";
 
 export interface Target {
   provider: CompiledProvider;
@@ -89,7 +89,7 @@ export function resolveModel(table: RoutingTable, model: string, requestType: Re
   for (const candidate of table.providers.values()) {
     if (candidate.allowedRequests && !candidate.allowedRequests.has(requestType)) continue;
     for (const target of targetsOf(candidate, name)) {
-      if (explicitModelNames(target.key).includes(name)) targets.push(target);
+      if (namesModel(target.key, name)) targets.push(target);
     }
   }
   if (targets.length === 0) {

@@ -178,6 +178,11 @@ export function servedModelName(key: CompiledKey, requested: string): string | n
   return null;
 }
 
+/** Whether a key names `name` itself — listed, an alias (in any case, as aliases match), its model_name — and so claims it bare. */
+export function namesModel(key: CompiledKey, name: string): boolean {
+  return key.listed.includes(name) || key.aliases.has(name) || key.aliasesLowerCase.has(name.toLowerCase()) || key.modelName === name;
+}
+
 /** Client-facing names a key names explicitly — for listings and error messages. */
 export function explicitModelNames(key: CompiledKey): string[] {
   const names = new Set<string>(key.aliases.keys());

@@ -13,7 +13,7 @@ beforeAll(async () => {
     anthropic: { keys: [{ name: "anthropic-key-1", value: "sk-ant-test" }], network_config: { base_url: origin("claude") } },
     // A key that takes every name but also lists one: the listed name is its own, bare.
     spare: {
-      keys: [{ name: "spare", models: ["spare-model", "*"], vllm_key_config: { url: origin("spare") } }],
+      keys: [{ name: "spare", models: ["spare-model", "*"], aliases: { small: LLAMA }, vllm_key_config: { url: origin("spare") } }],
       network_config: { base_url: origin("spare") },
       custom_provider_config: { base_provider_type: "openai" },
     },
@@ -70,12 +70,24 @@ describe("bare model names on /anthropic", () => {
   });
 });
 
-describe('a key that lists names beside "*"', () => {
+describe("bare names a key names", () => {
   it("claims the names it lists when they come bare", async () => {
     const requestId = crypto.randomUUID();
     const answer = await postJson("/v1/chat/completions", { model: "spare-model", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId });
     expect(answer.status, await answer.clone().text()).toBe(200);
     expect(answer.headers.get("x-bf-provider")).toBe("spare");
     expect((await received(requestId))[0]?.origin).toBe("spare");
+  });
+
+  it("include its aliases in any case, as aliases match", async () => {
+    for (const name of ["small", "SMALL", "Small"]) {
+      const requestId = crypto.randomUUID();
+      const answer = await postJson("/v1/chat/completions", { model: name, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId });
+      expect(answer.status, name).toBe(200);
+      expect(((await answer.json()) as { model: string }).model, name).toBe(name);
+      const [sent] = await received(requestId);
+      expect(sent?.origin, name).toBe("spare");
+      expect((JSON.parse(sent?.body ?? "{}") as { model: string }).model, name).toBe(LLAMA);
+    }
   });
 });
