@@ -3,7 +3,7 @@
  * origin untouched apart from that field; `stream=true` answers come back as vLLM's SSE.
  */
 import { settingsOf } from "../settings";
-import { checkDeclaredLength, mebibytes } from "../http/body";
+import { checkDeclaredLength, mebibytes, readAtMost } from "../http/body";
 import type { AppContext } from "../http/context";
 import { GatewayError, badRequest } from "../http/errors";
 import { readMultipartHead } from "../http/multipart-head";
@@ -21,20 +21,41 @@ export function audioSecondsOf(uploadBytes: number): number {
   return Math.max(1, Math.ceil(uploadBytes / AUDIO_BYTES_PER_SECOND));
 }
 
+/**
+ * The most of an upload sent without a Content-Length (chunked, as the OpenAI SDK sends a file stream) the gateway
+ * holds to learn its size — OpenAI's own limit on audio files. A declared length streams through unheld, up to
+ * MAX_UPLOAD_BODY_MB.
+ */
+export const UNDECLARED_UPLOAD_MAX_BYTES = 25 * 1024 * 1024;
+
+/**
+ * The upload and its size, which the reservation is made from before anything is sent: declared, or — for a
+ * chunked upload — learnt by reading it whole, up to UNDECLARED_UPLOAD_MAX_BYTES (and MAX_UPLOAD_BODY_MB).
+ */
+async function sizedUpload(request: Request, body: ReadableStream<Uint8Array>, maxBytes: number): Promise<{ body: ReadableStream<Uint8Array>; length: number }> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) return { body, length: Number(declared) };
+  const limit = Math.min(maxBytes, UNDECLARED_UPLOAD_MAX_BYTES);
+  const bytes = await readAtMost(body, limit);
+  if (!bytes) {
+    throw new GatewayError(413, `an upload without a Content-Length may be at most ${Math.floor(limit / 1024 / 1024)} MiB; declare the length to send up to ${Math.floor(maxBytes / 1024 / 1024)} MiB`, "request_too_large");
+  }
+  return { body: new Blob([bytes]).stream(), length: bytes.byteLength };
+}
+
 export async function handleAudio(c: AppContext, task: "transcriptions" | "translations", defaultProvider?: string): Promise<Response> {
   const request = c.req.raw;
   const contentType = request.headers.get("content-type") ?? "";
   const boundary = /^multipart\/form-data;.*boundary="?([^";]+)"?/i.exec(contentType)?.[1];
   if (!boundary) throw badRequest("audio requests must be multipart/form-data with a boundary", "invalid_request");
-  const lengthHeader = request.headers.get("content-length");
-  if (lengthHeader === null) throw new GatewayError(411, "audio uploads need a Content-Length header", "length_required");
   const maxBytes = mebibytes(settingsOf(c.env).MAX_UPLOAD_BODY_MB);
   checkDeclaredLength(request, maxBytes);
   if (!request.body) throw badRequest("the multipart body is empty", "invalid_request");
+  const upload = await sizedUpload(request, request.body, maxBytes);
 
-  const head = await readMultipartHead(request.body, boundary, { maxBytes });
+  const head = await readMultipartHead(upload.body, boundary, { maxBytes });
   // Charged from the origin's usage report (seconds, or tokens); reserved up front from the upload's size.
-  const estimate: TokenEstimate = { ...inputOnly(0), audioSeconds: audioSecondsOf(Number(lengthHeader)) };
+  const estimate: TokenEstimate = { ...inputOnly(0), audioSeconds: audioSecondsOf(upload.length) };
   // The upload streams once: exactly one attempt, at the weighted choice.
   return runInference(c, {
     model: head.model,
@@ -43,6 +64,6 @@ export async function handleAudio(c: AppContext, task: "transcriptions" | "trans
     estimate,
     fallbacks: undefined,
     metered: true,
-    upstream: { kind: "multipart", path: `/v1/audio/${task}`, pathKey: "transcription", head, contentType, contentLength: Number(lengthHeader) },
+    upstream: { kind: "multipart", path: `/v1/audio/${task}`, pathKey: "transcription", head, contentType, contentLength: upload.length },
   });
 }

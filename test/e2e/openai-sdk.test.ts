@@ -1,5 +1,9 @@
 /** The official openai npm SDK, unmodified, against the running gateway. */
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError } from "openai";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 
 const LLAMA = "meta-llama/Llama-3.2-1B-Instruct";
@@ -89,6 +93,18 @@ describe("openai SDK", () => {
         for await (const chunk of stream) void chunk;
       };
       await expect(consume()).rejects.toBeInstanceOf(APIError);
+    }
+  });
+
+  it("transcribes a file passed as a stream, which the SDK uploads without a Content-Length", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gateway-audio-"));
+    try {
+      const path = join(dir, "speech.wav");
+      await writeFile(path, new Uint8Array(300_000).map((_, index) => index % 251));
+      const transcription = await client.audio.transcriptions.create({ model: "vllm/openai/whisper-small", file: createReadStream(path) });
+      expect(transcription.text).toBe("transcribed 300000 bytes");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

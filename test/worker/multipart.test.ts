@@ -254,6 +254,29 @@ describe("audio uploads through the gateway", () => {
     expect(await sha256(body)).toBe(await sha256(expected));
   });
 
+  it("takes an upload without a Content-Length (a file stream, as the OpenAI SDK sends one) up to 25 MiB", async () => {
+    const undeclared = (body: Uint8Array, requestId: string) =>
+      gateway("/v1/audio/transcriptions", {
+        method: "POST",
+        body: chunked(body, 64 * 1024).stream,
+        headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, "x-request-id": requestId },
+      });
+    const file = trickyFile(3 * MIB);
+    const upload = multipart([{ name: "model", value: "vllm/openai/whisper-small" }, { name: "file", filename: "speech.wav", value: file }]);
+    const expected = multipart([{ name: "model", value: "openai/whisper-small" }, { name: "file", filename: "speech.wav", value: file }]);
+    const response = await undeclared(upload, "multipart-undeclared");
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(await response.json()).toMatchObject({ text: `transcribed ${file.byteLength} bytes` });
+    const [seen] = await received("multipart-undeclared");
+    expect(seen?.headers["content-length"]).toBe(String(expected.byteLength));
+    expect(await sha256(latin1Bytes(seen?.body ?? ""))).toBe(await sha256(expected));
+
+    const tooLarge = await undeclared(multipart([{ name: "model", value: "vllm/openai/whisper-small" }, { name: "file", filename: "long.wav", value: trickyFile(25 * MIB) }]), "multipart-undeclared-large");
+    expect(tooLarge.status).toBe(413);
+    expect(await errorOf(tooLarge)).toMatchObject({ code: "request_too_large", message: "an upload without a Content-Length may be at most 25 MiB; declare the length to send up to 100 MiB" });
+    expect(await received("multipart-undeclared-large")).toEqual([]);
+  });
+
   it("sees stream=true placed after model: a provider without transcription_stream refuses it before the origin is called", async () => {
     const file = trickyFile(200_000);
     const after = multipart([
