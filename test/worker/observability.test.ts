@@ -161,7 +161,7 @@ describe("Prometheus metrics", () => {
     expect(families.get("bifrost_cost_total")?.type).toBe("counter");
     const series = (name: string, labels: Record<string, string>) => families.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
     const keyed = { provider: "vllm", model: `vllm/${LLAMA}`, virtual_key: "logged-key" };
-    // rate(bifrost_requests_total[5m]) by (provider); sum(rate(bifrost_requests_total{provider=~"vllm.*|ollama.*"}[5m]))
+    // sum by (provider) (rate(bifrost_requests_total[5m])) (the tutorial writes it without the sum, which PromQL refuses); sum(rate(bifrost_requests_total{provider=~"vllm.*|ollama.*"}[5m]))
     expect(series("bifrost_requests_total", keyed)?.value).toBe(2);
     expect(families.get("bifrost_requests_total")?.samples.some((s) => /^(vllm.*|ollama.*)$/.test(s.labels.provider ?? ""))).toBe(true);
     // The key's two requests, as logged: the metrics must say what the rows say.
