@@ -36,13 +36,25 @@ type Block = z.infer<typeof block>;
 /** Fields mapped to chat fields (or meaningless for vLLM) and so not forwarded as they are. */
 const MAPPED = ["messages", "system", "max_tokens", "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "service_tier", "container", "mcp_servers", "fallbacks"];
 
-function text(value: unknown): string {
-  return typeof value === "string" ? value : "";
+/** A block's string field, which Anthropic requires: anything else is the client's mistake, not an empty string. */
+function text(b: Block, field: string): string {
+  const value = b[field];
+  if (typeof value !== "string") throw badRequest(`a '${b.type}' content block needs '${field}' as a string`, "invalid_request", "messages");
+  return value;
 }
 
 function joinText(content: string | Block[]): string {
   if (typeof content === "string") return content;
-  return content.map((b) => (b.type === "text" ? text(b.text) : "")).join("\n");
+  return content.map((b) => (b.type === "text" ? text(b, "text") : "")).join("\n");
+}
+
+/** A tool result's content: text, or text blocks (with images, which a chat tool message cannot carry, left out). */
+function toolResultText(b: Block): string {
+  if (b.content === undefined) return "";
+  if (typeof b.content === "string") return b.content;
+  const blocks = z.safeParse(z.array(block), b.content);
+  if (!blocks.success) throw badRequest("a 'tool_result' content block's content must be a string or an array of content blocks", "invalid_request", "messages");
+  return joinText(blocks.data);
 }
 
 function imagePart(image: Block): ChatContentPart {
@@ -59,20 +71,21 @@ function userTurn(content: string | Block[]): ChatMessageIn[] {
   for (const b of content) {
     switch (b.type) {
       case "text":
-        parts.push({ type: "text", text: text(b.text) });
+        parts.push({ type: "text", text: text(b, "text") });
         break;
       case "image":
         parts.push(imagePart(b));
         break;
       case "tool_result": {
-        const body = typeof b.content === "string" ? b.content : Array.isArray(b.content) ? joinText(b.content as Block[]) : "";
-        tools.push({ role: "tool", tool_call_id: text(b.tool_use_id), content: b.is_error === true ? `Error: ${body}` : body });
+        const body = toolResultText(b);
+        tools.push({ role: "tool", tool_call_id: text(b, "tool_use_id"), content: b.is_error === true ? `Error: ${body}` : body });
         break;
       }
       case "document": {
-        const source = b.source as { type?: string; data?: string } | undefined;
+        const source = b.source as { type?: string; data?: unknown } | undefined;
         if (source?.type !== "text") throw badRequest("only text documents are supported (PDFs are not)", "unsupported_parameter", "messages");
-        parts.push({ type: "text", text: text(source.data) });
+        if (typeof source.data !== "string") throw badRequest("a text document's source needs 'data' as a string", "invalid_request", "messages");
+        parts.push({ type: "text", text: source.data });
         break;
       }
       default:
@@ -89,9 +102,9 @@ function assistantTurn(content: string | Block[]): ChatMessageIn {
   let reasoning = "";
   const calls: ChatToolCall[] = [];
   for (const b of content) {
-    if (b.type === "text") textOut += text(b.text);
-    else if (b.type === "thinking") reasoning += text(b.thinking);
-    else if (b.type === "tool_use") calls.push({ id: text(b.id), type: "function", function: { name: text(b.name), arguments: JSON.stringify(b.input ?? {}) } });
+    if (b.type === "text") textOut += text(b, "text");
+    else if (b.type === "thinking") reasoning += text(b, "thinking");
+    else if (b.type === "tool_use") calls.push({ id: text(b, "id"), type: "function", function: { name: text(b, "name"), arguments: JSON.stringify(b.input ?? {}) } });
     else if (b.type !== "redacted_thinking") throw badRequest(`content block type '${b.type}' is not supported in assistant messages`, "unsupported_parameter", "messages");
   }
   const message: ChatMessageIn = { role: "assistant", content: textOut === "" && calls.length > 0 ? null : textOut };

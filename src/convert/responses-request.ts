@@ -43,6 +43,7 @@ export const responsesFields = z.looseObject({
   reasoning: z.nullish(z.looseObject({ effort: z.nullish(z.string()), summary: z.nullish(z.string()) })),
   metadata: z.nullish(z.record(z.string(), z.string())),
   previous_response_id: z.nullish(z.string()),
+  store: z.nullish(z.boolean()),
   conversation: z.optional(z.unknown()),
   background: z.nullish(z.boolean()),
   top_logprobs: z.nullish(z.int()),
@@ -69,7 +70,8 @@ function contentOf(content: string | z.infer<typeof contentPart>[] | undefined):
       case "input_text":
       case "output_text":
       case "text":
-        return { type: "text", text: String(part.text ?? "") };
+        if (typeof part.text !== "string") throw badRequest(`an '${part.type}' content part needs 'text' as a string`, "invalid_request", "input");
+        return { type: "text", text: part.text };
       case "input_image": {
         const url = typeof part.image_url === "string" ? part.image_url : undefined;
         if (!url) throw badRequest("input_image needs an image_url (file_id is not supported: there is no file store)", "unsupported_parameter", "input");

@@ -9,7 +9,7 @@ import { responsesToChat } from "../convert/responses-request";
 import { chatToResponse } from "../convert/responses-response";
 import { ResponsesStreamConverter } from "../convert/responses-stream";
 import { waitUntilOf, type AppContext } from "../http/context";
-import { GatewayError } from "../http/errors";
+import { GatewayError, badRequest } from "../http/errors";
 import type { TokenEstimate } from "../governance/admission";
 import { estimatePromptTokens } from "../governance/prompt-estimate";
 import { authenticate } from "../pipeline/authenticate";
@@ -30,6 +30,8 @@ export async function handleResponses(c: AppContext, defaultProvider?: string): 
   const owner = ownerOf(known !== undefined ? known : await authenticate(c));
   const body = await readJsonObject(c.req.raw, requestBodyLimit(c));
   const previousId = body.previous_response_id;
+  // Checked here, as it is taken out of the body before the rest is: the schema never sees it.
+  if (previousId != null && typeof previousId !== "string") throw badRequest("previous_response_id must be a string", "invalid_request", "previous_response_id");
   let history: JsonObject[] = [];
   if (typeof previousId === "string" && previousId !== "") {
     const previous = await loadResponse(c.env, owner, previousId);

@@ -15,7 +15,7 @@ export const fallbackModels = z.nullish(
     .array(z.string().check(z.minLength(1), z.maxLength(MAX_MODEL_NAME_LENGTH, `each fallback must be at most ${MAX_MODEL_NAME_LENGTH} characters`)), {
       error: "fallbacks must be a list of model names",
     })
-    .check(z.maxLength(10)),
+    .check(z.maxLength(10, "fallbacks may name at most 10 models")),
 );
 
 /**

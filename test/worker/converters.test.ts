@@ -258,3 +258,43 @@ describe("Anthropic's error shape", () => {
     expect(await openai.json()).toMatchObject({ error: { code: "route_not_found", message: "no route for POST /v1/nope" } });
   });
 });
+
+describe("malformed blocks and fields of the translated APIs", () => {
+  const user = (content: unknown) => ({ model: "vllm/m", max_tokens: 5, messages: [{ role: "user", content }] });
+  it("refuse Messages content blocks whose required strings are missing or of another type", async () => {
+    const cases: [unknown, string][] = [
+      [[{ type: "tool_result", tool_use_id: 5, content: "42" }], "a 'tool_result' content block needs 'tool_use_id' as a string"],
+      [[{ type: "tool_result", tool_use_id: "call_1", content: { a: 1 } }], "a 'tool_result' content block's content must be a string or an array of content blocks"],
+      [[{ type: "text" }], "a 'text' content block needs 'text' as a string"],
+      [[{ type: "document", source: { type: "text", data: 7 } }], "a text document's source needs 'data' as a string"],
+    ];
+    for (const [content, message] of cases) {
+      const response = await postJson("/v1/messages", user(content), { "anthropic-version": "2023-06-01" });
+      expect(response.status, message).toBe(400);
+      expect(await response.json(), message).toMatchObject({ type: "error", error: { type: "invalid_request_error", message } });
+    }
+    const assistant = await postJson("/v1/messages", { model: "vllm/m", max_tokens: 5, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: 9, input: {} }] }] });
+    expect(await assistant.json()).toMatchObject({ error: { message: "a 'tool_use' content block needs 'name' as a string" } });
+  });
+
+  it("refuse Responses fields of the wrong type, and text parts without text", async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ previous_response_id: 5 }, "previous_response_id", "previous_response_id must be a string"],
+      [{ store: "yes" }, "store", "store"],
+      [{ input: [{ type: "message", role: "user", content: [{ type: "input_text" }] }] }, "input", "an 'input_text' content part needs 'text' as a string"],
+    ];
+    for (const [fields, param, message] of cases) {
+      const response = await postJson("/v1/responses", { model: "vllm/m", input: "hi", ...fields });
+      expect(response.status, param).toBe(400);
+      const { error } = (await response.json()) as { error: { param: string | null; message: string } };
+      expect(error.param, param).toBe(param);
+      expect(error.message, param).toContain(message);
+    }
+  });
+
+  it("say how many fallbacks a request may name", async () => {
+    const response = await postJson("/v1/chat/completions", { model: "vllm/m", messages: [], fallbacks: Array.from({ length: 11 }, (_, i) => `vllm/m${i}`) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("fallbacks may name at most 10 models");
+  });
+});
