@@ -70,14 +70,17 @@ export function windowDenial(refusal: WindowRefusal): Denial {
   });
 }
 
+/** What of a request that can never fit is too large: its prompt alone, its completion limit on top, or any request. */
+export type Excess = "prompt" | "completion" | "any";
+
+const REMEDY: Record<Excess, string> = {
+  prompt: "send less input (a shorter prompt or upload) or raise the limit",
+  completion: "lower max_tokens or raise the limit",
+  any: "raise the limit",
+};
+
 /** A 400 for a request whose smallest form is larger than a limit's whole window: waiting can never help. */
-export function neverFits(where: string, what: string, needed: string, limit: string, param: string | null): Denial {
-  return denial(
-    400,
-    "request_exceeds_limit",
-    `this request can never be admitted: it needs ${needed} but the ${what} of ${where} is ${limit} per window; lower max_tokens or raise the limit`,
-    null,
-    {},
-    param,
-  );
+export function neverFits(where: string, what: string, needed: string, limit: string, excess: Excess, completionParam: string | null): Denial {
+  const message = `this request can never be admitted: it needs ${needed} but the ${what} of ${where} is ${limit} per window; ${REMEDY[excess]}`;
+  return denial(400, "request_exceeds_limit", message, null, {}, excess === "completion" ? completionParam : null);
 }

@@ -55,7 +55,7 @@ export function constraintsFor(config: LimiterConfig, scopes: string[], request:
       const where = ownerOf(config, scope);
       constraints.push({
         allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
-        never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, completionParam),
+        never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, request.promptTokens > max ? "prompt" : "completion", completionParam),
         short: (onlyInFlight) =>
           view.refused(`tokens:${scope}`, spec, counter) ??
           windowDenial({
@@ -79,7 +79,7 @@ export function constraintsFor(config: LimiterConfig, scopes: string[], request:
       const resetsAt = windowEnd(spec, counter.start);
       constraints.push({
         allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-        never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), completionParam),
+        never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), request.fixedNanos > capacity ? "prompt" : "completion", completionParam),
         short: (onlyInFlight) =>
           view.refused(`budget:${budget.id}`, spec, counter) ??
           denial(
@@ -98,7 +98,7 @@ export function constraintsFor(config: LimiterConfig, scopes: string[], request:
     const capacity = nanos(token.budget);
     constraints.push({
       allowance: { capacity, used, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-      never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), completionParam),
+      never: () => neverFits("this ephemeral token", "budget", `up to ${worst(asked)}`, money(capacity), request.fixedNanos > capacity ? "prompt" : "completion", completionParam),
       short: (onlyInFlight) =>
         denial(402, "budget_exceeded", `ephemeral token budget exhausted: ${money(used)} spent + ${money(inFlight)} in flight + up to ${worst(asked)} for this request > ${money(capacity)}`, onlyInFlight ? view.inFlightRetrySeconds() : null),
     });
@@ -113,7 +113,7 @@ export function checkRequestWindows(config: LimiterConfig, scopes: string[], tok
     for (const limit of config.rateLimits) {
       if (limit.scope !== scope || limit.request_max_limit == null || !limit.request_reset_duration) continue;
       const where = ownerOf(config, scope);
-      if (limit.request_max_limit === 0) return neverFits(where, `request limit (${limit.request_reset_duration} window)`, "1 request", "0 requests", null);
+      if (limit.request_max_limit === 0) return neverFits(where, `request limit (${limit.request_reset_duration} window)`, "1 request", "0 requests", "any", null);
       const spec = windowSpec(limit.request_reset_duration, limit.calendar_aligned);
       const counter = view.counter(`requests:${scope}`, spec);
       // Requests leases may still admit count as made: they are reported once admitted.

@@ -113,8 +113,17 @@ describe("the completion limit forwarded to the origin", () => {
     const small = await tokenKey("choices-small", 97);
     const never = await chat(small, `vllm/${LLAMA}`, { n: 3, max_tokens: 30 });
     expect(never.status).toBe(400);
-    expect(await errorOf(never)).toMatchObject({ code: "request_exceeds_limit", param: "max_tokens" });
+    const neverError = await errorOf(never);
+    expect(neverError).toMatchObject({ code: "request_exceeds_limit", param: "max_tokens" });
+    expect(neverError.message).toMatch(/; lower max_tokens or raise the limit$/);
     expect((await chat(small, `vllm/${LLAMA}`, { n: 1, max_tokens: 30 })).status).toBe(200);
+    // A prompt larger than the whole window: a smaller completion limit cannot help.
+    const tiny = await tokenKey("prompt-too-large", 5);
+    const long = await chat(tiny, `vllm/${LLAMA}`, { max_tokens: 1, messages: [{ role: "user", content: "word ".repeat(200) }] });
+    expect(long.status).toBe(400);
+    const longError = await errorOf(long);
+    expect(longError).toMatchObject({ code: "request_exceeds_limit", param: null });
+    expect(longError.message).toMatch(/; send less input \(a shorter prompt or upload\) or raise the limit$/);
   });
 });
 

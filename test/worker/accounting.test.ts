@@ -159,7 +159,11 @@ describe("audio", () => {
     expect(Math.ceil(huge.body.byteLength / 4_000)).toBe(102);
     const never = await transcribe(key, huge);
     expect(never.status).toBe(400);
-    expect((await errorOf(never)).code).toBe("request_exceeds_limit");
+    const neverError = await errorOf(never);
+    expect(neverError.code).toBe("request_exceeds_limit");
+    // The upload itself is what cannot fit: no completion limit could help, so none is named.
+    expect(neverError.param).toBeNull();
+    expect(neverError.message).toMatch(/; send less input \(a shorter prompt or upload\) or raise the limit$/);
     expect(await spent(key)).toEqual({ used: 20_000_000, reserved: 0 });
   });
 
