@@ -115,10 +115,20 @@ describe("unpriced models", () => {
     const unbudgeted = await virtualKey("unpriced-free", { provider_configs: [{ provider: "sgl" }] });
     expect((await chat(unbudgeted, `sgl/${LLAMA}`)).status).toBe(200);
 
-    await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "sgl", match_type: "exact", pattern: LLAMA, input_price_per_million: 0, output_price_per_million: 0 });
+    const priced = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "sgl", match_type: "exact", pattern: LLAMA, input_price_per_million: 0, output_price_per_million: 0 });
+    const { id } = ((await priced.json()) as { pricing_override: { id: string } }).pricing_override;
     expect((await chat(key, `sgl/${LLAMA}`)).status).toBe(200);
     expect(await spent(key)).toEqual({ used: 0, reserved: 0 });
     expect((await admin("PUT", "/api/governance/virtual-keys/unpriced", body).then((r) => r.json())) as { warnings: string[] }).toMatchObject({ warnings: [] });
+
+    // Deleting the override unprices the model again; deleting what is not there is a 404.
+    expect((await admin("DELETE", `/api/governance/pricing-overrides/${id}`)).status).toBe(200);
+    expect((await errorOf(await chat(key, `sgl/${LLAMA}`))).code).toBe("model_unpriced");
+    for (const gone of [id, "no-such-override"]) {
+      const again = await admin("DELETE", `/api/governance/pricing-overrides/${gone}`);
+      expect(again.status, gone).toBe(404);
+      expect((await errorOf(again)).message).toBe(`pricing override '${gone}' not found`);
+    }
   });
 });
 
