@@ -10,13 +10,14 @@ import { alertsSchema, type AlertSettings } from "../alerts/config";
 const duration = z.string().check(z.refine((value) => parseDuration(value) !== undefined, "must be a duration such as 30s, 5m, 1h, 1d, 1w, 1M or 1Y, at most 1000Y"));
 
 /**
- * The largest budget, in USD. Spend is counted in integer nano-dollars so sums stay exact; JavaScript numbers hold
- * integers exactly up to 2^53, about 9.007 million dollars in nano-dollars.
+ * The largest budget, in USD: a quadrillion dollars, far past any real spend (budgets such as 1e9 are how "no limit"
+ * is often written). Limits are counted in nano-dollars, and a larger one — 1e300 — is no longer a finite number
+ * of them, so its remaining amount could not even be written in JSON.
  */
-export const MAX_BUDGET_USD = 9_000_000;
+export const MAX_BUDGET_USD = 1e15;
 
 /** A dollar limit: a budget's, or an ephemeral token's sub-budget. */
-export const dollarLimit = z.number().check(z.gte(0, "max_limit must not be negative"), z.lte(MAX_BUDGET_USD, `max_limit must be at most ${MAX_BUDGET_USD} (USD)`));
+export const dollarLimit = z.number().check(z.gte(0, "max_limit must not be negative"), z.lte(MAX_BUDGET_USD, "max_limit must be at most 1e15 (USD)"));
 
 export const budgetSchema = z
   .strictObject({

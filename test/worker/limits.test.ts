@@ -77,6 +77,19 @@ describe("rate limits", () => {
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
   });
 
+  it("takes limits written as 'no limit' (a $1e9 budget, 1e12 tokens) and answers under them with finite numbers", async () => {
+    const key = await virtualKey("no-limit", {
+      provider_configs: [{ provider: "vllm", weight: 1, allowed_models: ["*"] }],
+      budget: { max_limit: 1e9, reset_duration: "1d" },
+      rate_limit: { request_max_limit: 1e9, request_reset_duration: "1h", token_max_limit: 1e12, token_reset_duration: "1h" },
+    });
+    expect((await chat(key, `vllm/${LLAMA}`, { max_tokens: 10 })).status).toBe(200);
+    const report = await eventually(() => quota(key), (q) => q.budgets[0]?.reserved === 0);
+    expect(report.budgets[0]?.max_limit).toBe(1e9);
+    expect(typeof report.budgets[0]?.remaining).toBe("number");
+    expect(report.rate_limits[0]?.requests?.current_usage).toBe(1);
+  });
+
   it("keeps a thousand-year window working to its refusal, and refuses a longer one when the key is written", async () => {
     const key = await virtualKey("millennium", { provider_configs: [{ provider: "vllm" }], rate_limit: { request_max_limit: 2, request_reset_duration: "1000Y" } });
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);

@@ -123,9 +123,9 @@ describe("the teams and customers API", () => {
       ["POST", "/api/governance/teams", { name: "t", customer_id: "no-such-customer" }, "customer_id"],
       ["POST", "/api/governance/teams", { name: "t", members: [] }, "members"],
       ["POST", "/api/governance/customers", { name: "c", budget: { max_limit: -1, reset_duration: "1d" } }, "budget.max_limit"],
-      // Past nine million dollars, spend counted in nano-dollars would no longer add up exactly.
+      // Past a quadrillion dollars, a limit is no longer a finite number of nano-dollars.
       ["POST", "/api/governance/customers", { name: "c", budget: { max_limit: 1e308, reset_duration: "1d" } }, "budget.max_limit"],
-      ["POST", "/api/governance/teams", { name: "t", budget: { max_limit: 9_000_001, reset_duration: "1d" } }, "budget.max_limit"],
+      ["POST", "/api/governance/teams", { name: "t", budget: { max_limit: 1.1e15, reset_duration: "1d" } }, "budget.max_limit"],
       ["POST", "/api/governance/customers", { budget: { max_limit: 1, reset_duration: "1d" } }, "name"],
       ["PUT", "/api/governance/virtual-keys/dangling", { team_id: "no-such-team" }, "team_id"],
       ["POST", "/api/governance/teams", { name: "t", lease_share: 0.9 }, "lease_share"],
