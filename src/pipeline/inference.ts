@@ -26,7 +26,7 @@ import { priceOf, uncharged } from "./charges";
 import { dispatchTargets } from "./dispatch";
 import { healthFirst, targetOrder } from "./order";
 import type { InferencePlan } from "./plan";
-import { resolveRoute, type Chain } from "./resolve";
+import { pinnedKeyOf, resolveRoute, type Chain } from "./resolve";
 import { cacheAnswer, cacheEntryFor, cachedAnswer, wantsCache } from "./response-cache";
 import type { RequestScope } from "./scope";
 import { settleAnswer } from "./settle";
@@ -55,7 +55,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
 
   // 2. Parse: done — `plan` is the body, parsed once. 3. Resolve.
   const table = await getRoutingTable(scope.env, scope.waitUntil);
-  const routed = resolveRoute(table, principal, plan, scope.requestId);
+  const routed = resolveRoute(table, principal, plan, scope.requestId, pinnedKeyOf(c.req.raw.headers));
   trace.model = routed.publicModel;
   const chains: Chain[] = plan.upstream.kind === "multipart" ? [routed] : [routed, ...routed.fallbacks];
   const sessionId = c.req.header("x-session-id") ?? c.req.header("x-bf-session-id");

@@ -28,18 +28,41 @@ export interface Routed extends Chain {
 
 type KeyResolution = Resolution & Partial<Pick<GovernedResolution, "alternates" | "providerConfig">>;
 
+/** A provider key a request names (Bifrost's `x-bf-api-key-id` by id, `x-bf-api-key` by name): used alone, no rotation. */
+export type PinnedKey = { id: string } | { name: string };
+
+/** The key the request pins, if it names one. */
+export function pinnedKeyOf(headers: Headers): PinnedKey | undefined {
+  const id = headers.get("x-bf-api-key-id");
+  if (id !== null) return { id };
+  const name = headers.get("x-bf-api-key");
+  return name === null ? undefined : { name };
+}
+
+/** The primary resolution narrowed to the pinned key (among the keys the request may use), with no other provider config to fall to. */
+function pinned(resolution: KeyResolution, pin: PinnedKey): KeyResolution {
+  const targets = resolution.targets.filter((target) => ("id" in pin ? target.key.id === pin.id : target.key.name === pin.name));
+  if (targets.length === 0) {
+    const named = "id" in pin ? `with id '${pin.id.slice(0, 128)}' (x-bf-api-key-id)` : `named '${pin.name.slice(0, 128)}' (x-bf-api-key)`;
+    const provider = resolution.targets[0]?.provider.name ?? "the model's provider";
+    throw new GatewayError(400, `no enabled key ${named} of provider '${provider}' serves model '${resolution.publicModel}' for this request`, "pinned_key_not_found");
+  }
+  return { ...resolution, targets, alternates: [] };
+}
+
 function chainOf(resolution: KeyResolution): Chain {
   return { publicModel: resolution.publicModel, targets: resolution.targets, scope: resolution.providerConfig?.id ?? null };
 }
 
-export function resolveRoute(table: RoutingTable, principal: Principal | null, plan: InferencePlan, requestId: string): Routed {
+export function resolveRoute(table: RoutingTable, principal: Principal | null, plan: InferencePlan, requestId: string, pin?: PinnedKey): Routed {
   const vk = principal?.vk ?? null;
   const token = principal?.token ?? null;
   const resolve = (model: string): KeyResolution =>
     vk
       ? resolveForVirtualKey(table, vk, model, plan.requestType, plan.defaultProvider, plan.unlistedProvider)
       : resolveModel(table, model, plan.requestType, plan.defaultProvider, plan.unlistedProvider);
-  const primary = resolve(plan.model);
+  const resolved = resolve(plan.model);
+  const primary = pin ? pinned(resolved, pin) : resolved;
   const allowedForToken = (resolution: Resolution) => !token || tokenAllowsModel(token, resolution.publicModel, resolution.targets[0]?.provider.name);
   if (!allowedForToken(primary)) {
     throw new GatewayError(403, `this ephemeral token may not use model '${plan.model}'`, "model_blocked", { type: "model_blocked", param: "model" });

@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
-import { LLAMA, configure, errorOf, origin, postJson, received } from "./helpers";
+import { LLAMA, admin, configure, errorOf, origin, postJson, received, virtualKey } from "./helpers";
 
 beforeAll(async () => {
   await configure({
@@ -69,6 +69,34 @@ describe("routing", () => {
     }
     expect(counts["replica-a"]).toBeGreaterThan(70);
     expect(counts["replica-b"]).toBeGreaterThan(10);
+  });
+
+  it("uses only the key a request pins by name (x-bf-api-key) or id (x-bf-api-key-id), among those it may use", async () => {
+    const origins = async (headers: Record<string, string>, times: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < times; i += 1) {
+        const requestId = crypto.randomUUID();
+        const response = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId, ...headers });
+        expect(response.status, await response.clone().text()).toBe(200);
+        seen.add((await received(requestId))[0]?.origin ?? "?");
+      }
+      return [...seen];
+    };
+    // Key b has a quarter of the weight: twelve requests pinned to it all go there.
+    expect(await origins({ "x-bf-api-key": "b" }, 12)).toEqual(["replica-b"]);
+    const listed = (await (await admin("GET", "/api/providers/vllm/keys")).json()) as { keys: { id: string; name: string }[] };
+    const a = listed.keys.find((key) => key.name === "a");
+    expect(a?.id).toBeTruthy();
+    expect(await origins({ "x-bf-api-key-id": a?.id ?? "" }, 4)).toEqual(["replica-a"]);
+
+    const unknown = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-api-key": "no-such-key" });
+    expect(unknown.status).toBe(400);
+    expect(await errorOf(unknown)).toMatchObject({ code: "pinned_key_not_found", message: `no enabled key named 'no-such-key' (x-bf-api-key) of provider 'vllm' serves model 'vllm/${LLAMA}' for this request` });
+    // A virtual key whose key_ids leave b out cannot pin b.
+    const key = await virtualKey("pins-a-only", { provider_configs: [{ provider: "vllm", weight: 1, key_ids: ["a"] }] });
+    const refused = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": key, "x-bf-api-key": "b" });
+    expect(refused.status).toBe(400);
+    expect((await errorOf(refused)).code).toBe("pinned_key_not_found");
   });
 
   it("retries a 503 on the next key and reports the attempts", async () => {
