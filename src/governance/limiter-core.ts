@@ -71,7 +71,7 @@ export class LimiterCore {
     const now = this.now();
     const config = this.config;
     if (!config) return { ...denial(401, "virtual_key_not_found", "virtual key not found: it does not exist or has been deleted", null), unconfigured: true };
-    if (!config.active) return denial(401, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
+    if (!config.active) return denial(403, "virtual_key_blocked", `virtual key '${config.name}' is inactive`, null);
     this.dropExpired(now);
     const token = request.token;
     if (token && (this.revokedTokens.has(token.id) || token.iat <= this.revokedBefore)) {

@@ -69,7 +69,7 @@ export interface TokenScope {
   rate?: { max: number; window: string } | undefined;
 }
 
-export type DenialStatus = 400 | 401 | 402 | 429;
+export type DenialStatus = 400 | 401 | 402 | 403 | 429;
 
 export type AdmitDecision =
   | { ok: true; reservationId: string; /** Completion tokens per choice the origin may generate. */ completionTokens: number }

@@ -213,7 +213,7 @@ describe("deactivation and the hot path", () => {
     // Make the cached copy look stale-but-active everywhere else: only the Durable Object is told.
     await env.VK_LIMITER.get(env.VK_LIMITER.idFromName("deactivate")).configure({ name: "deactivate", active: false, maxConcurrent: null, budgets: [], rateLimits: [] });
     const refused = await chat(key, `vllm/${LLAMA}`);
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(403);
     expect((await errorOf(refused)).type).toBe("virtual_key_blocked");
     expect((await admin("PUT", "/api/governance/virtual-keys/deactivate", { is_active: true })).status).toBe(200);
     expect((await chat(key, `vllm/${LLAMA}`)).status).toBe(200);
