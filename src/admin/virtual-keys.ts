@@ -9,6 +9,7 @@ import * as z from "zod/mini";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
 import { getRoutingTable, publishSnapshot } from "../config/store";
+import type { RoutingTable } from "../routing/table";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { waitUntilOf } from "../http/context";
@@ -45,7 +46,17 @@ async function warningsFor(c: AdminContext, record: VirtualKeyRecord): Promise<s
   const missing = record.provider_configs
     .filter((config) => !table.providers.has(config.provider))
     .map((config) => `provider '${config.provider}' is not configured yet: requests for it will fail until it is`);
-  return [...missing, ...unpricedModelWarnings(table, record)];
+  return [...missing, ...unknownKeyWarnings(table, record), ...unpricedModelWarnings(table, record)];
+}
+
+/** key_ids that name no key of their (configured) provider, by id or name: likely a typo that leaves the config fewer keys. */
+function unknownKeyWarnings(table: RoutingTable, record: VirtualKeyRecord): string[] {
+  return record.provider_configs.flatMap((config) => {
+    const keys = table.providers.get(config.provider)?.keys;
+    if (!keys || !config.key_ids) return [];
+    const unknown = config.key_ids.filter((named) => named !== "*" && !keys.some((key) => key.id === named || key.name === named));
+    return unknown.length === 0 ? [] : [`key_ids of provider '${config.provider}' name ${unknown.map((named) => `'${named}'`).join(", ")}, which no key of that provider is: requests through it can use only the keys that exist`];
+  });
 }
 
 /** Saves a key's record (its alert secrets sealed), configures its limiter, and answers the record as stored. */
@@ -72,20 +83,25 @@ async function existing(c: AdminContext, id: string): Promise<VirtualKeyRecord> 
   return record;
 }
 
+/** Bifrost's page size: 25 by default, and out-of-range sizes brought back into 1–100 rather than refused. */
+const pageSize = z.pipe(z.coerce.number().check(z.int()), z.transform((size: number) => (size <= 0 ? 25 : Math.min(size, 100))));
+
 const listQuery = z.object({
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  limit: z._default(pageSize, 25),
   offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
   search: z.optional(z.string().check(z.maxLength(128))),
   /** Only the keys of this team, or of this customer (directly: not through the customer's teams). */
   team_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   customer_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  sort_by: z._default(z.enum(["created_at", "updated_at", "name"]), "created_at"),
+  order: z._default(z.enum(["asc", "desc"]), "asc"),
 });
 
 export const virtualKeyRoutes = new Hono<AppEnv>();
 
 virtualKeyRoutes.get("/", async (c) => {
-  const { limit, offset, search, team_id: teamId, customer_id: customerId } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
-  const page = await listVirtualKeys(c.env, { limit, offset, search, teamId, customerId });
+  const { limit, offset, search, team_id: teamId, customer_id: customerId, sort_by: sortBy, order } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
+  const page = await listVirtualKeys(c.env, { limit, offset, search, teamId, customerId, sortBy, order });
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
 });
 

@@ -119,12 +119,23 @@ export function substringPattern(search: string | undefined): string {
   return `%${(search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
-export async function listVirtualKeys(env: Env, options: { limit: number; offset: number; search?: string | undefined; teamId?: string | undefined; customerId?: string | undefined }): Promise<VirtualKeyPage> {
+export interface VirtualKeyListing {
+  limit: number;
+  offset: number;
+  search?: string | undefined;
+  teamId?: string | undefined;
+  customerId?: string | undefined;
+  /** A column of virtual_keys (the caller's enum: never client text in the SQL) and its direction; id breaks ties. */
+  sortBy?: "created_at" | "updated_at" | "name";
+  order?: "asc" | "desc";
+}
+
+export async function listVirtualKeys(env: Env, options: VirtualKeyListing): Promise<VirtualKeyPage> {
   const pattern = substringPattern(options.search);
   const where = "name LIKE ?1 ESCAPE '\\' AND (?2 IS NULL OR json_extract(config, '$.team_id') = ?2) AND (?3 IS NULL OR json_extract(config, '$.customer_id') = ?3)";
   const filters = [pattern, options.teamId ?? null, options.customerId ?? null];
   const [rows, count] = await env.DB.batch<{ config: string } | { total: number }>([
-    env.DB.prepare(`SELECT config FROM virtual_keys WHERE ${where} ORDER BY created_at, id LIMIT ?4 OFFSET ?5`).bind(...filters, options.limit, options.offset),
+    env.DB.prepare(`SELECT config FROM virtual_keys WHERE ${where} ORDER BY ${options.sortBy ?? "created_at"} ${options.order ?? "asc"}, id LIMIT ?4 OFFSET ?5`).bind(...filters, options.limit, options.offset),
     env.DB.prepare(`SELECT COUNT(*) AS total FROM virtual_keys WHERE ${where}`).bind(...filters),
   ]);
   return {

@@ -39,6 +39,12 @@ export function rateLimitOf(input: RateLimitInput | null | undefined): RateLimit
   };
 }
 
+/** The keys a provider config allows (null: all): `allow_all_keys` true is all, false is exactly the listed ones. */
+function keyIdsOf(input: { key_ids?: string[] | undefined; allow_all_keys?: boolean | undefined }): string[] | null {
+  if (input.allow_all_keys === true) return null;
+  return input.key_ids ?? (input.allow_all_keys === false ? [] : null);
+}
+
 function providerConfigsOf(body: VirtualKeyBody, previous: readonly ProviderConfig[]): ProviderConfig[] | undefined {
   if (body.provider_configs === undefined) return undefined;
   const seen = new Set<string>();
@@ -52,7 +58,7 @@ function providerConfigsOf(body: VirtualKeyBody, previous: readonly ProviderConf
       provider: input.provider,
       weight: input.weight ?? null,
       allowed_models: input.allowed_models ?? null,
-      key_ids: input.key_ids ?? null,
+      key_ids: keyIdsOf(input),
       budgets: budgetsOf(input.budgets, input.budget, same?.budgets ?? [], where) ?? same?.budgets ?? [],
       rate_limit: rateLimitOf(input.rate_limit) ?? (input.rate_limit === null ? null : (same?.rate_limit ?? null)),
     };

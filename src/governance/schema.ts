@@ -59,12 +59,17 @@ export const rateLimitSchema = z
     }),
   );
 
+/** A provider config's id: ours are strings; Bifrost's are integers, which scripts moved over send back as numbers. */
+const providerConfigId = z.pipe(z.union([z.string().check(z.minLength(1), z.maxLength(128)), z.int().check(z.gte(0))]), z.transform(String));
+
 export const providerConfigSchema = z.strictObject({
-  id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  id: z.optional(providerConfigId),
   provider: providerName,
   weight: z.nullish(z.number().check(z.gte(0))),
   allowed_models: z.optional(z.array(z.string().check(z.minLength(1)))),
   key_ids: z.optional(z.array(z.string().check(z.minLength(1)))),
+  /** Bifrost's: true allows every key of the provider (key_ids then do not apply); false only those key_ids list. */
+  allow_all_keys: z.optional(z.boolean()),
   budgets: z.optional(z.array(budgetSchema)),
   budget: z.optional(budgetSchema),
   rate_limit: z.nullish(rateLimitSchema),
@@ -103,6 +108,8 @@ export const virtualKeyBodySchema = z.strictObject({
   ),
   /** Deprecated in Bifrost: applies calendar alignment to every budget that does not say otherwise. */
   calendar_aligned: z.optional(z.boolean()),
+  /** Bifrost's MCP tool grants. The gateway runs no MCP tools: an empty list is accepted, a grant is refused, never dropped. */
+  mcp_configs: z.optional(z.array(z.unknown()).check(z.maxLength(0, "mcp_configs must be empty: the gateway runs no MCP tools"))),
   /** Exact-match answers for deterministic requests (temperature 0 or a seed); null turns it off. */
   response_cache: z.nullish(responseCacheSchema),
   /** The team the key belongs to (its customer's limits apply too), or the customer it belongs to directly. */

@@ -255,3 +255,56 @@ describe("quota", () => {
     expect((await errorOf(missing)).message).toContain("Missing virtual key");
   });
 });
+
+describe("what scripts moved over from Bifrost send", () => {
+  interface Config {
+    id: string;
+    provider: string;
+    key_ids: string[] | null;
+  }
+  const configsOf = async (id: string) => ((await (await admin("GET", `/api/governance/virtual-keys/${id}`)).json()) as { virtual_key: { provider_configs: Config[] } }).virtual_key.provider_configs;
+
+  it("takes provider config ids as Bifrost's integers, and updates the config an id names", async () => {
+    const body = { name: "numeric-ids", provider_configs: [{ id: 1, provider: "vllm", weight: 0.5, allowed_models: ["*"] }] };
+    expect((await admin("PUT", "/api/governance/virtual-keys/numeric-ids", body)).status).toBe(200);
+    expect((await configsOf("numeric-ids")).map((config) => config.id)).toEqual(["1"]);
+    const updated = await admin("PUT", "/api/governance/virtual-keys/numeric-ids", { provider_configs: [{ id: 1, provider: "vllm", weight: 1, key_ids: ["local"] }] });
+    expect(updated.status).toBe(200);
+    expect(await configsOf("numeric-ids")).toMatchObject([{ id: "1", provider: "vllm", key_ids: ["local"] }]);
+  });
+
+  it("reads allow_all_keys: true allows every key, false only the listed ones", async () => {
+    const body = (allow: boolean, keyIds?: string[]) => ({ provider_configs: [{ provider: "vllm", weight: 1, allow_all_keys: allow, ...(keyIds ? { key_ids: keyIds } : {}) }] });
+    expect((await admin("PUT", "/api/governance/virtual-keys/all-keys", { name: "all-keys", ...body(true, ["local"]) })).status).toBe(200);
+    expect((await configsOf("all-keys"))[0]?.key_ids).toBeNull();
+    expect((await admin("PUT", "/api/governance/virtual-keys/all-keys", body(false))).status).toBe(200);
+    expect((await configsOf("all-keys"))[0]?.key_ids).toEqual([]);
+    expect((await admin("PUT", "/api/governance/virtual-keys/all-keys", body(false, ["local"]))).status).toBe(200);
+    expect((await configsOf("all-keys"))[0]?.key_ids).toEqual(["local"]);
+  });
+
+  it("accepts an empty mcp_configs and refuses a grant it could not honour", async () => {
+    expect((await admin("PUT", "/api/governance/virtual-keys/mcp-empty", { name: "mcp-empty", provider_configs: [{ provider: "vllm" }], mcp_configs: [] })).status).toBe(200);
+    const granted = await admin("PUT", "/api/governance/virtual-keys/mcp-granted", { name: "mcp-granted", mcp_configs: [{ mcp_client_name: "x", tools_to_execute: ["*"] }] });
+    expect(granted.status).toBe(400);
+    expect((await errorOf(granted)).message).toContain("mcp_configs must be empty: the gateway runs no MCP tools");
+  });
+
+  it("warns about key_ids that name no key of their provider", async () => {
+    const created = await admin("PUT", "/api/governance/virtual-keys/typo-keys", { name: "typo-keys", provider_configs: [{ provider: "vllm", key_ids: ["local", "lcoal"] }] });
+    expect(created.status).toBe(200);
+    const { warnings } = (await created.json()) as { warnings: string[] };
+    expect(warnings).toEqual(["key_ids of provider 'vllm' name 'lcoal', which no key of that provider is: requests through it can use only the keys that exist"]);
+  });
+
+  it("brings page sizes into 1–100 and sorts by name, creation or update, either way", async () => {
+    const page = async (query: string) => (await (await admin("GET", `/api/governance/virtual-keys?${query}`)).json()) as { limit: number; virtual_keys: { name: string }[] };
+    expect((await page("limit=500")).limit).toBe(100);
+    expect((await page("limit=0")).limit).toBe(25);
+    expect((await page("limit=-3")).limit).toBe(25);
+    const names = (await page("sort_by=name&order=desc&limit=100")).virtual_keys.map((key) => key.name);
+    expect(names.length).toBeGreaterThan(3);
+    expect(names).toEqual([...names].sort().reverse());
+    expect((await admin("GET", "/api/governance/virtual-keys?sort_by=value")).status).toBe(400);
+  });
+});
