@@ -89,6 +89,8 @@ export interface QuotaBody {
   rate_limits: { scope: string; requests: (QuotaWindow & { max_limit: number }) | null; tokens: (QuotaWindow & { reserved: number; max_limit: number }) | null }[];
   concurrency: { max_concurrent_requests: number | null; in_flight: number };
   leases?: { count: number; share: number };
+  /** Bifrost's flat view of the key's own windows. */
+  rate_limit?: Record<string, string | number | boolean | null> | null;
 }
 
 interface QuotaWindow {

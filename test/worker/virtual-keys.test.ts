@@ -250,6 +250,17 @@ describe("quota", () => {
     expect(report.budgets[0]).toMatchObject({ max_limit: 10 });
     expect(report.rate_limits[0]?.requests).toMatchObject({ current_usage: 1, max_limit: 100 });
     expect(report.concurrency.max_concurrent_requests).toBe(4);
+    // Bifrost's flat rate_limit of the key's own windows, beside the full rate_limits.
+    const tokenWindow = report.rate_limits[0]?.tokens;
+    const requestWindow = report.rate_limits[0]?.requests;
+    expect(tokenWindow?.current_usage).toBe(11);
+    expect(report.rate_limit).toEqual({
+      token_max_limit: 100000, token_current_usage: 11, token_reset_duration: "1d", token_last_reset: tokenWindow?.last_reset,
+      request_max_limit: 100, request_current_usage: 1, request_reset_duration: "1h", request_last_reset: requestWindow?.last_reset,
+      calendar_aligned: false,
+    });
+    const unlimited = await virtualKey("quota-no-rate-limit", { provider_configs: [{ provider: "vllm" }] });
+    expect((await quota(unlimited)).rate_limit).toBeNull();
     const missing = await gateway("/api/governance/virtual-keys/quota");
     expect(missing.status).toBe(401);
     expect((await errorOf(missing)).message).toContain("Missing virtual key");
