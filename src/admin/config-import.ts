@@ -24,7 +24,7 @@ const SECTIONS_NOT_IMPORTED: Record<string, string> = {
   encryption_key: "provider secrets belong in Worker secrets, referenced as env.NAME",
   auth_config: "the admin API is guarded by the ADMIN_TOKEN secret",
   client: "gateway settings are Worker variables (see README)",
-  framework: "model pricing is not imported from config.json",
+  framework: "its pricing datasheet is not used: prices come from the bundled catalog and governance.pricing_overrides",
   mcp: "MCP is not supported",
   vector_store: "semantic caching is not supported",
   config_store: "configuration lives in D1",
@@ -73,7 +73,7 @@ configRoutes.post("/import", async (c) => {
     }
   }
   await publishSnapshot(c.env);
-  const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], teams: [], customers: [], generatedValues: {}, warnings: [] };
+  const governance = file.governance ? await importGovernance(c.env, file.governance) : { imported: [], teams: [], customers: [], pricingOverrides: [], generatedValues: {}, warnings: [] };
   if (file.governance) await publishSnapshot(c.env);
   warnings.push(...governance.warnings);
   return jsonResponse({
@@ -83,6 +83,7 @@ configRoutes.post("/import", async (c) => {
     virtual_keys: governance.imported,
     teams: governance.teams,
     customers: governance.customers,
+    pricing_overrides: governance.pricingOverrides,
     // Keys the file gave no value get one here, shown this once.
     generated_virtual_key_values: governance.generatedValues,
     warnings,

@@ -11,7 +11,8 @@ import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
-import { budgetSchema, leaseShare, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { budgetSchema, leaseShare, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { normalisePricingOverride, savePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
 import { installGroupLimits } from "./groups";
@@ -30,6 +31,8 @@ function stringifyIds(value: unknown): unknown {
 const importedBudget = z.safeExtend(budgetSchema, { virtual_key_id: z.optional(id), provider_config_id: z.optional(id), team_id: z.optional(id), customer_id: z.optional(id) });
 const importedRateLimit = z.safeExtend(rateLimitSchema, { id });
 const importedProviderConfig = z.safeExtend(providerConfigSchema, { rate_limit_id: z.optional(id) });
+/** A Bifrost pricing override row, as its config.json and API carry it (timestamps are its database's, not kept). */
+const importedPricingOverride = z.safeExtend(pricingOverrideSchema, { id, created_at: z.optional(z.unknown()), updated_at: z.optional(z.unknown()) });
 
 const importedKey = z.strictObject({
   id,
@@ -66,6 +69,7 @@ export const governanceSchema = z.pipe(
     rate_limits: z.optional(z.array(importedRateLimit)),
     teams: z.optional(z.array(importedGroup)),
     customers: z.optional(z.array(importedGroup)),
+    pricing_overrides: z.optional(z.array(importedPricingOverride)),
   }),
 );
 
@@ -75,6 +79,8 @@ export interface GovernanceImport {
   imported: string[];
   teams: string[];
   customers: string[];
+  /** Names of the pricing overrides written (each keeps the file's id, so importing again replaces it). */
+  pricingOverrides: string[];
   /** Values generated for keys the file gave none, shown once. */
   generatedValues: Record<string, string>;
   warnings: string[];
@@ -133,11 +139,16 @@ async function importGroups(env: Env, section: GovernanceSection, result: Govern
 }
 
 export async function importGovernance(env: Env, section: GovernanceSection): Promise<GovernanceImport> {
-  const result: GovernanceImport = { imported: [], teams: [], customers: [], generatedValues: {}, warnings: [] };
+  const result: GovernanceImport = { imported: [], teams: [], customers: [], pricingOverrides: [], generatedValues: {}, warnings: [] };
   for (const other of Object.keys(section)) {
-    if (!["virtual_keys", "budgets", "rate_limits", "teams", "customers"].includes(other)) result.warnings.push(`governance.${other} was not imported: the gateway does not support it`);
+    if (!["virtual_keys", "budgets", "rate_limits", "teams", "customers", "pricing_overrides"].includes(other)) result.warnings.push(`governance.${other} was not imported: the gateway does not support it`);
   }
   await importGroups(env, section, result);
+  for (const override of section.pricing_overrides ?? []) {
+    const rule = normalisePricingOverride(override.id, override);
+    await savePricingOverride(env, rule);
+    result.pricingOverrides.push(rule.name);
+  }
   const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));
   const budgets = section.budgets ?? [];
   for (const key of section.virtual_keys ?? []) {

@@ -17,13 +17,13 @@ import { pricingOverrideSchema, type PricingOverride, type PricingOverrideInput 
 const BODY_LIMIT = 64 * 1024;
 
 /** Per-token prices (Bifrost's pricing_patch) become per-1M prices; explicit per-1M prices win. */
-function normalise(id: string, input: PricingOverrideInput): PricingOverride {
+export function normalisePricingOverride(id: string, input: PricingOverrideInput): PricingOverride {
   const perMillion = (explicit: number | undefined, perToken: number | undefined) => explicit ?? (perToken === undefined ? 0 : perToken * 1_000_000);
   return {
     id,
     name: input.name ?? input.pattern,
     scope_kind: input.scope_kind,
-    provider: input.provider ?? null,
+    provider: input.provider ?? input.provider_id ?? null,
     provider_key_name: input.provider_key_name ?? null,
     virtual_key_id: input.virtual_key_id ?? null,
     match_type: input.match_type,
@@ -34,7 +34,8 @@ function normalise(id: string, input: PricingOverrideInput): PricingOverride {
   };
 }
 
-async function save(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
+/** Writes the rule and publishes the configuration, so every isolate prices with it within seconds. */
+export async function savePricingOverride(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
   const now = Date.now();
   await env.DB.prepare(
     "INSERT INTO pricing_overrides (id, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
@@ -95,14 +96,14 @@ pricingRoutes.get("/", async (c) => {
 });
 
 pricingRoutes.post("/", async (c) => {
-  const rule = normalise(crypto.randomUUID(), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
-  await save(c.env, rule);
+  const rule = normalisePricingOverride(crypto.randomUUID(), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
+  await savePricingOverride(c.env, rule);
   return jsonResponse({ message: "Pricing override created successfully", pricing_override: rule });
 });
 
 pricingRoutes.put("/:id", async (c) => {
-  const rule = normalise(c.req.param("id"), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
-  await save(c.env, rule);
+  const rule = normalisePricingOverride(c.req.param("id"), parseOrThrow(pricingOverrideSchema, await readJsonObject(c.req.raw, BODY_LIMIT), "pricing override"));
+  await savePricingOverride(c.env, rule);
   return jsonResponse({ message: "Pricing override saved successfully", pricing_override: rule });
 });
 

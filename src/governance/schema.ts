@@ -192,11 +192,14 @@ export const pricingOverrideSchema = z
     name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
     scope_kind: z._default(z.enum(SCOPE_KINDS), "global"),
     provider: z.optional(providerName),
+    /** Bifrost's name for `provider`. */
+    provider_id: z.optional(providerName),
     provider_key_name: z.optional(z.string().check(z.minLength(1))),
     virtual_key_id: z.optional(z.string().check(z.minLength(1))),
     match_type: z._default(z.enum(["exact", "wildcard"]), "exact"),
     pattern: z.string().check(z.minLength(1), z.maxLength(512)),
-    request_types: z.optional(z.array(z.string())),
+    // Refused rather than dropped: an override limited to some request types, applied to all, would misprice the rest.
+    request_types: z.optional(z.array(z.string()).check(z.maxLength(0, "request_types is not supported: an override prices every request type of its models; leave it out or empty"))),
     input_price_per_million: z.optional(perMillion),
     output_price_per_million: z.optional(perMillion),
     /** USD per second of audio (transcriptions, translations). */
@@ -210,9 +213,13 @@ export const pricingOverrideSchema = z
       message: "a wildcard pattern has exactly one *, at its end",
       path: ["pattern"],
     }),
-    z.refine((p) => p.scope_kind === "global" || p.provider !== undefined || p.scope_kind === "virtual_key", {
+    z.refine((p) => p.scope_kind === "global" || p.provider !== undefined || p.provider_id !== undefined || p.scope_kind === "virtual_key", {
       message: "provider and provider_key scopes need `provider`",
       path: ["provider"],
+    }),
+    z.refine((p) => p.provider === undefined || p.provider_id === undefined || p.provider === p.provider_id, {
+      message: "`provider` and `provider_id` (Bifrost's name for it) name different providers",
+      path: ["provider_id"],
     }),
     z.refine((p) => p.scope_kind !== "provider_key" || p.provider_key_name !== undefined, {
       message: "provider_key scope needs `provider_key_name`",

@@ -132,6 +132,36 @@ describe("unpriced models", () => {
   });
 });
 
+describe("pricing overrides as Bifrost writes them", () => {
+  it("come in from config.json's governance.pricing_overrides, keyed by their ids, and price what they name", async () => {
+    const body = { provider_configs: [{ provider: "sgl" }], budgets: [{ max_limit: 1, reset_duration: "1d" }] };
+    const key = await virtualKey("priced-by-import", body);
+    expect((await errorOf(await chat(key, `sgl/${LLAMA}`))).code).toBe("model_unpriced");
+    // Bifrost's row: an integer id, provider_id, per-token prices, its own timestamps.
+    const row = { id: 41, name: "llama on sgl", scope_kind: "provider", provider_id: "sgl", match_type: "exact", pattern: LLAMA, request_types: [], pricing_patch: { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }, created_at: "2026-01-01T00:00:00Z" };
+    for (let round = 0; round < 2; round += 1) {
+      const imported = await admin("POST", "/api/config/import", { governance: { pricing_overrides: [row] } });
+      expect(imported.status, await imported.clone().text()).toBe(200);
+      expect(await imported.json()).toMatchObject({ pricing_overrides: ["llama on sgl"], warnings: [] });
+    }
+    const listed = ((await (await admin("GET", "/api/governance/pricing-overrides")).json()) as { pricing_overrides: { id: string; provider: string; input_price_per_million: number }[] }).pricing_overrides;
+    expect(listed.filter((rule) => rule.id === "41")).toEqual([expect.objectContaining({ id: "41", provider: "sgl", input_price_per_million: 1, output_price_per_million: 2 })]);
+    expect((await chat(key, `sgl/${LLAMA}`)).status).toBe(200);
+    // 8 prompt tokens at $1/M and 3 completion tokens at $2/M.
+    expect(await spent(key)).toEqual({ used: 8 * 1000 + 3 * 2000, reserved: 0 });
+    expect((await admin("DELETE", "/api/governance/pricing-overrides/41")).status).toBe(200);
+  });
+
+  it("refuse request_types, which would otherwise price every request type, and provider_id naming another provider", async () => {
+    const limited = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider_id: "sgl", match_type: "exact", pattern: LLAMA, input_price_per_million: 1, request_types: ["embedding"] });
+    expect(limited.status).toBe(400);
+    expect((await errorOf(limited)).message).toContain("request_types is not supported");
+    const both = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "vllm", provider_id: "sgl", pattern: LLAMA, input_price_per_million: 1 });
+    expect(both.status).toBe(400);
+    expect((await errorOf(both)).param).toBe("provider_id");
+  });
+});
+
 describe("audio", () => {
   /** A multipart upload with a file of `bytes`, as exact bytes (so the reservation can be computed from its length). */
   async function upload(model: string, bytes: number, fields: Record<string, string> = {}): Promise<{ body: Uint8Array; type: string }> {
