@@ -147,6 +147,7 @@ describe("dashboard", () => {
       headers: { authorization: `Bearer ${keyValue}`, "content-type": "application/json" },
       body: JSON.stringify({ model: "ui-origin/meta-llama/Llama-3.2-1B-Instruct", max_tokens: 10, messages: [{ role: "user", content: "again" }] }),
     });
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("virtual_key_blocked");
   });
 });

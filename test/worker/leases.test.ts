@@ -105,7 +105,7 @@ describe("leased admission", () => {
       const answer = postJson("/v1/chat/completions", { ...HI, model: "vllm/slow-headers" }, { "x-bf-vk": key });
       running.push(answer);
       const early = await Promise.race([answer.then((response) => response.status), new Promise<number>((resolve) => setTimeout(() => resolve(0), 100))]);
-      if (early === 401) {
+      if (early === 403) {
         refusedAfter = Date.now() - started;
         break;
       }
