@@ -5,7 +5,7 @@
 import type { RequestType } from "../config/schema";
 import { GatewayError } from "../http/errors";
 import { resolveModel, splitProvider, targetsOf, weightedOrder, type Resolution, type Target } from "../routing/resolve";
-import type { CompiledKey, RoutingTable } from "../routing/table";
+import { namesModel, type CompiledKey, type RoutingTable } from "../routing/table";
 import type { ProviderConfig, VirtualKeyRecord } from "./schema";
 
 export interface GovernedResolution extends Resolution {
@@ -41,9 +41,14 @@ function throughConfig(table: RoutingTable, vk: VirtualKeyRecord, config: Provid
   const { targets } = resolveModel(table, `${config.provider}/${name}`, requestType);
   const permitted = allowedTargets(config, targets);
   if (permitted.length === 0) {
-    throw blocked("provider_blocked", `virtual key '${vk.name}' may use none of provider '${config.provider}''s keys that serve '${name}'`);
+    throw blocked("provider_blocked", `virtual key '${vk.name}' may use none of the keys of provider '${config.provider}' that serve '${name}'`);
   }
   return { publicModel, targets: permitted, providerConfig: config, alternates: [] };
+}
+
+/** Whether a key of one of the virtual key's other providers names the model itself (listed, aliased, pinned), not only as "every model". */
+function namedElsewhere(table: RoutingTable, vk: VirtualKeyRecord, name: string, except: string): boolean {
+  return vk.provider_configs.some((config) => config.provider !== except && table.providers.get(config.provider)?.keys.some((key) => key.enabled && namesModel(key, name)) === true);
 }
 
 export function resolveForVirtualKey(
@@ -67,6 +72,9 @@ export function resolveForVirtualKey(
     }
     return throughConfig(table, vk, config, name, model, requestType);
   }
+  // Anthropic's base URL: a name no key of the key's other providers names itself is a Claude model, as it is keyless.
+  const unlisted = vk.provider_configs.find((config) => config.provider === unlistedProvider && table.providers.has(config.provider));
+  if (unlisted && !namedElsewhere(table, vk, name, unlisted.provider)) return throughConfig(table, vk, unlisted, name, model, requestType);
   // A bare model name: the weighted provider configs that allow it and whose provider serves it.
   const candidates = vk.provider_configs.filter((config) => {
     const compiled = table.providers.get(config.provider);
@@ -80,9 +88,6 @@ export function resolveForVirtualKey(
   });
   const [chosen, ...others] = weightedOrder(candidates.map((config) => ({ key: { weight: config.weight ?? 0 }, config })));
   if (!chosen) {
-    // Anthropic's base URL: a name none of the key's providers serves goes to its `anthropic` provider config, if any.
-    const unlisted = vk.provider_configs.find((config) => config.provider === unlistedProvider && table.providers.has(config.provider));
-    if (unlisted) return throughConfig(table, vk, unlisted, name, model, requestType);
     throw new GatewayError(
       400,
       `no provider of virtual key '${vk.name}' serves model '${model}'; name one explicitly (format: provider/model); allowed providers: ${vk.provider_configs.map((c) => c.provider).join(", ")}`,

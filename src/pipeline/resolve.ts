@@ -7,7 +7,7 @@ import { asGatewayError, GatewayError } from "../http/errors";
 import { tokenAllowsModel, type TokenClaims } from "../governance/ephemeral";
 import { resolveForVirtualKey, type GovernedResolution } from "../governance/routing";
 import type { VirtualKeyRecord } from "../governance/schema";
-import { resolveModel, type Resolution } from "../routing/resolve";
+import { resolveModel, type Resolution, type Target } from "../routing/resolve";
 import type { RoutingTable } from "../routing/table";
 import type { Principal } from "./authenticate";
 import type { InferencePlan } from "./plan";
@@ -31,23 +31,29 @@ type KeyResolution = Resolution & Partial<Pick<GovernedResolution, "alternates" 
 /** A provider key a request names (Bifrost's `x-bf-api-key-id` by id, `x-bf-api-key` by name): used alone, no rotation. */
 export type PinnedKey = { id: string } | { name: string };
 
-/** The key the request pins, if it names one. */
+/** The key the request pins, if it names one (an empty header names none). */
 export function pinnedKeyOf(headers: Headers): PinnedKey | undefined {
   const id = headers.get("x-bf-api-key-id");
-  if (id !== null) return { id };
+  if (id) return { id };
   const name = headers.get("x-bf-api-key");
-  return name === null ? undefined : { name };
+  return name ? { name } : undefined;
 }
 
-/** The primary resolution narrowed to the pinned key (among the keys the request may use), with no other provider config to fall to. */
+/**
+ * The resolution narrowed to the pinned key (among the keys the request may use), with no other provider config to
+ * fall to. A bare name under a virtual key may go through any of several provider configs: the pinned key decides which.
+ */
 function pinned(resolution: KeyResolution, pin: PinnedKey): KeyResolution {
-  const targets = resolution.targets.filter((target) => ("id" in pin ? target.key.id === pin.id : target.key.name === pin.name));
-  if (targets.length === 0) {
-    const named = "id" in pin ? `with id '${pin.id.slice(0, 128)}' (x-bf-api-key-id)` : `named '${pin.name.slice(0, 128)}' (x-bf-api-key)`;
-    const provider = resolution.targets[0]?.provider.name ?? "the model's provider";
-    throw new GatewayError(400, `no enabled key ${named} of provider '${provider}' serves model '${resolution.publicModel}' for this request`, "pinned_key_not_found");
+  const isPinned = (target: Target) => ("id" in pin ? target.key.id === pin.id : target.key.name === pin.name);
+  const candidates: KeyResolution[] = [resolution, ...(resolution.alternates ?? [])];
+  for (const candidate of candidates) {
+    const targets = candidate.targets.filter(isPinned);
+    if (targets.length > 0) return { ...candidate, targets, alternates: [] };
   }
-  return { ...resolution, targets, alternates: [] };
+  const named = "id" in pin ? `with id '${pin.id.slice(0, 128)}' (x-bf-api-key-id)` : `named '${pin.name.slice(0, 128)}' (x-bf-api-key)`;
+  const providers = [...new Set(candidates.flatMap((candidate) => candidate.targets.map((target) => target.provider.name)))];
+  const among = providers.length > 0 ? providers.map((name) => `'${name}'`).join(" or ") : "the model's provider";
+  throw new GatewayError(400, `no enabled key ${named} of provider ${among} serves model '${resolution.publicModel}' for this request`, "pinned_key_not_found");
 }
 
 function chainOf(resolution: KeyResolution): Chain {

@@ -61,6 +61,20 @@ describe("bare model names on /anthropic", () => {
     expect(await refused.text()).toContain(`no provider of virtual key 'gpu-only' serves model '${CLAUDE}'`);
   });
 
+  it("go to a virtual key's anthropic config even when another of its providers takes every name", async () => {
+    const key = await virtualKey("claude-and-spare", { provider_configs: [{ provider: "spare", weight: 1 }, { provider: "anthropic", weight: null }] });
+    for (let i = 0; i < 6; i += 1) {
+      const sent = messages(CLAUDE, undefined, { "x-api-key": key });
+      const answer = await sent.response;
+      expect(answer.status, await answer.clone().text()).toBe(200);
+      expect((await received(sent.requestId))[0]?.origin).toBe("claude");
+    }
+    // A name the spare key lists itself stays with it.
+    const listed = messages("spare-model", undefined, { "x-api-key": key });
+    expect((await listed.response).status).toBe(200);
+    expect((await received(listed.requestId))[0]?.origin).toBe("spare");
+  });
+
   it("apply on Anthropic's base URL only: elsewhere a bare name needs a key that lists it", async () => {
     const answer = await messages(CLAUDE, "/v1/messages").response;
     expect(answer.status).toBe(400);

@@ -72,11 +72,11 @@ describe("routing", () => {
   });
 
   it("uses only the key a request pins by name (x-bf-api-key) or id (x-bf-api-key-id), among those it may use", async () => {
-    const origins = async (headers: Record<string, string>, times: number) => {
+    const origins = async (headers: Record<string, string>, times: number, model = `vllm/${LLAMA}`) => {
       const seen = new Set<string>();
       for (let i = 0; i < times; i += 1) {
         const requestId = crypto.randomUUID();
-        const response = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId, ...headers });
+        const response = await postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": requestId, ...headers });
         expect(response.status, await response.clone().text()).toBe(200);
         seen.add((await received(requestId))[0]?.origin ?? "?");
       }
@@ -92,6 +92,12 @@ describe("routing", () => {
     const unknown = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-api-key": "no-such-key" });
     expect(unknown.status).toBe(400);
     expect(await errorOf(unknown)).toMatchObject({ code: "pinned_key_not_found", message: `no enabled key named 'no-such-key' (x-bf-api-key) of provider 'vllm' serves model 'vllm/${LLAMA}' for this request` });
+    // Under a virtual key, a bare name may go through either of two provider configs: the pinned key picks which.
+    const both = await virtualKey("pins-across-configs", { provider_configs: [{ provider: "vllm", weight: 1 }, { provider: "flaky", weight: 1 }] });
+    expect(await origins({ "x-bf-vk": both, "x-bf-api-key": "healthy" }, 8, LLAMA)).toEqual(["healthy"]);
+    expect(await origins({ "x-bf-vk": both, "x-bf-api-key": "b" }, 8, LLAMA)).toEqual(["replica-b"]);
+    // An empty header pins nothing.
+    expect((await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-api-key": "" })).status).toBe(200);
     // A virtual key whose key_ids leave b out cannot pin b.
     const key = await virtualKey("pins-a-only", { provider_configs: [{ provider: "vllm", weight: 1, key_ids: ["a"] }] });
     const refused = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-vk": key, "x-bf-api-key": "b" });
