@@ -23,10 +23,10 @@ export function audioSecondsOf(uploadBytes: number): number {
 
 /**
  * The most of an upload sent without a Content-Length (chunked, as the OpenAI SDK sends a file stream) the gateway
- * holds to learn its size — OpenAI's own limit on audio files. A declared length streams through unheld, up to
- * MAX_UPLOAD_BODY_MB.
+ * holds to learn its size: a file of OpenAI's own 25 MiB limit on audio, with room for the form's other fields and
+ * framing. A declared length streams through unheld, up to MAX_UPLOAD_BODY_MB.
  */
-export const UNDECLARED_UPLOAD_MAX_BYTES = 25 * 1024 * 1024;
+export const UNDECLARED_UPLOAD_MAX_BYTES = 26 * 1024 * 1024;
 
 /**
  * The upload and its size, which the reservation is made from before anything is sent: declared, or — for a

@@ -254,7 +254,7 @@ describe("audio uploads through the gateway", () => {
     expect(await sha256(body)).toBe(await sha256(expected));
   });
 
-  it("takes an upload without a Content-Length (a file stream, as the OpenAI SDK sends one) up to 25 MiB", async () => {
+  it("takes an upload without a Content-Length (a file stream, as the OpenAI SDK sends one) with a file of up to 25 MiB", async () => {
     const undeclared = (body: Uint8Array, requestId: string) =>
       gateway("/v1/audio/transcriptions", {
         method: "POST",
@@ -271,9 +271,13 @@ describe("audio uploads through the gateway", () => {
     expect(seen?.headers["content-length"]).toBe(String(expected.byteLength));
     expect(await sha256(latin1Bytes(seen?.body ?? ""))).toBe(await sha256(expected));
 
-    const tooLarge = await undeclared(multipart([{ name: "model", value: "vllm/openai/whisper-small" }, { name: "file", filename: "long.wav", value: trickyFile(25 * MIB) }]), "multipart-undeclared-large");
+    // A whole 25 MiB file fits, with its form around it; a body past 26 MiB does not.
+    const largest = await undeclared(multipart([{ name: "model", value: "vllm/openai/whisper-small" }, { name: "file", filename: "long.wav", value: trickyFile(25 * MIB) }]), "multipart-undeclared-25");
+    expect(largest.status, await largest.clone().text()).toBe(200);
+    expect(await largest.json()).toMatchObject({ text: `transcribed ${25 * MIB} bytes` });
+    const tooLarge = await undeclared(multipart([{ name: "model", value: "vllm/openai/whisper-small" }, { name: "file", filename: "long.wav", value: trickyFile(26 * MIB) }]), "multipart-undeclared-large");
     expect(tooLarge.status).toBe(413);
-    expect(await errorOf(tooLarge)).toMatchObject({ code: "request_too_large", message: "an upload without a Content-Length may be at most 25 MiB; declare the length to send up to 100 MiB" });
+    expect(await errorOf(tooLarge)).toMatchObject({ code: "request_too_large", message: "an upload without a Content-Length may be at most 26 MiB; declare the length to send up to 100 MiB" });
     expect(await received("multipart-undeclared-large")).toEqual([]);
   });
 
