@@ -31,8 +31,8 @@ function stringifyIds(value: unknown): unknown {
 const importedBudget = z.safeExtend(budgetSchema, { virtual_key_id: z.optional(id), provider_config_id: z.optional(id), team_id: z.optional(id), customer_id: z.optional(id) });
 const importedRateLimit = z.safeExtend(rateLimitSchema, { id });
 const importedProviderConfig = z.safeExtend(providerConfigSchema, { rate_limit_id: z.optional(id) });
-/** A Bifrost pricing override row, as its config.json and API carry it (timestamps are its database's, not kept). */
-const importedPricingOverride = z.safeExtend(pricingOverrideSchema, { id, created_at: z.optional(z.unknown()), updated_at: z.optional(z.unknown()) });
+/** A Bifrost pricing override row, as its config.json and API carry it (timestamps and hash are its database's, not kept). */
+const importedPricingOverride = z.safeExtend(pricingOverrideSchema, { id, created_at: z.optional(z.unknown()), updated_at: z.optional(z.unknown()), config_hash: z.optional(z.unknown()) });
 
 const importedKey = z.strictObject({
   id,

@@ -184,6 +184,22 @@ export interface VirtualKeyRecord {
 const perToken = z.number().check(z.gte(0), z.lte(1));
 const perMillion = z.number().check(z.gte(0), z.lte(1_000_000));
 
+/** JSON text read as its value; anything else (or text that is not JSON) left for the schema after to refuse. */
+function parsedJsonText(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/** Bifrost's per-token prices; its database keeps them as JSON text, which its exports carry as a string. */
+const pricingPatch = z.pipe(
+  z.transform(parsedJsonText),
+  z.strictObject({ input_cost_per_token: z.optional(perToken), output_cost_per_token: z.optional(perToken), input_cost_per_second: z.optional(z.number().check(z.gte(0), z.lte(1000))) }),
+);
+
 export const SCOPE_KINDS = ["global", "provider", "provider_key", "virtual_key"] as const;
 
 /** A price for models matching a pattern, at one scope. Prices per 1M tokens, or Bifrost's per-token pricing_patch. */
@@ -204,9 +220,7 @@ export const pricingOverrideSchema = z
     output_price_per_million: z.optional(perMillion),
     /** USD per second of audio (transcriptions, translations). */
     price_per_second: z.optional(z.number().check(z.gte(0), z.lte(1000))),
-    pricing_patch: z.optional(
-      z.strictObject({ input_cost_per_token: z.optional(perToken), output_cost_per_token: z.optional(perToken), input_cost_per_second: z.optional(z.number().check(z.gte(0), z.lte(1000))) }),
-    ),
+    pricing_patch: z.optional(pricingPatch),
   })
   .check(
     z.refine((p) => p.match_type === "exact" || (p.pattern.endsWith("*") && p.pattern.indexOf("*") === p.pattern.length - 1), {

@@ -137,8 +137,10 @@ describe("pricing overrides as Bifrost writes them", () => {
     const body = { provider_configs: [{ provider: "sgl" }], budgets: [{ max_limit: 1, reset_duration: "1d" }] };
     const key = await virtualKey("priced-by-import", body);
     expect((await errorOf(await chat(key, `sgl/${LLAMA}`))).code).toBe("model_unpriced");
-    // Bifrost's row: an integer id, provider_id, per-token prices, its own timestamps.
-    const row = { id: 41, name: "llama on sgl", scope_kind: "provider", provider_id: "sgl", match_type: "exact", pattern: LLAMA, request_types: [], pricing_patch: { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }, created_at: "2026-01-01T00:00:00Z" };
+    // Bifrost's row: an integer id, provider_id, per-token prices as the JSON text its database keeps, its own
+    // timestamps and hash.
+    const patch = JSON.stringify({ input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 });
+    const row = { id: 41, name: "llama on sgl", scope_kind: "provider", provider_id: "sgl", match_type: "exact", pattern: LLAMA, request_types: [], pricing_patch: patch, created_at: "2026-01-01T00:00:00Z", config_hash: "ab12" };
     for (let round = 0; round < 2; round += 1) {
       const imported = await admin("POST", "/api/config/import", { governance: { pricing_overrides: [row] } });
       expect(imported.status, await imported.clone().text()).toBe(200);
@@ -156,6 +158,9 @@ describe("pricing overrides as Bifrost writes them", () => {
     const limited = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider_id: "sgl", match_type: "exact", pattern: LLAMA, input_price_per_million: 1, request_types: ["embedding"] });
     expect(limited.status).toBe(400);
     expect((await errorOf(limited)).message).toContain("request_types is not supported");
+    const notJson = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "global", pattern: LLAMA, pricing_patch: "{input_cost_per_token: 1" });
+    expect(notJson.status).toBe(400);
+    expect((await errorOf(notJson)).param).toBe("pricing_patch");
     const both = await admin("POST", "/api/governance/pricing-overrides", { scope_kind: "provider", provider: "vllm", provider_id: "sgl", pattern: LLAMA, input_price_per_million: 1 });
     expect(both.status).toBe(400);
     expect((await errorOf(both)).param).toBe("provider_id");
