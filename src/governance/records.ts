@@ -1,6 +1,7 @@
 /** Turns admin input into stored virtual-key records: ids for budgets and provider configs, strict consistency rules. */
 import { badRequest } from "../http/errors";
 import { alertSettingsOf } from "../alerts/config";
+import { calendarUnit } from "./duration";
 import type { Budget, BudgetInput, ProviderConfig, RateLimit, RateLimitInput, VirtualKeyBody, VirtualKeyRecord } from "./schema";
 
 export function budgetsOf(
@@ -22,7 +23,8 @@ export function budgetsOf(
       id: input.id ?? same?.id ?? crypto.randomUUID(),
       max_limit: input.max_limit,
       reset_duration: input.reset_duration,
-      calendar_aligned: input.calendar_aligned ?? calendarDefault,
+      // Bifrost's deprecated key-wide flag aligns the budgets that can be aligned; the others stay rolling.
+      calendar_aligned: input.calendar_aligned ?? (calendarDefault && calendarUnit(input.reset_duration) !== undefined),
     };
   });
 }

@@ -57,6 +57,11 @@ export const rateLimitSchema = z
     z.refine((r) => (r.token_max_limit == null) === (r.token_reset_duration == null), {
       message: "token_max_limit and token_reset_duration go together",
     }),
+    // As for budgets: a window said to be aligned must be one that can be, rather than quietly rolling.
+    z.refine((r) => !r.calendar_aligned || [r.request_reset_duration, r.token_reset_duration].every((d) => d == null || calendarUnit(d) !== undefined), {
+      message: "calendar_aligned needs reset durations of 1d, 1w, 1M or 1Y",
+      path: ["calendar_aligned"],
+    }),
   );
 
 /** A provider config's id: ours are strings; Bifrost's are integers, which scripts moved over send back as numbers. */

@@ -294,6 +294,22 @@ describe("what scripts moved over from Bifrost send", () => {
     expect((await configsOf("all-keys"))[0]?.key_ids).toEqual(["local"]);
   });
 
+  it("aligns only the budgets that can be aligned under the deprecated key-wide calendar_aligned, and writes them back", async () => {
+    const created = await admin("PUT", "/api/governance/virtual-keys/key-wide-calendar", {
+      name: "key-wide-calendar",
+      calendar_aligned: true,
+      budgets: [{ max_limit: 1, reset_duration: "1h" }, { max_limit: 5, reset_duration: "1M" }],
+    });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const { budgets } = ((await (await admin("GET", "/api/governance/virtual-keys/key-wide-calendar")).json()) as { virtual_key: { budgets: { reset_duration: string; calendar_aligned: boolean }[] } }).virtual_key;
+    expect(budgets.map((budget) => [budget.reset_duration, budget.calendar_aligned])).toEqual([["1h", false], ["1M", true]]);
+    expect((await admin("PUT", "/api/governance/virtual-keys/key-wide-calendar", { budgets })).status).toBe(200);
+    // A rate limit said to be aligned must have windows that can be, as a budget must.
+    const rolling = await admin("PUT", "/api/governance/virtual-keys/key-wide-calendar", { rate_limit: { request_max_limit: 5, request_reset_duration: "1m", calendar_aligned: true } });
+    expect(rolling.status).toBe(400);
+    expect((await errorOf(rolling)).message).toContain("calendar_aligned needs reset durations of 1d, 1w, 1M or 1Y");
+  });
+
   it("accepts an empty mcp_configs and refuses a grant it could not honour", async () => {
     expect((await admin("PUT", "/api/governance/virtual-keys/mcp-empty", { name: "mcp-empty", provider_configs: [{ provider: "vllm" }], mcp_configs: [] })).status).toBe(200);
     const granted = await admin("PUT", "/api/governance/virtual-keys/mcp-granted", { name: "mcp-granted", mcp_configs: [{ mcp_client_name: "x", tools_to_execute: ["*"] }] });
