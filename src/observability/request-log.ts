@@ -43,6 +43,9 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const span = beginRequestSpan(settingsOf(c.env), c.req.raw.headers);
   if (span) c.set("requestSpan", span);
   await next();
+  // Refused before the pipeline named it (an upload too large, say): the key that authenticated still owns the row.
+  const principal = c.get("principal");
+  if (trace.virtualKey === undefined && principal) trace.virtualKey = { id: principal.vk.id, name: principal.vk.name };
   const status = c.res.status;
   const stream = (c.res.headers.get("content-type") ?? "").startsWith("text/event-stream");
   const outcome: Promise<TraceOutcome | undefined> = trace.outcome ?? Promise.resolve(undefined);

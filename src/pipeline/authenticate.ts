@@ -21,8 +21,10 @@ function unauthorized(type: string, message: string): GatewayError {
   return new GatewayError(401, message, type, { type });
 }
 
-/** A key that exists but is switched off: Bifrost's 403, not a 401 that says the credential is unknown. */
-function blocked(message: string): GatewayError {
+/** A key that exists but is switched off: Bifrost's 403, not a 401 that says the credential is unknown. Logged under the key. */
+function blocked(c: AppContext, record: VirtualKeyRecord, message: string): GatewayError {
+  const trace = c.get("trace");
+  if (trace) trace.virtualKey = { id: record.id, name: record.name };
   return new GatewayError(403, message, "virtual_key_blocked", { type: "virtual_key_blocked" });
 }
 
@@ -66,7 +68,7 @@ async function principalFor(c: AppContext, presented: string): Promise<Principal
     const claims = await verifyToken(presented, requireSecret(c.env.EPHEMERAL_TOKEN_SECRET));
     const parent = await findVirtualKeyById(c.env, claims.vk);
     if (!parent || parent.created_at !== claims.kc) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
-    if (!parent.is_active) throw blocked(`virtual key '${parent.name}' behind this ephemeral token is inactive`);
+    if (!parent.is_active) throw blocked(c, parent, `virtual key '${parent.name}' behind this ephemeral token is inactive`);
     // Revocations live in the key's Durable Object: asked here, so no route serves a revoked token.
     if (await limiterFor(c.env, parent).tokenRevoked(claims.id, claims.iat)) throw unauthorized("ephemeral_token_revoked", "ephemeral token has been revoked");
     return { vk: parent, token: claims };
@@ -77,7 +79,7 @@ async function principalFor(c: AppContext, presented: string): Promise<Principal
     if ((await getRoutingTable(c.env, waitUntilOf(c))).virtualKeyNames.has(presented)) throw nameAsCredential(presented);
     throw unauthorized("virtual_key_not_found", "virtual key not found: it does not exist or has been deleted");
   }
-  if (!record.is_active) throw blocked(`virtual key '${record.name}' is inactive`);
+  if (!record.is_active) throw blocked(c, record, `virtual key '${record.name}' is inactive`);
   return { vk: record, token: null };
 }
 
