@@ -41,7 +41,9 @@ function listHead(name, title, page, redraw) {
       h("button", { class: "secondary", type: "button", disabled: at.offset + LIST_PAGE >= page.total, onclick: move(LIST_PAGE) }, "Next"),
       h("span", { class: "muted", id: name + "-range", text: first + "–" + (at.offset + page.items.length) + " of " + page.total }))
     : null;
-  return [h("h2", { class: "list-head", id: name + "-head", text: title + " (" + page.total + ")" }), form, pager];
+  // Spread into replaceChildren, where a null would be written out as the text "null".
+  const head = [h("h2", { class: "list-head", id: name + "-head", text: title + " (" + page.total + ")" }), form];
+  return pager ? [...head, pager] : head;
 }
 
 /** What an empty page of a list says. */
