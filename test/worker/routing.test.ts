@@ -86,7 +86,8 @@ describe("routing", () => {
     expect(await origins({ "x-bf-api-key": "b" }, 12)).toEqual(["replica-b"]);
     const listed = (await (await admin("GET", "/api/providers/vllm/keys")).json()) as { keys: { id: string; name: string }[] };
     const a = listed.keys.find((key) => key.name === "a");
-    expect(a?.id).toBeTruthy();
+    // Named but given no id, the key got a fresh UUID.
+    expect(a?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(await origins({ "x-bf-api-key-id": a?.id ?? "" }, 4)).toEqual(["replica-a"]);
 
     const unknown = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [] }, { "x-bf-api-key": "no-such-key" });
