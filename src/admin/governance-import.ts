@@ -12,7 +12,7 @@ import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-
 import { limiterConfigOf } from "../governance/limits";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
 import { budgetSchema, leaseShare, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
-import { normalisePricingOverride, savePricingOverride } from "./pricing";
+import { normalisePricingOverride, writePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
 import { installGroupLimits } from "./groups";
@@ -146,7 +146,8 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
   await importGroups(env, section, result);
   for (const override of section.pricing_overrides ?? []) {
     const rule = normalisePricingOverride(override.id, override);
-    await savePricingOverride(env, rule);
+    // Published with the rest of the import, once (config-import.ts).
+    await writePricingOverride(env, rule);
     result.pricingOverrides.push(rule.name);
   }
   const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));

@@ -34,14 +34,19 @@ export function normalisePricingOverride(id: string, input: PricingOverrideInput
   };
 }
 
-/** Writes the rule and publishes the configuration, so every isolate prices with it within seconds. */
-export async function savePricingOverride(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
+/** Writes the rule to D1; isolates price with it once the configuration is published (an import publishes once, at its end). */
+export async function writePricingOverride(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
   const now = Date.now();
   await env.DB.prepare(
     "INSERT INTO pricing_overrides (id, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) ON CONFLICT(id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
   )
     .bind(rule.id, JSON.stringify(rule), now)
     .run();
+}
+
+/** Writes the rule and publishes the configuration, so every isolate prices with it within seconds. */
+async function savePricingOverride(env: AppEnv["Bindings"], rule: PricingOverride): Promise<void> {
+  await writePricingOverride(env, rule);
   await publishSnapshot(env);
 }
 

@@ -11,7 +11,8 @@ import type { JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
 const block = z.looseObject({ type: z.string() });
-const textBlocks = z.union([z.string(), z.array(block)]);
+const blocks = z.array(block);
+const textBlocks = z.union([z.string(), blocks]);
 
 const messagesFieldsSchema = z.looseObject({
   model: modelField,
@@ -52,9 +53,9 @@ function joinText(content: string | Block[]): string {
 function toolResultText(b: Block): string {
   if (b.content === undefined) return "";
   if (typeof b.content === "string") return b.content;
-  const blocks = z.safeParse(z.array(block), b.content);
-  if (!blocks.success) throw badRequest("a 'tool_result' content block's content must be a string or an array of content blocks", "invalid_request", "messages");
-  return joinText(blocks.data);
+  const parsed = z.safeParse(blocks, b.content);
+  if (!parsed.success) throw badRequest("a 'tool_result' content block's content must be a string or an array of content blocks", "invalid_request", "messages");
+  return joinText(parsed.data);
 }
 
 function imagePart(image: Block): ChatContentPart {
