@@ -56,6 +56,30 @@ describe("anthropic messages", () => {
     expect(final.content).toEqual([{ type: "tool_use", id: "chatcmpl-tool-1", name: "get_weather", input: { city: "Paris", unit: "celsius" } }]);
   });
 
+  it("streams parallel tool calls whose pieces interleave, as the JSON answer gives them", async () => {
+    const request = { model: "vllm/parallel-tools", max_tokens: 256, tools: [weatherTool], messages: [{ role: "user" as const, content: "Weather and time?" }] };
+    const whole = await client.messages.create(request);
+    const stream = client.messages.stream(request);
+    const final = await stream.finalMessage();
+    const calls = [
+      { type: "tool_use", id: "call_weather", name: "get_weather", input: { city: "Paris", unit: "celsius" } },
+      { type: "tool_use", id: "call_time", name: "get_time", input: { zone: "Europe/Paris" } },
+    ];
+    expect(whole.content).toEqual([{ type: "text", text: "Checking both. " }, ...calls]);
+    // The first call streams live; what arrived between its pieces (the second call, then text) follows it in order.
+    expect(final.content).toEqual([{ type: "text", text: "Checking " }, calls[0], calls[1], { type: "text", text: "both. " }]);
+    expect(final.stop_reason).toBe("tool_use");
+  });
+
+  it("streams a tool call whose arguments are not JSON with an empty input, as the JSON answer does", async () => {
+    const request = { model: "vllm/bad-tool-args", max_tokens: 256, tools: [weatherTool], messages: [{ role: "user" as const, content: "Weather?" }] };
+    const whole = await client.messages.create(request);
+    const final = await client.messages.stream(request).finalMessage();
+    const call = { type: "tool_use", id: "call_bad", name: "get_weather", input: {} };
+    expect(whole.content).toEqual([call]);
+    expect(final.content).toEqual([call]);
+  });
+
   it("maps a length cut-off to max_tokens", async () => {
     const message = await client.messages.create({ model: "vllm/cut-short", max_tokens: 5, messages: [{ role: "user", content: "Everything" }] });
     expect(message.stop_reason).toBe("max_tokens");

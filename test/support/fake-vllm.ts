@@ -30,6 +30,8 @@ export const SCENARIO_MODELS = [
   "silent-stream",
   "spaced-json",
   "tool-call",
+  "parallel-tools",
+  "bad-tool-args",
   "thinker",
   "cut-short",
   "drop-connection",
@@ -227,6 +229,7 @@ export class FakeVllm {
         break;
     }
     if (chat && (model === "tool-call" || model === "thinker" || model === "cut-short")) return this.scripted(res, body, model);
+    if (chat && (model === "parallel-tools" || model === "bad-tool-args")) return this.interleavedTools(res, body, model);
     if (chat && REASONING_MODELS.includes(model)) return reasoningScenario(res, body, model);
     if (SAMPLING_MODELS.includes(model)) return sample(res, body, chat);
     if (model === "long-answer") return this.longAnswer(res, body, chat);
@@ -331,6 +334,54 @@ export class FakeVllm {
     delta({}, finish);
     const options = body.stream_options as Json | undefined;
     if (options?.include_usage) frame([], { usage: usageBlock });
+    res.end("data: [DONE]\n\n");
+  }
+
+  /**
+   * Tool calls whose streamed pieces interleave, as parallel calls may: two calls' argument pieces alternate, with
+   * text between two pieces of the first ("parallel-tools"); or one call whose arguments are not JSON
+   * ("bad-tool-args"). The JSON answer carries the same calls whole.
+   */
+  private interleavedTools(res: ServerResponse, body: Json, model: string) {
+    const base = { id: "chatcmpl-fake", created: 1, model };
+    const weather = JSON.stringify({ city: "Paris", unit: "celsius" });
+    const time = JSON.stringify({ zone: "Europe/Paris" });
+    const calls =
+      model === "parallel-tools"
+        ? [
+            { id: "call_weather", type: "function", function: { name: "get_weather", arguments: weather } },
+            { id: "call_time", type: "function", function: { name: "get_time", arguments: time } },
+          ]
+        : [{ id: "call_bad", type: "function", function: { name: "get_weather", arguments: "{not json" } }];
+    const text = model === "parallel-tools" ? "Checking both. " : null;
+    if (!body.stream) {
+      return sendJson(res, 200, {
+        ...base,
+        object: "chat.completion",
+        choices: [{ index: 0, message: { role: "assistant", content: text, reasoning: null, tool_calls: calls }, logprobs: null, finish_reason: "tool_calls", stop_reason: null }],
+        usage: usage(20, 30),
+      });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    const delta = (d: Json, finishReason: string | null = null) =>
+      res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finishReason }] })}\n\n`);
+    const piece = (index: number, args: string, head?: { id: string; name: string }) =>
+      delta({ tool_calls: [{ index, ...(head ? { id: head.id, type: "function" } : {}), function: { ...(head ? { name: head.name } : {}), arguments: args } }] });
+    delta({ role: "assistant", content: "" });
+    if (model === "parallel-tools") {
+      delta({ content: "Checking " });
+      piece(0, weather.slice(0, 9), { id: "call_weather", name: "get_weather" });
+      piece(1, time.slice(0, 5), { id: "call_time", name: "get_time" });
+      delta({ content: "both. " });
+      piece(0, weather.slice(9));
+      piece(1, time.slice(5));
+    } else {
+      piece(0, "{not", { id: "call_bad", name: "get_weather" });
+      piece(0, " json");
+    }
+    delta({}, "tool_calls");
+    const options = body.stream_options as Json | undefined;
+    if (options?.include_usage) res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: [], usage: usage(20, 30) })}\n\n`);
     res.end("data: [DONE]\n\n");
   }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChatChunk } from "../../src/convert/chat-types";
 import { messagesToChat } from "../../src/convert/messages-request";
 import { chatToMessage } from "../../src/convert/messages-response";
+import { JsonPrefix } from "../../src/convert/json-prefix";
 import { MessagesStreamConverter } from "../../src/convert/messages-stream";
 import { responsesToChat } from "../../src/convert/responses-request";
 import { chatToResponse } from "../../src/convert/responses-response";
@@ -222,6 +223,93 @@ describe("Messages stream converter", () => {
     ]);
     expect(out.filter((e) => e.event === "content_block_start").map((e) => e.data.index)).toEqual([0, 1, 2]);
     expect(out.find((e) => e.event === "message_delta")?.data).toMatchObject({ delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } });
+  });
+});
+
+describe("JSON arriving in pieces", () => {
+  const progress = (pieces: string[]) => {
+    const json = new JsonPrefix();
+    return pieces.map((piece) => json.push(piece));
+  };
+
+  it("tells a valid beginning from a whole value and from text no JSON starts with", () => {
+    expect(progress(['{"city":', ' "Par', 'is", "n": [1, -2.5e3, true, null', "]}"])).toEqual(["partial", "partial", "partial", "complete"]);
+    expect(progress(['{"s": "a\\"b\\u00e9', '"}'])).toEqual(["partial", "complete"]);
+    expect(progress(["{not json"])).toEqual(["invalid"]);
+    expect(progress(['{"a": 01}'])).toEqual(["invalid"]);
+    expect(progress(['{"a": tru', "x}"])).toEqual(["partial", "invalid"]);
+    expect(progress(['{"a": 1]'])).toEqual(["invalid"]);
+    expect(progress(['{"a": 1}', "  ", "}"])).toEqual(["complete", "complete", "invalid"]);
+    expect(progress(['{"a": "\\x"}'])).toEqual(["invalid"]);
+  });
+
+  it("counts the characters of a piece that kept it valid", () => {
+    const json = new JsonPrefix();
+    json.push('{"a": [1');
+    expect(json.push(', 2]} trailing')).toBe("invalid");
+    expect(json.accepted).toBe(6);
+  });
+});
+
+describe("Messages stream converter with interleaved tool calls", () => {
+  const piece = (index: number, args: string, id?: string): ChatChunk => ({
+    choices: [{ delta: { tool_calls: [{ index, ...(id ? { id, type: "function" } : {}), function: { ...(id ? { name: `tool_${id}` } : {}), arguments: args } }] } }],
+  });
+  const text = (content: string): ChatChunk => ({ choices: [{ delta: { content } }] });
+  const finish: ChatChunk = { choices: [{ delta: {}, finish_reason: "tool_calls" }] };
+
+  /** Each block as a client assembles it, checking every delta lands in a block that is open. */
+  function blocks(chunks: ChatChunk[]): { type: string; id?: string; text?: string; json?: string }[] {
+    const converter = new MessagesStreamConverter("vllm/m", null);
+    const out = events([...chunks.flatMap((chunk) => converter.chunk(chunk)), ...converter.done()]);
+    const assembled: { type: string; id?: string; text?: string; json?: string }[] = [];
+    let open: number | null = null;
+    for (const { event, data } of out) {
+      if (event === "content_block_start") {
+        expect(open).toBeNull();
+        expect(data.index).toBe(assembled.length);
+        const block = data.content_block as { type: string; id?: string };
+        assembled.push(block.type === "tool_use" ? { type: "tool_use", id: block.id, json: "" } : { type: block.type, text: "" });
+        open = data.index as number;
+      } else if (event === "content_block_delta") {
+        expect(data.index).toBe(open);
+        const delta = data.delta as { type: string; text?: string; partial_json?: string };
+        const block = assembled[open as number] as { text?: string; json?: string };
+        if (delta.type === "input_json_delta") block.json += delta.partial_json ?? "";
+        else block.text += delta.text ?? "";
+      } else if (event === "content_block_stop") {
+        expect(data.index).toBe(open);
+        open = null;
+      }
+    }
+    expect(open).toBeNull();
+    return assembled;
+  }
+
+  it("keeps a call's block open until its arguments are whole, and sends what came meanwhile after it, in order", () => {
+    const chunks = [text("Checking "), piece(0, '{"city":', "a"), piece(1, '{"zo', "b"), text("both."), piece(0, '"Paris"}'), piece(1, 'ne":"UTC"}'), finish];
+    expect(blocks(chunks)).toEqual([
+      { type: "text", text: "Checking " },
+      { type: "tool_use", id: "a", json: '{"city":"Paris"}' },
+      { type: "tool_use", id: "b", json: '{"zone":"UTC"}' },
+      { type: "text", text: "both." },
+    ]);
+  });
+
+  it("sends sequential calls as they come, and closes a call cut short at the finish", () => {
+    expect(blocks([piece(0, '{"a":1}', "a"), piece(1, '{"b":', "b"), piece(1, "2}"), piece(2, '{"c":', "c"), finish])).toEqual([
+      { type: "tool_use", id: "a", json: '{"a":1}' },
+      { type: "tool_use", id: "b", json: '{"b":2}' },
+      { type: "tool_use", id: "c", json: '{"c":' },
+    ]);
+  });
+
+  it("sends only the part of a call's arguments that is valid JSON, and nothing of a late piece", () => {
+    expect(blocks([piece(0, '{"a": 1, ', "a"), piece(0, "oops}"), piece(1, "{nope", "b"), piece(2, '{"c":3}', "c"), piece(2, ',"d":4}'), finish])).toEqual([
+      { type: "tool_use", id: "a", json: '{"a": 1, ' },
+      { type: "tool_use", id: "b", json: "{" },
+      { type: "tool_use", id: "c", json: '{"c":3}' },
+    ]);
   });
 });
 
