@@ -77,6 +77,7 @@ export class ResponsesStreamConverter extends EventConverter {
     return sseEvent(type, { type, sequence_number: this.sequence++, ...payload }, this.texts);
   }
 
+  /** The response so far: items still open (null) are left out until they close, or fail as incomplete. */
   private snapshot(status: string, extra: JsonObject = {}): JsonObject {
     return { ...this.envelope, status, output: this.output.filter((item): item is OutputItem => item !== null), ...extra };
   }
@@ -186,6 +187,18 @@ export class ResponsesStreamConverter extends EventConverter {
     if (!this.started) {
       out.push(this.event("error", { code: "server_error", message, param: null }));
       return out;
+    }
+    // Items still open are part of the partial output, marked incomplete, with no `.done` events of their own.
+    const open = this.openText;
+    if (open) {
+      this.openText = null;
+      this.texts.push(open.text);
+      this.output[open.index] = open.kind === "message" ? messageItem(open.id, open.text.ref, "incomplete") : reasoningItem(open.id, open.text.ref, "incomplete");
+    }
+    for (const item of this.calls.values()) {
+      if (this.output[item.index] !== null) continue;
+      this.texts.push(item.args);
+      this.output[item.index] = functionCallItem(item.id, item.callId, item.name, item.args.ref, "incomplete");
     }
     out.push(this.closing("response.failed", { response: this.snapshot("failed", { error: { code: "server_error", message }, usage: responsesUsage(this.usage) }) }));
     return out;

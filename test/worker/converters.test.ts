@@ -141,10 +141,26 @@ describe("Responses stream converter", () => {
   it("fails with response.failed and the partial output after an origin error", () => {
     const { fields } = responsesToChat({ model: "vllm/m", input: "x", stream: true });
     const converter = new ResponsesStreamConverter("vllm/m", fields);
+    converter.chunk({ choices: [{ delta: { reasoning: "hmm" } }] });
     converter.chunk({ choices: [{ delta: { content: "par" } }] });
-    const [failed] = events(converter.fail("engine died"));
+    converter.chunk({ choices: [{ delta: { tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "f", arguments: '{"a"' } }] } }] });
+    const [failed, ...after] = events(converter.fail("engine died"));
+    expect(after).toEqual([]);
     expect(failed?.event).toBe("response.failed");
+    const response = failed?.data.response as { output: { type: string; status: string; content?: { text: string }[]; arguments?: string }[] };
     expect(failed?.data.response).toMatchObject({ status: "failed", error: { code: "server_error", message: "engine died" } });
+    // The closed reasoning and message items, and the call still open when the origin failed, with what it had.
+    expect(response.output.map((item) => [item.type, item.status, item.content?.[0]?.text ?? item.arguments])).toEqual([
+      ["reasoning", "completed", "hmm"],
+      ["message", "completed", "par"],
+      ["function_call", "incomplete", '{"a"'],
+    ]);
+    const another = new ResponsesStreamConverter("vllm/m", fields);
+    another.chunk({ choices: [{ delta: { content: "half an ans" } }] });
+    const [cut] = events(another.fail("cut"));
+    expect((cut?.data.response as { output: unknown[] }).output).toEqual([
+      { id: expect.stringMatching(/^msg_/), type: "message", role: "assistant", status: "incomplete", content: [{ type: "output_text", text: "half an ans", annotations: [], logprobs: [] }] },
+    ]);
   });
 });
 
