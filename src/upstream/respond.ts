@@ -219,6 +219,7 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
   const firstError = await relay.open();
   if (firstError) {
     await relay.discard();
+    if (firstError.invalid) throw new GatewayError(502, `origin for provider '${target.provider.name}' key '${target.key.name}' ${firstError.message}`, "invalid_upstream_response");
     throw originError(200, JSON.stringify({ error: firstError }), label(target));
   }
   return { response: new Response(relay.stream, { status: 200, headers: SSE_HEADERS }), usage, holdEnd: (until) => relay.holdEnd(until) };

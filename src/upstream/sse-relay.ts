@@ -17,7 +17,7 @@ export interface StreamUsage {
   total_tokens?: number;
 }
 
-export type StreamOutcome = "completed" | "error_frame" | "truncated" | "idle_timeout" | "upstream_failed" | "client_cancelled";
+export type StreamOutcome = "completed" | "error_frame" | "invalid_frame" | "truncated" | "idle_timeout" | "upstream_failed" | "client_cancelled";
 
 export interface RelaySummary {
   outcome: StreamOutcome;
@@ -31,6 +31,8 @@ export interface RelaySummary {
 }
 
 export interface FirstFrameError {
+  /** The first event was not JSON at all (not an error frame): the origin's answer is unusable. */
+  invalid?: true;
   message: string;
   type?: string;
   param?: string | null;
@@ -64,6 +66,8 @@ const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
  * Responses closing event repeating the whole answer) goes out in pieces as the client reads, never encoded whole.
  */
 const PULL_CHARS = 64 * 1024;
+
+const INVALID_FRAME = "origin sent a stream event that is not JSON";
 
 function errorEvent(message: string, code: string): string {
   return `data: ${JSON.stringify({ error: { message, type: "upstream_error", param: null, code } })}\n\n`;
@@ -215,11 +219,12 @@ export class SseRelay {
     if (atEnd && this.buffer.trim() !== "") {
       const raw = this.buffer.replace(/\n+$/, "");
       this.buffer = "";
-      this.handleEvent(raw);
+      this.handleEvent(raw, true);
     }
   }
 
-  private handleEvent(raw: string): void {
+  /** `cut`: the text the stream ended with, no blank line after it (an event the connection may have cut short). */
+  private handleEvent(raw: string, cut = false): void {
     // Nothing after [DONE] is part of the answer.
     if (this.finished) return;
     const data = dataOf(raw);
@@ -241,6 +246,9 @@ export class SseRelay {
     const parse = () => (parsed ??= safeParse(data));
     const isFirst = this.firstEventAt === undefined;
     if (isFirst) this.firstEventAt = Date.now();
+    // A data event that is not JSON cannot be relayed or converted: the SDKs throw on it. The stream ends with an
+    // error event instead, as a JSON answer with such an event is a 502.
+    if (parse() === undefined) return cut ? undefined : this.invalidFrame(isFirst);
     const parts = data.includes('"error"') ? errorPartsOf(parse()) : undefined;
     if (parts) {
       this.sawError = true;
@@ -277,6 +285,13 @@ export class SseRelay {
     this.pending.push(`${head}${rewritten}\n\n`);
   }
 
+  private invalidFrame(isFirst: boolean): void {
+    if (isFirst) this.firstError = { invalid: true, message: INVALID_FRAME, code: "invalid_upstream_response" };
+    this.finish("invalid_frame");
+    this.options.abortUpstream("origin sent a stream event that is not JSON");
+    this.reader.cancel().catch(() => undefined);
+  }
+
   /** Emits a converter's terminal events once. */
   private convertEnd(events: () => SseEvent[]): void {
     if (this.converterClosed) return;
@@ -294,7 +309,9 @@ export class SseRelay {
           ? { message: `origin sent nothing for ${idleSeconds} s (network_config.stream_idle_timeout_in_seconds)`, code: "stream_idle_timeout" }
           : outcome === "upstream_failed"
             ? { message: `origin stream failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, code: "stream_interrupted" }
-            : null;
+            : outcome === "invalid_frame"
+              ? { message: INVALID_FRAME, code: "invalid_upstream_response" }
+              : null;
     if (failure) {
       const { converter } = this.options;
       if (converter) this.convertEnd(() => converter.failEvents(failure.message));

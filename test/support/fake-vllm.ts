@@ -25,6 +25,8 @@ export const SCENARIO_MODELS = [
   "first-frame-error",
   "cut-stream",
   "early-end",
+  "garbled-frame",
+  "garbled-first",
   "slow-stream",
   "slow-headers",
   "silent-stream",
@@ -272,6 +274,10 @@ export class FakeVllm {
       frame(nestedError(400, "tool parser failed before generation", "BadRequestError"));
       return void res.end("data: [DONE]\n\n");
     }
+    if (model === "garbled-first") {
+      res.write("data: <html>upstream proxy error</html>\n\n");
+      return void res.end("data: [DONE]\n\n");
+    }
     if (model === "silent-stream") {
       if (chat) chunk({ role: "assistant", content: "" });
       await sleep(10_000);
@@ -289,6 +295,10 @@ export class FakeVllm {
       if (model === "mid-stream-error" && i === 1) {
         frame(nestedError(500, "Internal server error", "InternalServerError"));
         return void res.end("data: [DONE]\n\n");
+      }
+      if (model === "garbled-frame" && i === 1) {
+        res.write('data: {"id":"chatcmpl-x","choices":[{"delta":{"content":"lo wor\n\n');
+        await sleep(1000); // still generating: the gateway should stop it
       }
       if (model === "cut-stream" && i === 1) {
         await sleep(50); // let the first bytes reach the gateway, then drop the connection

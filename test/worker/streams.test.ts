@@ -41,6 +41,35 @@ describe("stream faults", () => {
     });
   }
 
+  it("ends a stream with an error event at an event that is not JSON, and stops the origin", async () => {
+    const requestId = crypto.randomUUID();
+    const response = await stream("vllm/garbled-frame", requestId);
+    expect(response.status).toBe(200);
+    const frames = sseData(await response.text());
+    // The two words before it, then the error in place of the broken event; nothing after it.
+    expect(frames.length).toBe(4);
+    expect(frames.at(-1)).toBe(JSON.stringify({ error: { message: "origin sent a stream event that is not JSON", type: "upstream_error", param: null, code: "invalid_upstream_response" } }));
+    const seen = await eventually(() => received(requestId), (records) => records[0]?.closedEarly === true);
+    expect(seen[0]?.closedEarly).toBe(true);
+  });
+
+  it("ends Messages and Responses streams with their failure events at an event that is not JSON", async () => {
+    const messages = await postJson("/anthropic/v1/messages", { model: "vllm/garbled-frame", max_tokens: 50, stream: true, messages: [{ role: "user", content: "go on" }] });
+    const dataLines = (text: string) => text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6));
+    const messageEvents = dataLines(await messages.text()).map((data) => JSON.parse(data) as { type: string; error?: { message: string } });
+    expect(messageEvents.at(-1)).toEqual({ type: "error", error: { type: "api_error", message: "origin sent a stream event that is not JSON" } });
+    expect(messageEvents.filter((event) => event.type === "message_stop")).toEqual([]);
+    const responses = await postJson("/v1/responses", { model: "vllm/garbled-frame", input: "go on", stream: true });
+    const last = JSON.parse(dataLines(await responses.text()).at(-1) ?? "{}") as { type: string; response: { status: string; error: { message: string } } };
+    expect([last.type, last.response.status, last.response.error.message]).toEqual(["response.failed", "failed", "origin sent a stream event that is not JSON"]);
+  });
+
+  it("answers a stream whose first event is not JSON with a 502", async () => {
+    const response = await stream("vllm/garbled-first");
+    expect(response.status).toBe(502);
+    expect(await errorOf(response)).toMatchObject({ code: "invalid_upstream_response", message: "origin for provider 'vllm' key 'local' origin sent a stream event that is not JSON" });
+  });
+
   it("ends a silent origin's stream with an idle-timeout error event", async () => {
     const response = await stream("vllm/silent-stream");
     const frames = sseData(await response.text());
