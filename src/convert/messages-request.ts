@@ -130,6 +130,22 @@ export function chatMessagesOf(fields: Pick<MessagesFields, "system" | "messages
   return out;
 }
 
+/**
+ * The chat fields the model's chat template renders besides the messages: the tools (their definitions are part of
+ * the prompt) and `chat_template_kwargs.enable_thinking`. Counting tokens sends them too.
+ */
+export function templateFields(fields: Pick<MessagesFields, "tools" | "thinking">, body: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  if (fields.tools?.length) {
+    out.tools = fields.tools.map((tool) => {
+      if (tool.type !== undefined && tool.type !== "custom") throw badRequest(`server tool '${tool.type}' is not supported`, "unsupported_parameter", "tools");
+      return { type: "function", function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.input_schema ?? { type: "object", properties: {} } } };
+    });
+  }
+  if (fields.thinking) out.chat_template_kwargs = { ...((body.chat_template_kwargs as JsonObject | undefined) ?? {}), enable_thinking: fields.thinking.type !== "disabled" };
+  return out;
+}
+
 export function messagesToChat(body: JsonObject): { chat: JsonObject; fields: MessagesFields } {
   const fields = parseOrThrow(messagesFields, body, "request");
   const chat: JsonObject = {};
@@ -137,22 +153,13 @@ export function messagesToChat(body: JsonObject): { chat: JsonObject; fields: Me
   chat.messages = chatMessagesOf(fields);
   chat.max_completion_tokens = fields.max_tokens;
   if (fields.stop_sequences?.length) chat.stop = fields.stop_sequences;
-  if (fields.tools?.length) {
-    chat.tools = fields.tools.map((tool) => {
-      if (tool.type !== undefined && tool.type !== "custom") throw badRequest(`server tool '${tool.type}' is not supported`, "unsupported_parameter", "tools");
-      return { type: "function", function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.input_schema ?? { type: "object", properties: {} } } };
-    });
-  }
+  Object.assign(chat, templateFields(fields, body));
   const choice = fields.tool_choice;
   if (choice) {
     chat.tool_choice = choice.type === "any" ? "required" : choice.type === "tool" ? { type: "function", function: { name: choice.name } } : choice.type;
     if (choice.disable_parallel_tool_use) chat.parallel_tool_calls = false;
   }
-  if (fields.thinking) {
-    const enabled = fields.thinking.type !== "disabled";
-    chat.chat_template_kwargs = { ...((body.chat_template_kwargs as JsonObject | undefined) ?? {}), enable_thinking: enabled };
-    if (enabled && fields.thinking.budget_tokens) chat.thinking_token_budget = fields.thinking.budget_tokens;
-  }
+  if (fields.thinking && fields.thinking.type !== "disabled" && fields.thinking.budget_tokens) chat.thinking_token_budget = fields.thinking.budget_tokens;
   if (fields.metadata?.user_id) chat.user = fields.metadata.user_id;
   if (fields.stream) chat.stream_options = { include_usage: true, continuous_usage_stats: true };
   return { chat, fields };

@@ -8,7 +8,7 @@ import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { readJsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
-import { chatMessagesOf, messagesFields, messagesToChat } from "../convert/messages-request";
+import { chatMessagesOf, messagesFields, messagesToChat, templateFields } from "../convert/messages-request";
 import { chatToMessage } from "../convert/messages-response";
 import { MessagesStreamConverter } from "../convert/messages-stream";
 import { inputOnly, type TokenEstimate } from "../governance/admission";
@@ -72,7 +72,7 @@ export function handleCountTokens(c: AppContext, defaultProvider?: string, unlis
         kind: "json",
         path: "/tokenize",
         pathKey: "count_tokens",
-        body: { messages: chatMessagesOf(fields), add_generation_prompt: true },
+        body: { messages: chatMessagesOf(fields), add_generation_prompt: true, ...templateFields(fields, body) },
         stream: false,
         reply: { kind: "token_count" },
       },

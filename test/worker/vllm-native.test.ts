@@ -98,6 +98,31 @@ describe("/tokenize and /detokenize", () => {
     expect(await upstreamOf(detokenizeId)).toEqual([{ origin: "default", path: "/detokenize", body: { model: LLAMA, tokens: [1, 22, 333] } }]);
   });
 
+  it("ask /tokenize for Anthropic's count_tokens with what the chat template renders: system, tools and thinking", async () => {
+    const countId = crypto.randomUUID();
+    const messages = [{ role: "user", content: "hi" }];
+    const counted = await send(
+      "/anthropic/v1/messages/count_tokens",
+      {
+        model: `vllm/${LLAMA}`,
+        system: "Be brief.",
+        tools: [{ name: "get_weather", description: "Weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+        thinking: { type: "enabled", budget_tokens: 1024 },
+        messages,
+      },
+      { "anthropic-version": "2023-06-01" },
+      countId,
+    );
+    expect(counted.status).toBe(200);
+    expect((await upstreamOf(countId))[0]?.body).toEqual({
+      model: LLAMA,
+      messages: [{ role: "system", content: "Be brief." }, ...messages],
+      add_generation_prompt: true,
+      tools: [{ type: "function", function: { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+      chat_template_kwargs: { enable_thinking: true },
+    });
+  });
+
   it("pass the origin's own refusal through in the OpenAI shape", async () => {
     const response = await send("/v1/tokenize", { model: "vllm/not-served", prompt: "x" });
     expect(response.status).toBe(404);
