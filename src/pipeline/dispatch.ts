@@ -20,6 +20,13 @@ export interface Dispatched {
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const FINAL_CODES = new Set(["client_closed_request", "provider_config_unresolved", "upstream_redirect", "upstream_auth_failed"]);
 
+/** How many attempts a dispatch that failed made before giving up with this error. */
+const attemptsBehind = new WeakMap<object, number>();
+
+export function attemptsOf(error: unknown): number {
+  return typeof error === "object" && error !== null ? (attemptsBehind.get(error) ?? 0) : 0;
+}
+
 export function isRetryable(error: unknown): boolean {
   return error instanceof GatewayError && RETRYABLE_STATUS.has(error.status) && !FINAL_CODES.has(error.code ?? "");
 }
@@ -55,7 +62,9 @@ export async function dispatchTargets(scope: RequestScope, request: DispatchRequ
   const { backoffInitialMs, backoffMaxMs } = first.provider;
   const maxRetries = Math.min(first.provider.maxRetries, request.retryCap);
   let lastError: unknown;
+  let attempts = 0;
   for (let attemptIndex = 0; attemptIndex <= maxRetries; attemptIndex += 1) {
+    attempts += 1;
     const target = targets[attemptIndex % targets.length] ?? first;
     try {
       const answer = await attemptTarget(scope, request.upstream, target, request.publicModel, request.grant, request.promptEstimate, request.health);
@@ -67,5 +76,6 @@ export async function dispatchTargets(scope: RequestScope, request: DispatchRequ
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
+  if (typeof lastError === "object" && lastError !== null) attemptsBehind.set(lastError, attempts);
   throw lastError;
 }

@@ -15,7 +15,7 @@
 import { getRoutingTable } from "../config/store";
 import type { AppContext } from "../http/context";
 import { waitUntilOf } from "../http/context";
-import { asGatewayError } from "../http/errors";
+import { asGatewayError, GatewayError } from "../http/errors";
 import type { AdmissionTicket } from "../governance/admission";
 import { healthSettings, syncHealth } from "../routing/health";
 import { settingsOf } from "../settings";
@@ -23,7 +23,7 @@ import { admitChain, coversChain, release } from "./admit";
 import type { Grant } from "./attempt";
 import { authenticate } from "./authenticate";
 import { priceOf, uncharged } from "./charges";
-import { dispatchTargets } from "./dispatch";
+import { attemptsOf, dispatchTargets } from "./dispatch";
 import { healthFirst, targetOrder } from "./order";
 import type { InferencePlan } from "./plan";
 import { pinnedKeyOf, resolveRoute, type Chain } from "./resolve";
@@ -95,6 +95,8 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
 
   let primaryError: unknown;
   let firstError: unknown;
+  /** Origin attempts made by every chain that failed: what the log and x-bf-attempts report when all did. */
+  let failedAttempts = 0;
   for (const { chain, position } of healthFirst(chains)) {
     // 4. Admit.
     let admission;
@@ -146,6 +148,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       else await settled;
       return withRouteHeaders(answer.response, target, attempts, position);
     } catch (error) {
+      failedAttempts += attemptsOf(error);
       if (position === 0) primaryError = error;
       firstError ??= error;
       logAttemptFailure(scope.requestId, position, chain, error);
@@ -153,6 +156,8 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
     }
   }
   if (ticket) await releaseLater(ticket);
-  if (first) recordRoute(trace, first, routed.publicModel, 0, 0);
-  throw primaryError ?? firstError;
+  if (first) recordRoute(trace, first, routed.publicModel, failedAttempts, 0);
+  const failure = primaryError ?? firstError;
+  if (failure instanceof GatewayError && failedAttempts > 0) failure.headers["x-bf-attempts"] = String(failedAttempts);
+  throw failure;
 }

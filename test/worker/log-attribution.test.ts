@@ -1,9 +1,18 @@
 /** Refused requests are logged under what is known of them: the key that sent them, the model they asked for. */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LLAMA, admin, configure, eventually, gateway, origin, postJson, virtualKey } from "./helpers";
 
 beforeAll(async () => {
-  await configure({ vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] } });
+  await configure({
+    vllm: { keys: [{ name: "local", models: ["*"], vllm_key_config: { url: origin("default") } }] },
+    // Refuses every connection: each request makes 1 + max_retries attempts and fails.
+    unreachable: {
+      keys: [{ name: "gone", models: ["*"], value: "" }],
+      network_config: { base_url: env.REFUSED_URL, max_retries: 2, retry_backoff_initial: 10, retry_backoff_max: 10 },
+      custom_provider_config: { base_provider_type: "openai" },
+    },
+  });
 });
 
 async function logged(requestId: string): Promise<Record<string, unknown> | undefined> {
@@ -14,6 +23,15 @@ async function logged(requestId: string): Promise<Record<string, unknown> | unde
   );
   return rows[0];
 }
+
+describe("failed requests in the request log", () => {
+  it("count the attempts made, in the log and in x-bf-attempts", async () => {
+    const failed = await postJson("/v1/chat/completions", { model: "unreachable/m", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": "attempts-failed" });
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get("x-bf-attempts")).toBe("3");
+    expect(await logged("attempts-failed")).toMatchObject({ status: 502, attempts: 3, provider: "unreachable", provider_key: "gone" });
+  });
+});
 
 describe("refused requests in the request log", () => {
   it("carry the key that sent them and the model they named", async () => {
