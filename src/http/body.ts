@@ -8,8 +8,13 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A limit as people write it: whole MiB when it is a whole number of them, else KiB (the admin API's 256 KiB). */
+function sizeText(bytes: number): string {
+  return bytes % MIB === 0 ? `${bytes / MIB} MiB` : `${Math.floor(bytes / 1024)} KiB`;
+}
+
 function tooLarge(limitBytes: number): GatewayError {
-  return new GatewayError(413, `request body is larger than the ${Math.floor(limitBytes / MIB)} MiB limit`, "request_too_large");
+  return new GatewayError(413, `request body is larger than the ${sizeText(limitBytes)} limit`, "request_too_large");
 }
 
 /** Rejects a declared Content-Length above the limit before any byte is read; answers whether one was declared. */

@@ -22,6 +22,15 @@ describe("bounded inputs", () => {
     expect((await errorOf(fallbacks)).message).toContain("at most 256 characters");
   });
 
+  it("names a body size limit that is not a whole MiB in KiB", async () => {
+    const team = await admin("POST", "/api/governance/teams", { name: "too-big", description: "a".repeat(300_000) });
+    expect(team.status, await team.clone().text()).toBe(413);
+    expect(await errorOf(team)).toMatchObject({ code: "request_too_large", message: "request body is larger than the 256 KiB limit" });
+    const provider = await admin("POST", "/api/providers", { provider: "too-big", keys: [{ name: "k", value: "a".repeat(5 * 1024 * 1024) }] });
+    expect(provider.status).toBe(413);
+    expect((await errorOf(provider)).message).toBe("request body is larger than the 4 MiB limit");
+  });
+
   it("names at most ten problems of a body, each briefly", async () => {
     const fields = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`field_${i}_${"z".repeat(200)}`, i]));
     const response = await admin("POST", "/api/governance/virtual-keys", { name: "bounded", ...fields });
