@@ -5,6 +5,7 @@
 import { queryOf } from "../http/query";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
+import type { JsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
 import { authenticate } from "../pipeline/authenticate";
@@ -31,11 +32,25 @@ const listQuery = z.object({
   after: z.optional(z.string()),
 });
 
+/**
+ * An input item as OpenAI lists it: with an id, and a message's text as content parts (`input_text`, or
+ * `output_text` for an assistant's earlier answer) even when the request gave it as a string.
+ */
+function listedItem(item: JsonObject, fallbackId: string): JsonObject {
+  const listed: JsonObject = { id: typeof item.id === "string" ? item.id : fallbackId, ...item };
+  if ((item.type === "message" || item.type === undefined) && typeof item.role === "string") {
+    listed.type = "message";
+    listed.status ??= "completed";
+    if (typeof item.content === "string") listed.content = [{ type: item.role === "assistant" ? "output_text" : "input_text", text: item.content, ...(item.role === "assistant" ? { annotations: [] } : {}) }];
+  }
+  return listed;
+}
+
 /** The conversation's input items as OpenAI lists them: newest first by default, paged with `after`. */
 export async function handleInputItems(c: AppContext, id: string): Promise<Response> {
   const query = parseOrThrow(listQuery, queryOf(c), "query");
   const { response } = await stored(c, id);
-  const items = response.inputItems.map((item, index) => ({ id: typeof item.id === "string" ? item.id : `item_${id}_${index}`, ...item }));
+  const items = response.inputItems.map((item, index) => listedItem(item, `item_${id}_${index}`));
   const limit = Number(query.limit ?? 20);
   const ordered = query.order === "asc" ? items : [...items].reverse();
   const start = query.after === undefined ? 0 : ordered.findIndex((item) => item.id === query.after) + 1;
