@@ -7,7 +7,7 @@ import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import { badRequest } from "../http/errors";
 import { fallbackModels, modelField } from "../http/request-fields";
-import type { JsonObject } from "../http/body";
+import { isJsonObject, type JsonObject } from "../http/body";
 import type { ChatContentPart, ChatMessageIn, ChatToolCall } from "./chat-types";
 
 const block = z.looseObject({ type: z.string() });
@@ -17,13 +17,23 @@ const textBlocks = z.union([z.string(), blocks]);
 const messagesFieldsSchema = z.looseObject({
   model: modelField,
   max_tokens: z.int({ error: "max_tokens is required and must be a number" }).check(z.gte(1)),
-  messages: z.array(z.looseObject({ role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }), content: textBlocks }), { error: "messages is required and must be an array" }),
+  messages: z
+    .array(z.looseObject({ role: z.enum(["user", "assistant"], { error: "role must be user or assistant" }), content: textBlocks }), { error: "messages is required and must be an array" })
+    .check(z.minLength(1, "messages must hold at least one message")),
   system: z.nullish(textBlocks),
   stop_sequences: z.nullish(z.array(z.string())),
   stream: z.nullish(z.boolean()),
   tools: z.nullish(z.array(z.looseObject({ name: z.string(), description: z.optional(z.string()), input_schema: z.optional(z.unknown()), type: z.optional(z.string()) }))),
-  tool_choice: z.nullish(z.looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.optional(z.string()), disable_parallel_tool_use: z.optional(z.boolean()) })),
-  thinking: z.nullish(z.looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.optional(z.int()) })),
+  tool_choice: z.nullish(
+    z
+      .looseObject({ type: z.enum(["auto", "any", "tool", "none"]), name: z.optional(z.string()), disable_parallel_tool_use: z.optional(z.boolean()) })
+      .check(z.refine((choice) => choice.type !== "tool" || (choice.name !== undefined && choice.name !== ""), "tool_choice of type 'tool' needs the tool's name")),
+  ),
+  thinking: z.nullish(
+    z
+      .looseObject({ type: z.enum(["enabled", "disabled", "adaptive"]), budget_tokens: z.optional(z.int().check(z.gte(1024, "thinking.budget_tokens must be at least 1024"))) })
+      .check(z.refine((thinking) => thinking.type !== "enabled" || thinking.budget_tokens !== undefined, "thinking.budget_tokens is required when thinking is enabled")),
+  ),
   metadata: z.nullish(z.looseObject({ user_id: z.nullish(z.string()) })),
   fallbacks: fallbackModels,
 });
@@ -49,6 +59,13 @@ function joinText(content: string | Block[]): string {
   return content.map((b) => (b.type === "text" ? text(b, "text") : "")).join("\n");
 }
 
+/** The system prompt: a string or text blocks (Anthropic takes nothing else there). */
+function systemText(content: string | Block[]): string {
+  const other = typeof content === "string" ? undefined : content.find((b) => b.type !== "text");
+  if (other) throw badRequest(`system takes text blocks only, not '${other.type}'`, "invalid_request", "system");
+  return joinText(content);
+}
+
 /** A tool result's content: text, or text blocks (with images, which a chat tool message cannot carry, left out). */
 function toolResultText(b: Block): string {
   if (b.content === undefined) return "";
@@ -56,6 +73,13 @@ function toolResultText(b: Block): string {
   const parsed = z.safeParse(blocks, b.content);
   if (!parsed.success) throw badRequest("a 'tool_result' content block's content must be a string or an array of content blocks", "invalid_request", "messages");
   return joinText(parsed.data);
+}
+
+/** A tool_use block's input: the arguments object the model produced. */
+function toolInput(b: Block): JsonObject {
+  if (b.input === undefined) return {};
+  if (!isJsonObject(b.input)) throw badRequest("a 'tool_use' content block's input must be an object", "invalid_request", "messages");
+  return b.input;
 }
 
 function imagePart(image: Block): ChatContentPart {
@@ -105,7 +129,7 @@ function assistantTurn(content: string | Block[]): ChatMessageIn {
   for (const b of content) {
     if (b.type === "text") textOut += text(b, "text");
     else if (b.type === "thinking") reasoning += text(b, "thinking");
-    else if (b.type === "tool_use") calls.push({ id: text(b, "id"), type: "function", function: { name: text(b, "name"), arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type === "tool_use") calls.push({ id: text(b, "id"), type: "function", function: { name: text(b, "name"), arguments: JSON.stringify(toolInput(b)) } });
     else if (b.type !== "redacted_thinking") throw badRequest(`content block type '${b.type}' is not supported in assistant messages`, "unsupported_parameter", "messages");
   }
   const message: ChatMessageIn = { role: "assistant", content: textOut === "" && calls.length > 0 ? null : textOut };
@@ -117,7 +141,7 @@ function assistantTurn(content: string | Block[]): ChatMessageIn {
 /** Chat messages for an Anthropic conversation; consecutive turns of one role are merged, as Anthropic does. */
 export function chatMessagesOf(fields: Pick<MessagesFields, "system" | "messages">): ChatMessageIn[] {
   const out: ChatMessageIn[] = [];
-  if (fields.system) out.push({ role: "system", content: joinText(fields.system) });
+  if (fields.system) out.push({ role: "system", content: systemText(fields.system) });
   for (const turn of fields.messages) {
     const converted = turn.role === "user" ? userTurn(turn.content) : [assistantTurn(turn.content)];
     for (const message of converted) {

@@ -381,6 +381,25 @@ describe("malformed blocks and fields of the translated APIs", () => {
     expect(await assistant.json()).toMatchObject({ error: { message: "a 'tool_use' content block needs 'name' as a string" } });
   });
 
+  it("refuse what Anthropic refuses instead of sending something else upstream", async () => {
+    const base = { model: "vllm/m", max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ messages: [] }, "messages must hold at least one message"],
+      [{ system: [{ type: "image", source: { type: "url", url: "https://example.com/a.png" } }] }, "system takes text blocks only, not 'image'"],
+      [{ tool_choice: { type: "tool" } }, "tool_choice of type 'tool' needs the tool's name"],
+      [{ thinking: { type: "enabled" } }, "thinking.budget_tokens is required when thinking is enabled"],
+      [{ thinking: { type: "enabled", budget_tokens: 10 } }, "thinking.budget_tokens must be at least 1024"],
+      [{ messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: "notobj" }] }] }, "a 'tool_use' content block's input must be an object"],
+    ];
+    for (const [fields, message] of cases) {
+      const response = await postJson("/v1/messages", { ...base, ...fields }, { "anthropic-version": "2023-06-01" });
+      expect(response.status, message).toBe(400);
+      const body = (await response.json()) as { type: string; error: { type: string; message: string } };
+      expect([body.type, body.error.type], message).toEqual(["error", "invalid_request_error"]);
+      expect(body.error.message, message).toContain(message);
+    }
+  });
+
   it("refuse Responses fields of the wrong type, and text parts without text", async () => {
     const cases: [Record<string, unknown>, string, string][] = [
       [{ previous_response_id: 5 }, "previous_response_id", "previous_response_id must be a string"],
