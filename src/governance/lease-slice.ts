@@ -72,5 +72,10 @@ export function leaseHoldOf(config: LimiterConfig, scopes: string[], inFlight: L
     const all = { capacity: config.maxConcurrent, used: 0, heldByOthers: view.held(KEY_SCOPE).count, leasedByOthers: view.leased(KEY_SCOPE).count };
     slots = inFlight.slots + Math.min(want.slots, leaseHeadroom(all, inFlight.slots, share));
   }
+  // A lease with no request or concurrency slot to spare admits nothing, so headroom in its other limits would only
+  // keep other isolates and strict requests out until it expired: it holds just what its running requests hold.
+  if (requests === 0 || (slots !== null && slots - inFlight.slots < 1)) {
+    return { requests: requests === null ? null : 0, tokens: tokens === null ? null : inFlight.tokens, nanos: nanosHeld === null ? null : inFlight.nanos, slots };
+  }
   return { requests, tokens, nanos: nanosHeld, slots };
 }

@@ -114,8 +114,11 @@ describe("leased admission", () => {
     await Promise.all(running.map(async (answer) => (await answer).text()));
   });
 
-  it("hands an idle lease's headroom back within a few seconds, long before the lease would expire", async () => {
-    const key = await virtualKey("leased-idle", { provider_configs: [{ provider: "vllm" }], lease_share: 0.5, rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1h" } });
+  it.each([
+    ["leased-idle", {}],
+    ["leased-idle-slots", { max_concurrent_requests: 20 }],
+  ])("hands an idle lease's headroom back within a few seconds, long before the lease would expire (%s)", async (name, extra) => {
+    const key = await virtualKey(name, { provider_configs: [{ provider: "vllm" }], lease_share: 0.5, rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1h" }, ...extra });
     for (let i = 0; i < 5; i++) expect((await chat(key)).status).toBe(200);
     const reserved = async () => (await quota(key)).rate_limits[0]?.tokens?.reserved;
     // While traffic runs, the lease holds headroom for more.
@@ -126,6 +129,17 @@ describe("leased admission", () => {
     expect(Date.now() - started).toBeLessThan(6000);
     // Every token the five requests used was reported: 8 prompt + 3 completion each.
     expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(55);
+  });
+
+  it("holds nothing beyond running requests when a lease could admit none (no concurrency slot to spare)", async () => {
+    // Half of 3 slots rounds down to 1, and a lease never takes from the last share: no slot for leases at all.
+    const key = await virtualKey("leased-no-slot", { provider_configs: [{ provider: "vllm" }], lease_share: 0.5, max_concurrent_requests: 3, rate_limit: { token_max_limit: 600, token_reset_duration: "1h" } });
+    for (let i = 0; i < 3; i++) expect((await chat(key)).status).toBe(200);
+    const tokens = (await quota(key)).rate_limits[0]?.tokens;
+    // Every request was admitted by the object and settled; the lease the isolate took holds no tokens.
+    expect([tokens?.current_usage, tokens?.reserved]).toEqual([33, 0]);
+    const large = await postJson("/v1/chat/completions", { ...HI, max_tokens: 550 }, { "x-bf-vk": key });
+    expect(large.status).toBe(200);
   });
 
   it("with a share of 0 asks the limiter for every request, exactly as strict admission", async () => {
