@@ -8,7 +8,8 @@ import { GatewayError, jsonResponse, jsonTextResponse } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { relayAssembled } from "../upstream/assembled-json";
 import type { OriginCall } from "../upstream/origin";
-import { NO_USAGE, isEventStream, relayAnswer, relayJson, relayStream, type Answer } from "../upstream/respond";
+import { jsonAsStream } from "../upstream/json-as-stream";
+import { NO_USAGE, isEventStream, isJsonContent, relayAnswer, relayJson, relayStream, type Answer } from "../upstream/respond";
 import { reasoningFieldOf } from "../upstream/reasoning-field";
 import type { Reply } from "./plan";
 
@@ -28,21 +29,24 @@ export async function replyFrom(reply: Reply, call: OriginCall, target: Target, 
     case "openai": {
       // The request's choice of reasoning field name ("passthrough" included) overrides the provider's.
       const reasoningField = reply.reasoningField !== undefined ? reasoningFieldOf(reply.reasoningField) : target.provider.reasoningField;
-      // An origin asked for a stream may answer JSON (or an error) anyway: that is relayed as it came.
+      // An origin asked for a stream may answer JSON (or an error) anyway: a JSON answer is relayed as it came, and
+      // a client that asked for a stream gets the completion as one.
       if (options.assemble && call.response.ok && isEventStream(call.response)) {
         return relayAssembled(call, target, assemblerFor(options.assemble), { publicModel, promptEstimate, reasoningField: options.assemble.shape === "chat" ? reasoningField : undefined });
       }
-      return relayAnswer(call, target, { publicModel, dropUsageOnlyChunk: reply.dropUsageOnlyChunk, promptEstimate, keepAliveMs, reasoningField });
+      const relayed = options.stream && call.response.ok && isJsonContent(call.response) ? await jsonAsStream(call) : call;
+      return relayAnswer(relayed, target, { publicModel, dropUsageOnlyChunk: reply.dropUsageOnlyChunk, promptEstimate, keepAliveMs, reasoningField });
     }
     case "converted": {
-      if (options.stream && call.response.ok && isEventStream(call.response)) {
+      const streamed = options.stream && call.response.ok && isJsonContent(call.response) ? await jsonAsStream(call) : call;
+      if (options.stream && streamed.response.ok && isEventStream(streamed.response)) {
         const converter = reply.conversion.streamConverter(publicModel);
-        return relayStream(call, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate, keepAliveMs, converter });
+        return relayStream(streamed, target, { publicModel, dropUsageOnlyChunk: false, promptEstimate, keepAliveMs, converter });
       }
       const answer =
         options.assemble && call.response.ok && isEventStream(call.response)
           ? await relayAssembled(call, target, assemblerFor(options.assemble), { publicModel, promptEstimate })
-          : await relayJson(call, target, publicModel);
+          : await relayJson(streamed, target, publicModel);
       return { response: jsonTextResponse(reply.conversion.answer(answer.body as ChatCompletion, publicModel)), usage: answer.usage };
     }
     case "rerank": {

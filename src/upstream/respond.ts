@@ -40,7 +40,7 @@ export function isEventStream(response: Response): boolean {
   return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
-function isJsonContent(response: Response): boolean {
+export function isJsonContent(response: Response): boolean {
   const type = (response.headers.get("content-type") ?? "").toLowerCase();
   return type === "" || type.includes("json");
 }

@@ -80,6 +80,12 @@ describe("anthropic messages", () => {
     expect(final.content).toEqual([call]);
   });
 
+  it("streams a message the origin answered as whole JSON", async () => {
+    const final = await client.messages.stream({ model: "vllm/json-anyway", max_tokens: 64, messages: [{ role: "user", content: "stream please" }] }).finalMessage();
+    expect(final.content).toEqual([{ type: "text", text: "You said: stream please" }]);
+    expect([final.stop_reason, final.usage.output_tokens]).toEqual(["end_turn", 4]);
+  });
+
   it("maps a length cut-off to max_tokens", async () => {
     const message = await client.messages.create({ model: "vllm/cut-short", max_tokens: 5, messages: [{ role: "user", content: "Everything" }] });
     expect(message.stop_reason).toBe("max_tokens");

@@ -53,6 +53,23 @@ describe("openai SDK", () => {
     expect(usage).toBeGreaterThan(0);
   });
 
+  it("streams a completion the origin answered as whole JSON, usage included", async () => {
+    const stream = await client.chat.completions.create({ model: "vllm/json-anyway", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "stream please" }] });
+    let text = "";
+    let usage: OpenAI.CompletionUsage | undefined;
+    const finishes: (string | null | undefined)[] = [];
+    for await (const chunk of stream) {
+      expect(chunk.model).toBe("vllm/json-anyway");
+      text += chunk.choices[0]?.delta.content ?? "";
+      finishes.push(chunk.choices[0]?.finish_reason);
+      usage = chunk.usage ?? usage;
+    }
+    expect(text).toBe("You said: stream please");
+    expect(finishes).toEqual(["stop", undefined]);
+    // The fake counts a quarter token per character of the messages' JSON (42), and one token per word.
+    expect(usage).toEqual({ prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 });
+  });
+
   it("works with base_url ending in /vllm, as the seed guide configures it", async () => {
     const vllmClient = new OpenAI({ baseURL: `${gatewayUrl}/vllm`, apiKey: "x", maxRetries: 0 });
     const completion = await vllmClient.chat.completions.create({ model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "Hello from Bifrost!" }] });

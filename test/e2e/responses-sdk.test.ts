@@ -53,6 +53,15 @@ describe("openai responses", () => {
     expect(final.usage?.total_tokens).toBe(19);
   });
 
+  it("streams a response the origin answered as whole JSON", async () => {
+    const stream = client.responses.stream({ model: "vllm/json-anyway", input: "stream please" });
+    let text = "";
+    stream.on("response.output_text.delta", (event) => (text += event.delta));
+    const final = await stream.finalResponse();
+    expect(text).toBe("You said: stream please");
+    expect([final.status, final.output_text, final.usage?.total_tokens]).toEqual(["completed", "You said: stream please", 15]);
+  });
+
   it("streams a function call through responses.stream()", async () => {
     const stream = client.responses.stream({ model: "vllm/tool-call", input: "Weather?", tools: [weatherTool] });
     const final = await stream.finalResponse();

@@ -27,6 +27,7 @@ export const SCENARIO_MODELS = [
   "early-end",
   "garbled-frame",
   "garbled-first",
+  "json-anyway",
   "slow-stream",
   "slow-headers",
   "silent-stream",
@@ -243,7 +244,8 @@ export class FakeVllm {
     const object = chat ? "chat.completion.chunk" : "text_completion";
     const served = model === "spaced-json" ? "spaced-json" : model;
 
-    if (!body.stream) {
+    // "json-anyway" answers whole JSON even when asked for a stream, as a buffering proxy in front of vLLM would.
+    if (!body.stream || model === "json-anyway") {
       const choice = chat
         ? { index: 0, message: { role: "assistant", content: reply, reasoning: null, tool_calls: [] }, logprobs: null, finish_reason: "stop", stop_reason: null }
         : { index: 0, text: ` ${reply}`, logprobs: null, finish_reason: "stop", stop_reason: null };

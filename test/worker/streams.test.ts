@@ -1,7 +1,7 @@
 /** Stream faults: error frames, cut and truncated streams, idle origins, timeouts, dead origins, disconnects. */
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { configure, errorOf, eventually, origin, postJson, received, sseData } from "./helpers";
+import { configure, errorOf, eventually, origin, postJson, quota, received, sseData, virtualKey } from "./helpers";
 
 beforeAll(async () => {
   await configure({
@@ -62,6 +62,19 @@ describe("stream faults", () => {
     const responses = await postJson("/v1/responses", { model: "vllm/garbled-frame", input: "go on", stream: true });
     const last = JSON.parse(dataLines(await responses.text()).at(-1) ?? "{}") as { type: string; response: { status: string; error: { message: string } } };
     expect([last.type, last.response.status, last.response.error.message]).toEqual(["response.failed", "failed", "origin sent a stream event that is not JSON"]);
+  });
+
+  it("streams a completion the origin answered as whole JSON, settling the origin's usage against the key", async () => {
+    const key = await virtualKey("json-anyway-key", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 100_000, token_reset_duration: "1h" } });
+    const response = await postJson("/v1/chat/completions", { model: "vllm/json-anyway", stream: true, messages: [{ role: "user", content: "go on" }] }, { "x-bf-vk": key });
+    expect([response.status, response.headers.get("content-type")]).toEqual([200, "text/event-stream; charset=utf-8"]);
+    const frames = sseData(await response.text());
+    expect(frames.at(-1)).toBe("[DONE]");
+    // One chunk with the whole message; the usage chunk the client did not ask for is left out.
+    expect(frames.length).toBe(2);
+    expect(JSON.parse(frames[0] ?? "{}")).toMatchObject({ object: "chat.completion.chunk", model: "vllm/json-anyway", choices: [{ index: 0, delta: { role: "assistant", content: "You said: go on" }, finish_reason: "stop" }] });
+    // The fake counts a quarter token per character of the messages' JSON (35 → 9) and a token per word (4).
+    expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(13);
   });
 
   it("answers a stream whose first event is not JSON with a 502", async () => {
