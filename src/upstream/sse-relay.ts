@@ -247,8 +247,11 @@ export class SseRelay {
     const isFirst = this.firstEventAt === undefined;
     if (isFirst) this.firstEventAt = Date.now();
     // A data event that is not JSON cannot be relayed or converted: the SDKs throw on it. The stream ends with an
-    // error event instead, as a JSON answer with such an event is a 502.
-    if (parse() === undefined) return cut ? undefined : this.invalidFrame(isFirst);
+    // error event instead, as a JSON answer with such an event is a 502. A converter parses every event anyway; the
+    // chat relay parses none it need not, so there an event must begin and end as an object does (a page, a
+    // truncated frame do not).
+    const broken = this.options.converter ? parse() === undefined : !framedAsObject(data);
+    if (broken) return cut ? undefined : this.invalidFrame(isFirst);
     const parts = data.includes('"error"') ? errorPartsOf(parse()) : undefined;
     if (parts) {
       this.sawError = true;
@@ -353,6 +356,17 @@ export function dataOf(raw: string): string | null {
     data = data === null ? value : `${data}\n${value}`;
   }
   return data;
+}
+
+const SPACE = /\s/;
+
+/** Whether text begins with `{` and ends with `}`, whitespace aside: the frame of every chunk an origin sends. */
+function framedAsObject(text: string): boolean {
+  let start = 0;
+  let end = text.length - 1;
+  while (start <= end && SPACE.test(text.charAt(start))) start += 1;
+  while (end > start && SPACE.test(text.charAt(end))) end -= 1;
+  return text.charAt(start) === "{" && text.charAt(end) === "}";
 }
 
 function safeParse(text: string): unknown {

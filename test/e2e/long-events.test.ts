@@ -134,7 +134,7 @@ describe("Responses closing events spliced from pieces", () => {
     expect(shape(streamed)).toBe(shape(whole));
   });
 
-  it("carry a long closed item into response.failed when the origin is cut off", async () => {
+  it("carry a long closed item, and the one still open, into response.failed when the origin is cut off", async () => {
     const cut = chunks.slice(0, 1 + reasoningDeltas.length + 10);
     const events = parse((await relayed(cut, false)).text);
     const failed = events.at(-1);
@@ -142,7 +142,10 @@ describe("Responses closing events spliced from pieces", () => {
     expect(failed?.data.response).toMatchObject({
       status: "failed",
       error: { code: "server_error" },
-      output: [{ type: "reasoning", content: [{ type: "reasoning_text", text: reasoning }] }],
+      output: [
+        { type: "reasoning", status: "completed", content: [{ type: "reasoning_text", text: reasoning }] },
+        { type: "message", status: "incomplete", content: [{ type: "output_text", text: contentDeltas.slice(0, 10).join("") }] },
+      ],
     });
   });
 });

@@ -216,7 +216,7 @@ describe("OTLP trace export", () => {
     const spans = spansOf(await collected("failure", 2));
     const server = one(spans, (span) => span.kind === SERVER);
     expect(server.status).toEqual({ code: 2, message: "upstream_error" });
-    expect(attributes(server)).toMatchObject({ "http.response.status_code": 500, "error.type": "upstream_error", "bifrost.attempts": 0 });
+    expect(attributes(server)).toMatchObject({ "http.response.status_code": 500, "error.type": "upstream_error", "bifrost.attempts": 1 });
   });
 
   it("keeps prompts and completions out unless LOG_PAYLOADS is true, then records them as GenAI messages", async () => {
