@@ -4,7 +4,8 @@
  * lease where one is held, otherwise with one Durable Object call per level, made together. A fallback
  * through another provider config counts against that config's own limits, so the reservation moves with it.
  */
-import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket, type LimiterLevel } from "../governance/admission";
+import { admitRequest, inputOnly, releaseReservation, type AdmissionTicket, type LimiterLevel, type TokenEstimate } from "../governance/admission";
+import { isChatTemplated, templateModel, templateOverhead } from "../governance/template-overhead";
 import { groupLimiterName } from "../governance/groups";
 import { groupsOfKey } from "../governance/group-usage";
 import type { VirtualKeyRecord } from "../governance/schema";
@@ -56,9 +57,17 @@ export function levelsOf(routed: Routed, vk: VirtualKeyRecord, scope: string, de
 }
 
 /** Admits the request for one chain, unless `held` (a reservation covering it) already does. */
-export async function admitChain(scope: RequestScope, routed: Routed, chain: Chain, plan: Pick<InferencePlan, "estimate" | "metered">, held: AdmissionTicket | null): Promise<Admission> {
+/** The plan's estimate, with the prompt tokens the chain's models' chat templates were seen to add. */
+function reservedEstimate(plan: Pick<InferencePlan, "estimate" | "requestType">, chain: Chain): TokenEstimate {
+  if (!isChatTemplated(plan.requestType)) return plan.estimate;
+  let extra = 0;
+  for (const target of chain.targets) extra = Math.max(extra, templateOverhead(templateModel(target.provider.name, target.upstreamModel)));
+  return extra === 0 ? plan.estimate : { ...plan.estimate, promptTokens: plan.estimate.promptTokens + extra };
+}
+
+export async function admitChain(scope: RequestScope, routed: Routed, chain: Chain, plan: Pick<InferencePlan, "estimate" | "metered" | "requestType">, held: AdmissionTicket | null): Promise<Admission> {
   if (!routed.vk) return { targets: chain.targets, prices: undefined, ticket: null };
-  const estimate = plan.metered ? plan.estimate : inputOnly(0);
+  const estimate = plan.metered ? reservedEstimate(plan, chain) : inputOnly(0);
   const { targets, price, prices } = plan.metered ? pricedTargets(routed, chain, estimate) : unpriced(chain);
   if (held || chain.scope === null || !targets[0]) return { targets, prices, ticket: held };
   const levels = levelsOf(routed, routed.vk, chain.scope, scope.settings.LEASE_SHARE);

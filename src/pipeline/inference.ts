@@ -18,6 +18,7 @@ import { waitUntilOf } from "../http/context";
 import { asGatewayError, GatewayError } from "../http/errors";
 import type { AdmissionTicket } from "../governance/admission";
 import { healthSettings, syncHealth } from "../routing/health";
+import { isChatTemplated, learnFromUsage, templateModel } from "../governance/template-overhead";
 import { settingsOf } from "../settings";
 import { admitChain, coversChain, release } from "./admit";
 import type { Grant } from "./attempt";
@@ -71,7 +72,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
   if (hit && first) {
     // A replay reaches no origin and costs nothing, yet it is one of the key's requests: its request windows and
     // concurrency count it — a key at its request limit is refused a replay too — and it reserves no tokens or dollars.
-    const { ticket } = await admitChain(scope, routed, routed, { estimate: plan.estimate, metered: false }, null);
+    const { ticket } = await admitChain(scope, routed, routed, { estimate: plan.estimate, metered: false, requestType: plan.requestType }, null);
     if (ticket) scope.waitUntil(release(ticket));
     recordRoute(trace, first, routed.publicModel, 0, 0);
     trace.cacheHit = true;
@@ -140,6 +141,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       // A request that runs no model is charged nothing, whatever its answer reports.
       const { settled, outcome } = settleAnswer(plan.metered ? answer : uncharged(answer), ticket, price, plan.estimate, grant);
       if (ticket) scope.waitUntil(settled);
+      if (isChatTemplated(plan.requestType)) learnFromUsage(answer.usage, templateModel(target.provider.name, target.upstreamModel), plan.estimate.promptTokens);
 
       // 8. Log: the request log writes the row once the outcome is known.
       recordRoute(trace, target, chain.publicModel, attempts, position);

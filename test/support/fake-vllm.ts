@@ -28,6 +28,7 @@ export const SCENARIO_MODELS = [
   "garbled-frame",
   "garbled-first",
   "json-anyway",
+  "templated",
   "slow-stream",
   "slow-headers",
   "silent-stream",
@@ -237,7 +238,8 @@ export class FakeVllm {
     if (SAMPLING_MODELS.includes(model)) return sample(res, body, chat);
     if (model === "long-answer") return this.longAnswer(res, body, chat);
     const reply = chatReply(body);
-    const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4));
+    // "templated" counts 30 more prompt tokens, as a chat template with a default system header adds.
+    const prompt = Math.max(1, Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? "").length / 4)) + (model === "templated" ? 30 : 0);
     const words = (chat ? reply : ` ${reply}`).split(/(?= )/);
     const created = Math.floor(Date.now() / 1000);
     const id = chat ? "chatcmpl-fake" : "cmpl-fake";
