@@ -7,7 +7,7 @@ import { readJsonObject } from "../http/body";
 import type { AppContext } from "../http/context";
 import { GatewayError, jsonResponse } from "../http/errors";
 import { limiterFor } from "../governance/admission";
-import { claimsFor, mintRequestSchema, requireSecret, signToken } from "../governance/ephemeral";
+import { claimsFor, isTokenIdOf, mintRequestSchema, mintTokenId, requireSecret, signToken } from "../governance/ephemeral";
 import type { VirtualKeyRecord } from "../governance/schema";
 import { authenticate } from "../pipeline/authenticate";
 
@@ -32,7 +32,7 @@ export async function handleMintToken(c: AppContext): Promise<Response> {
   if (origins.length > 0 && !origins.includes("*") && !origins.includes(request.allowed_origin)) {
     throw new GatewayError(403, `virtual key '${vk.name}' allows the origins ${origins.join(", ")}; it cannot mint a token for ${request.allowed_origin}`, "origin_not_allowed", { type: "origin_not_allowed", param: "allowed_origin" });
   }
-  const claims = claimsFor(vk, request);
+  const claims = claimsFor(vk, request, await mintTokenId(vk.id, secret));
   return jsonResponse({
     token: await signToken(claims, secret),
     id: claims.id,
@@ -47,6 +47,9 @@ export async function handleMintToken(c: AppContext): Promise<Response> {
 
 export async function handleRevokeToken(c: AppContext, id: string): Promise<Response> {
   const vk = await parentKey(c);
+  if (!(await isTokenIdOf(id, vk.id, requireSecret(c.env.EPHEMERAL_TOKEN_SECRET)))) {
+    throw new GatewayError(404, `virtual key '${vk.name}' minted no ephemeral token with id '${id.slice(0, 128)}'`, "ephemeral_token_not_found", { param: "id" });
+  }
   await limiterFor(c.env, vk).revokeToken(id, Math.floor(Date.now() / 1000) + MAX_LIFETIME_SECONDS);
   return jsonResponse({ message: `ephemeral token ${id} revoked` });
 }

@@ -75,6 +75,33 @@ export function requireSecret(secret: string | undefined): string {
   return secret;
 }
 
+/** Bytes of MAC in a token id: enough that no key can guess another's ids. */
+const ID_TAG_BYTES = 12;
+const LEGACY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function idTag(parentId: string, random: string, secret: string): Promise<string> {
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(secret), encoder.encode(`token-id\u0000${parentId}\u0000${random}`)));
+  return base64url(mac.slice(0, ID_TAG_BYTES));
+}
+
+/**
+ * A token id that says which key minted it: a random part and a MAC of it with the parent key's id. Tokens are not
+ * stored anywhere, so this is how a revocation can tell an id of the key's own tokens from one it never minted
+ * (another key's, or a typo) and refuse it, instead of reporting a token revoked that keeps working.
+ */
+export async function mintTokenId(parentId: string, secret: string): Promise<string> {
+  const random = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  return `${random}.${await idTag(parentId, random, secret)}`;
+}
+
+/** Whether `id` is one `parentId` minted (or a UUID, the ids of tokens minted before ids carried their key). */
+export async function isTokenIdOf(id: string, parentId: string, secret: string): Promise<boolean> {
+  if (LEGACY_ID.test(id)) return true;
+  const [random, tag, ...rest] = id.split(".");
+  if (random === undefined || tag === undefined || rest.length > 0 || random === "") return false;
+  return tag === (await idTag(parentId, random, secret));
+}
+
 export async function signToken(claims: TokenClaims, secret: string): Promise<string> {
   const payload = base64url(encoder.encode(JSON.stringify(claims)));
   const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(secret), encoder.encode(payload)));
@@ -106,10 +133,10 @@ export async function verifyToken(token: string, secret: string, now = Date.now(
   return parsed.data;
 }
 
-export function claimsFor(parent: { id: string; created_at: string }, request: MintRequest, now = Date.now()): TokenClaims {
+export function claimsFor(parent: { id: string; created_at: string }, request: MintRequest, id: string, now = Date.now()): TokenClaims {
   return {
     v: 1,
-    id: crypto.randomUUID(),
+    id,
     vk: parent.id,
     kc: parent.created_at,
     iat: now,

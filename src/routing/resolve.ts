@@ -31,7 +31,12 @@ export function splitProvider(table: RoutingTable, model: string): { provider: C
   if (slash <= 0) return { provider: undefined, name: model };
   const prefix = model.slice(0, slash);
   const provider = table.providers.get(prefix);
-  if (provider) return { provider, name: model.slice(slash + 1) };
+  if (provider) {
+    const name = model.slice(slash + 1);
+    // "vllm/" would reach the origin as "", which vLLM serves as its default model: not what the client named.
+    if (name.trim() === "") throw badRequest(`model names provider '${prefix}' but no model after it`, "invalid_model", "model");
+    return { provider, name };
+  }
   if (isKnownProviderName(prefix)) {
     throw badRequest(`provider '${prefix}' is not configured; configured providers: ${configuredList(table)}`, "provider_not_configured", "model");
   }

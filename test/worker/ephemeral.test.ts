@@ -96,6 +96,14 @@ describe("ephemeral tokens", () => {
     expect(revoked.status).toBe(401);
     expect((await errorOf(revoked)).code).toBe("ephemeral_token_revoked");
     expect((await chatAs(two.token, APP)).status).toBe(200);
+    // Another key cannot revoke it — and is told so rather than told it worked; nor can an id no key minted be.
+    const other = await virtualKey("ephemeral-other-parent", { provider_configs: [{ provider: "vllm" }] });
+    for (const [key, id] of [[other, two.id], [parent, "not-a-token-id"], [parent, `${two.id.split(".")[0]}.AAAAAAAAAAAAAAAA`]]) {
+      const refused = await gateway(`/api/governance/virtual-keys/ephemeral-tokens/${id}`, { method: "DELETE", headers: { "x-bf-vk": key } });
+      expect(refused.status).toBe(404);
+      expect((await errorOf(refused)).code).toBe("ephemeral_token_not_found");
+    }
+    expect((await chatAs(two.token, APP)).status).toBe(200);
     expect((await gateway("/api/governance/virtual-keys/ephemeral-tokens", { method: "DELETE", headers: { "x-bf-vk": parent } })).status).toBe(200);
     expect((await chatAs(two.token, APP)).status).toBe(401);
   });
