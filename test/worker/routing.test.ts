@@ -58,6 +58,14 @@ describe("routing", () => {
     }
   });
 
+  it("refuses a provider prefix with no model after it, which vLLM would serve as its default model", async () => {
+    for (const model of ["vllm/", "vllm/   "]) {
+      const response = await postJson("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }] });
+      expect(response.status).toBe(400);
+      expect(await errorOf(response)).toMatchObject({ code: "invalid_model", param: "model", message: "model names provider 'vllm' but no model after it" });
+    }
+  });
+
   it("spreads traffic by key weight and sends the provider's extra headers", async () => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < 120; i += 1) {
