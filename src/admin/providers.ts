@@ -58,8 +58,10 @@ providerRoutes.get("/:provider", async (c) => jsonResponse(presentProvider(await
  */
 providerRoutes.put("/:provider", async (c) => {
   const name = c.req.param("provider");
-  const { provider, ...settings } = parseOrThrow(updateProviderSchema, await readBody(c), "provider");
-  if (provider !== undefined && provider !== name) throw badRequest(`body names provider '${provider}' but the path names '${name}'`, "provider_mismatch", "provider");
+  const { provider: named, name: alsoNamed, provider_status: _status, ...settings } = parseOrThrow(updateProviderSchema, await readBody(c), "provider");
+  for (const provider of [named, alsoNamed]) {
+    if (provider !== undefined && provider !== name) throw badRequest(`body names provider '${provider}' but the path names '${name}'`, "provider_mismatch", "provider");
+  }
   const previous = await loadProvider(c.env, name);
   const shown = previous ? presentRecord(previous) : null;
   const merged = { ...(shown?.settings ?? {}), ...settings, keys: settings.keys ?? shown?.keys };

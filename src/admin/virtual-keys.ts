@@ -20,7 +20,7 @@ import { deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVi
 import { limiterConfigOf } from "../governance/limits";
 import { unpricedModelWarnings } from "./price-warnings";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
-import { virtualKeyBodySchema, type VirtualKeyRecord } from "../governance/schema";
+import { virtualKeyBodySchema, type VirtualKeyBody, type VirtualKeyRecord } from "../governance/schema";
 import { checkGroupsExist } from "./groups";
 import { groupUsageOfKey } from "../governance/group-usage";
 import { presentAlerts, sealAlertSecrets } from "../alerts/config";
@@ -105,9 +105,23 @@ virtualKeyRoutes.get("/", async (c) => {
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
 });
 
+/**
+ * A body's `id` and `value` may only repeat the key's own (as a key read and sent back does): the gateway chooses a
+ * key's value, and PUT's path names its id.
+ */
+function checkOwnFields(body: VirtualKeyBody, previous: VirtualKeyRecord | null, id: string | null): void {
+  if (body.id !== undefined && body.id !== id) {
+    throw badRequest(id === null ? "id is chosen by the gateway; PUT /api/governance/virtual-keys/{id} creates a key under an id of yours" : `body names id '${body.id.slice(0, 128)}' but the path names '${id}'`, "invalid_request", "id");
+  }
+  if (body.value !== undefined && (previous === null || body.value !== presentVirtualKey(previous).value)) {
+    throw badRequest("a key's value is chosen by the gateway and cannot be set; create a new key to get a new value", "invalid_request", "value");
+  }
+}
+
 virtualKeyRoutes.post("/", async (c) => {
   const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
   if (body.name === undefined) throw badRequest("name is required", "invalid_request", "name");
+  checkOwnFields(body, null, null);
   const { value, valueHash, valuePrefix } = await newKeyValue();
   const record = await store(c, buildVirtualKeyRecord({ id: crypto.randomUUID(), valueHash, valuePrefix }, body, null), null);
   return jsonResponse({ message: "Virtual key created successfully", virtual_key: { ...presentVirtualKey(record), value }, warnings: await warningsFor(c, record) });
@@ -121,6 +135,7 @@ virtualKeyRoutes.put("/:id", async (c) => {
   if (!ID_PATTERN.test(id)) throw badRequest("a virtual key id is 1-128 letters, digits, '.', '_', ':' or '-'", "invalid_request", "id");
   const body = parseOrThrow(virtualKeyBodySchema, await readJsonObject(c.req.raw, BODY_LIMIT), "virtual key");
   const previous = await loadVirtualKey(c.env, id);
+  checkOwnFields(body, previous, id);
   if (previous) {
     const record = await store(c, buildVirtualKeyRecord({ id, valueHash: previous.value_hash, valuePrefix: previous.value_prefix }, body, previous), previous);
     return jsonResponse({ message: "Virtual key updated successfully", virtual_key: presentVirtualKey(record), warnings: await warningsFor(c, record) });

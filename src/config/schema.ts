@@ -200,8 +200,11 @@ const providerSettingsShape = {
 
 /** Body of POST /api/providers. */
 export const createProviderSchema = z.strictObject({ provider: providerName, ...providerSettingsShape });
-/** Body of PUT /api/providers/{provider}; `provider`, when present, must match the path. */
-export const updateProviderSchema = z.strictObject({ provider: z.optional(providerName), ...providerSettingsShape });
+/**
+ * Body of PUT /api/providers/{provider}; `provider` and `name`, when present, must match the path. `provider_status`
+ * is read-only state the answers carry, accepted so what GET answers can be sent back as it is.
+ */
+export const updateProviderSchema = z.strictObject({ provider: z.optional(providerName), name: z.optional(providerName), provider_status: z.optional(z.string()), ...providerSettingsShape });
 /** A provider as it appears under `providers.<name>` in config.json. */
 export const configProviderSchema = z.strictObject(providerSettingsShape);
 

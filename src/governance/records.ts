@@ -42,7 +42,7 @@ export function rateLimitOf(input: RateLimitInput | null | undefined): RateLimit
 }
 
 /** The keys a provider config allows (null: all): `allow_all_keys` true is all, false is exactly the listed ones. */
-function keyIdsOf(input: { key_ids?: string[] | undefined; allow_all_keys?: boolean | undefined }): string[] | null {
+function keyIdsOf(input: { key_ids?: string[] | null | undefined; allow_all_keys?: boolean | undefined }): string[] | null {
   if (input.allow_all_keys === true) return null;
   return input.key_ids ?? (input.allow_all_keys === false ? [] : null);
 }

@@ -71,8 +71,10 @@ export const providerConfigSchema = z.strictObject({
   id: z.optional(providerConfigId),
   provider: providerName,
   weight: z.nullish(z.number().check(z.gte(0))),
-  allowed_models: z.optional(z.array(z.string().check(z.minLength(1)))),
-  key_ids: z.optional(z.array(z.string().check(z.minLength(1)))),
+  /** null (as answers show "every model") is the same as leaving it out. */
+  allowed_models: z.nullish(z.array(z.string().check(z.minLength(1)))),
+  /** null (as answers show "every key") is the same as leaving it out. */
+  key_ids: z.nullish(z.array(z.string().check(z.minLength(1)))),
   /** Bifrost's: true allows every key of the provider (key_ids then do not apply); false only those key_ids list. */
   allow_all_keys: z.optional(z.boolean()),
   budgets: z.optional(z.array(budgetSchema)),
@@ -95,6 +97,12 @@ export const responseCacheSchema = z.strictObject({
 
 /** Body of POST and PUT /api/governance/virtual-keys. */
 export const virtualKeyBodySchema = z.strictObject({
+  // What answers carry about the key itself, accepted so a key read can be sent back as it is (virtual-keys.ts
+  // refuses a value or id that differs from the key's; the times are the gateway's to keep).
+  id: z.optional(z.string()),
+  value: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  updated_at: z.optional(z.string()),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   description: z.optional(z.string().check(z.maxLength(1024))),
   is_active: z.optional(z.boolean()),

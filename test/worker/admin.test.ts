@@ -72,6 +72,45 @@ describe("providers and keys", () => {
     expect((await postJson("/v1/chat/completions", { model: "vllm/x", messages: [] })).status).toBe(400);
   });
 
+  it("takes back what it answers: a provider and a virtual key as GET shows them, PUT unchanged", async () => {
+    const created = await admin("POST", "/api/providers", {
+      provider: "round-trip",
+      keys: [{ name: "k", value: SECRET, models: ["*"] }],
+      network_config: { base_url: origin("default"), default_request_timeout_in_seconds: 30 },
+      custom_provider_config: { base_provider_type: "openai" },
+    });
+    expect(created.status).toBe(200);
+    const shown = (await (await admin("GET", "/api/providers/round-trip")).json()) as Record<string, unknown>;
+    expect([shown.name, shown.provider_status]).toEqual(["round-trip", "active"]);
+    const put = await admin("PUT", "/api/providers/round-trip", shown);
+    expect(put.status, await put.clone().text()).toBe(200);
+    const { warnings: _warnings, ...after } = (await put.json()) as Record<string, unknown>;
+    expect(after).toEqual(shown);
+    const renamed = await admin("PUT", "/api/providers/round-trip", { ...shown, name: "elsewhere" });
+    expect([renamed.status, (await errorOf(renamed)).code]).toEqual([400, "provider_mismatch"]);
+
+    const key = await admin("POST", "/api/governance/virtual-keys", { name: "round-trip-key", provider_configs: [{ provider: "round-trip", weight: 1 }] });
+    expect(key.status).toBe(200);
+    const { virtual_key: record } = (await key.json()) as { virtual_key: { id: string; provider_configs: { key_ids: unknown }[] } };
+    expect(record.provider_configs[0]?.key_ids).toBeNull();
+    const read = (await (await admin("GET", `/api/governance/virtual-keys/${record.id}`)).json()) as { virtual_key: Record<string, unknown> };
+    const back = await admin("PUT", `/api/governance/virtual-keys/${record.id}`, read.virtual_key);
+    expect(back.status, await back.clone().text()).toBe(200);
+    expect(((await back.json()) as { virtual_key: { provider_configs: { key_ids: unknown }[] } }).virtual_key.provider_configs[0]?.key_ids).toBeNull();
+    // The key's own id and value may be repeated, never changed.
+    for (const [path, body, param] of [
+      [`/api/governance/virtual-keys/${record.id}`, { ...read.virtual_key, value: "sk-bf-chosen" }, "value"],
+      [`/api/governance/virtual-keys/${record.id}`, { ...read.virtual_key, id: "other" }, "id"],
+    ] as const) {
+      const refused = await admin("PUT", path, body);
+      expect([refused.status, (await errorOf(refused)).param]).toEqual([400, param]);
+    }
+    const copied = await admin("POST", "/api/governance/virtual-keys", { ...read.virtual_key, name: "copy" });
+    expect([copied.status, (await errorOf(copied)).param]).toEqual([400, "id"]);
+    expect((await admin("DELETE", `/api/governance/virtual-keys/${record.id}`)).status).toBe(200);
+    expect((await admin("DELETE", "/api/providers/round-trip")).status).toBe(200);
+  });
+
   it("rejects unknown fields with a 400 that names them", async () => {
     const response = await admin("POST", "/api/providers", {
       provider: "vllm",

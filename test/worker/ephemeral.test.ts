@@ -98,7 +98,8 @@ describe("ephemeral tokens", () => {
     expect((await chatAs(two.token, APP)).status).toBe(200);
     // Another key cannot revoke it — and is told so rather than told it worked; nor can an id no key minted be.
     const other = await virtualKey("ephemeral-other-parent", { provider_configs: [{ provider: "vllm" }] });
-    for (const [key, id] of [[other, two.id], [parent, "not-a-token-id"], [parent, `${two.id.split(".")[0]}.AAAAAAAAAAAAAAAA`]]) {
+    const strangers: [string, string][] = [[other, two.id], [parent, "not-a-token-id"], [parent, `${two.id.split(".")[0]}.AAAAAAAAAAAAAAAA`]];
+    for (const [key, id] of strangers) {
       const refused = await gateway(`/api/governance/virtual-keys/ephemeral-tokens/${id}`, { method: "DELETE", headers: { "x-bf-vk": key } });
       expect(refused.status).toBe(404);
       expect((await errorOf(refused)).code).toBe("ephemeral_token_not_found");
