@@ -93,7 +93,9 @@ function adminApp(): Hono<AppEnv> {
   const app = gatewayApp();
   app.get("/ui", () => dashboardPage());
   app.get("/", (c) => c.redirect("/ui"));
-  // Authenticated by the virtual key itself, so it sits before the admin guard.
+  // Authenticated by the virtual key itself, so it sits before the admin guard. A browser app holding a key may read
+  // its quota (CORS, the key's allowed_origins checked as for inference); the token routes are for backends.
+  app.use("/api/governance/virtual-keys/quota", cors);
   app.get("/api/governance/virtual-keys/quota", (c) => handleQuota(c));
   app.post("/api/governance/virtual-keys/ephemeral-tokens", (c) => handleMintToken(c));
   app.delete("/api/governance/virtual-keys/ephemeral-tokens", (c) => handleRevokeAllTokens(c));

@@ -130,6 +130,18 @@ describe("ephemeral tokens", () => {
     expect(limited.headers.get("retry-after")).toBeTruthy();
   });
 
+  it("lets a browser app holding a key read that key's quota from an origin the key allows, and no other", async () => {
+    const preflight = await gateway("/api/governance/virtual-keys/quota", { method: "OPTIONS", headers: { origin: APP, "access-control-request-method": "GET", "access-control-request-headers": "x-bf-vk" } });
+    expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-headers")]).toEqual([204, APP, "x-bf-vk"]);
+    const read = await gateway("/api/governance/virtual-keys/quota", { headers: { "x-bf-vk": parent, origin: APP } });
+    expect([read.status, read.headers.get("access-control-allow-origin")]).toEqual([200, APP]);
+    const elsewhere = await gateway("/api/governance/virtual-keys/quota", { headers: { "x-bf-vk": parent, origin: "https://evil.example.com" } });
+    expect([elsewhere.status, (await errorOf(elsewhere)).code]).toEqual([403, "origin_not_allowed"]);
+    // The token routes are for backends: a browser's preflight for them is refused.
+    const mintPreflight = await gateway("/api/governance/virtual-keys/ephemeral-tokens", { method: "OPTIONS", headers: { origin: APP, "access-control-request-method": "POST" } });
+    expect(mintPreflight.status).toBe(403);
+  });
+
   it("cannot mint tokens or read its key's quota", async () => {
     const { token } = await mint({ allowed_origin: APP });
     expect((await postJson("/api/governance/virtual-keys/ephemeral-tokens", { allowed_origin: APP }, { authorization: `Bearer ${token}`, origin: APP })).status).toBe(403);
