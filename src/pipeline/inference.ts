@@ -96,7 +96,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
 
   let primaryError: unknown;
   let firstError: unknown;
-  /** Origin attempts made by every chain that failed: what the log and x-bf-attempts report when all did. */
+  /** Origin attempts made by the chains that failed, which the log and x-bf-attempts count in. */
   let failedAttempts = 0;
   for (const { chain, position } of healthFirst(chains)) {
     // 4. Admit.
@@ -144,11 +144,12 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
       if (isChatTemplated(plan.requestType)) learnFromUsage(answer.usage, templateModel(target.provider.name, target.upstreamModel), plan.estimate.promptTokens);
 
       // 8. Log: the request log writes the row once the outcome is known.
-      recordRoute(trace, target, chain.publicModel, attempts, position);
+      // Attempts count every origin asked: the failed chains' and this one's.
+      recordRoute(trace, target, chain.publicModel, failedAttempts + attempts, position);
       trace.outcome = outcome;
       if (answer.holdEnd) answer.holdEnd(settled);
       else await settled;
-      return withRouteHeaders(answer.response, target, attempts, position);
+      return withRouteHeaders(answer.response, target, failedAttempts + attempts, position);
     } catch (error) {
       failedAttempts += attemptsOf(error);
       if (position === 0) primaryError = error;

@@ -101,6 +101,8 @@ describe("fallbacks", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("x-bf-fallback-index")).toBe("1");
     expect(response.headers.get("x-bf-provider")).toBe("vllm");
+    // The primary's one attempt, none for the provider that does not exist, and the one that answered.
+    expect(response.headers.get("x-bf-attempts")).toBe("2");
     const [sent] = await received("fallback-1");
     expect(JSON.parse(sent?.body ?? "{}").fallbacks).toBeUndefined();
   });

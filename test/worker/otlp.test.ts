@@ -206,7 +206,7 @@ describe("OTLP trace export", () => {
     expect(answered?.status).toEqual({ code: 0 });
     expect(attributes(answered as OtlpSpan)["error.type"]).toBeUndefined();
     expect(server.status).toEqual({ code: 0 });
-    expect(attributes(server)).toMatchObject({ "gen_ai.request.model": `vllm/${LLAMA}`, "bifrost.fallback_index": 1, "bifrost.attempts": 1, "gen_ai.response.finish_reasons": ["stop"] });
+    expect(attributes(server)).toMatchObject({ "gen_ai.request.model": `vllm/${LLAMA}`, "bifrost.fallback_index": 1, "bifrost.attempts": 2, "gen_ai.response.finish_reasons": ["stop"] });
   });
 
   it("marks the server span of a request the gateway answered with a 5xx as an error, naming the code", async () => {
