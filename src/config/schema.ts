@@ -6,6 +6,7 @@
 import * as z from "zod/mini";
 import { REASONING_FIELD_CHOICES } from "../upstream/reasoning-field";
 import { envReferenceProblem, isGatewayName } from "../upstream/secrets";
+import { displayName } from "./validation";
 
 const ENV_REF = /^env\.[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -57,7 +58,7 @@ export const accessServiceTokenSchema = z.strictObject({
 
 export const providerKeySchema = z.strictObject({
   id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits, '.', '_', ':' or '-'"))),
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  name: z.optional(displayName),
   value: z._default(secretValue, ""),
   models: z.optional(z.array(modelName)),
   blacklisted_models: z.optional(z.array(modelName)),

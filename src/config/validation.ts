@@ -7,6 +7,16 @@ import { GatewayError } from "../http/errors";
 // English is what the classic build installs, so messages read the same whichever build made a schema.
 z.config(en());
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A name people give a key, team or customer: 1–128 characters of well-formed Unicode. A lone surrogate (valid in
+ * JSON, not in UTF-8) would come back as U+FFFD from one store and as itself from another.
+ */
+export const displayName = z
+  .string()
+  .check(z.minLength(1), z.maxLength(128), z.refine((value) => !LONE_SURROGATE.test(value), "must be well-formed Unicode text (it holds a lone surrogate)"));
+
 /** Issues and field names a message names at most: a hostile body must not become a megabyte-long error. */
 const MAX_ISSUES = 10;
 const MAX_NAME = 64;

@@ -4,6 +4,7 @@
  * is charged at every level.
  */
 import * as z from "zod/mini";
+import { displayName } from "../config/validation";
 import { badRequest } from "../http/errors";
 import { KEY_SCOPE, type LimiterConfig } from "./limits";
 import { budgetsOf, rateLimitOf } from "./records";
@@ -12,7 +13,7 @@ import { budgetSchema, groupId, leaseShare, rateLimitSchema, type Budget, type R
 
 export type GroupKind = "team" | "customer";
 
-const name = z.string().check(z.minLength(1), z.maxLength(128));
+const name = displayName;
 
 /** Body of POST and PUT /api/governance/teams: `{name, customer_id?, budgets[], rate_limit?}`. */
 export const teamBodySchema = z.strictObject({

@@ -4,6 +4,7 @@
  */
 import * as z from "zod/mini";
 import { providerName } from "../config/schema";
+import { displayName } from "../config/validation";
 import { calendarUnit, parseDuration } from "./duration";
 import { alertsSchema, type AlertSettings } from "../alerts/config";
 
@@ -103,7 +104,7 @@ export const virtualKeyBodySchema = z.strictObject({
   value: z.optional(z.string()),
   created_at: z.optional(z.string()),
   updated_at: z.optional(z.string()),
-  name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  name: z.optional(displayName),
   description: z.optional(z.string().check(z.maxLength(1024))),
   is_active: z.optional(z.boolean()),
   provider_configs: z.optional(z.array(providerConfigSchema).check(z.maxLength(100))),

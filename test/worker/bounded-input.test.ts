@@ -31,6 +31,21 @@ describe("bounded inputs", () => {
     expect((await errorOf(provider)).message).toBe("request body is larger than the 4 MiB limit");
   });
 
+  it("refuses names holding a lone surrogate, which stores keep inconsistently", async () => {
+    const lone = "gpu\ud800";
+    const writes: [string, string, Record<string, unknown>][] = [
+      ["POST", "/api/governance/virtual-keys", { name: lone }],
+      ["POST", "/api/governance/teams", { name: lone }],
+      ["POST", "/api/providers/vllm/keys", { name: lone, vllm_key_config: { url: origin("default") } }],
+    ];
+    for (const [method, path, body] of writes) {
+      const refused = await admin(method, path, body);
+      expect(refused.status, path).toBe(400);
+      expect((await errorOf(refused)).message, path).toContain("must be well-formed Unicode text");
+    }
+    expect((await admin("POST", "/api/governance/teams", { name: "gpu 🎉" })).status).toBe(200);
+  });
+
   it("names at most ten problems of a body, each briefly", async () => {
     const fields = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`field_${i}_${"z".repeat(200)}`, i]));
     const response = await admin("POST", "/api/governance/virtual-keys", { name: "bounded", ...fields });
