@@ -9,6 +9,7 @@
 import { isJsonObject, type JsonObject } from "../http/body";
 import { errorPartsOf } from "./errors";
 import type { OriginCall } from "./origin";
+import { readText } from "./respond";
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8" };
 
@@ -44,14 +45,7 @@ export function streamTextOf(body: unknown): string | null {
  * same body, to be relayed as JSON.
  */
 export async function jsonAsStream(call: OriginCall): Promise<OriginCall> {
-  let text: string;
-  try {
-    text = await call.response.text();
-  } catch (thrown) {
-    throw call.readFailure(thrown);
-  } finally {
-    call.stopTimer();
-  }
+  const text = await readText(call);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -45,7 +45,8 @@ export function isJsonContent(response: Response): boolean {
   return type === "" || type.includes("json");
 }
 
-async function readText(call: OriginCall): Promise<string> {
+/** The answer's whole body, a read failure mapped to the client's error; the request timer stops either way. */
+export async function readText(call: OriginCall): Promise<string> {
   try {
     return await call.response.text();
   } catch (thrown) {
