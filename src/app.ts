@@ -1,11 +1,10 @@
 /**
  * The gateway's HTTP surface: two Hono apps behind one path check. Inference (/v1 and its drop-in aliases, health)
  * runs on Hono's RegExpRouter, one precompiled match per request; the admin API, metrics and dashboard have routes
- * that router cannot express together (a static segment beside a parameter at one level), so they get the default
- * router. In both, a request gets an id and every failure passes the one error handler.
+ * that router cannot express together (a static segment beside a parameter at one level), so they get TrieRouter
+ * (http/apps.ts). In both, a request gets an id and every failure passes the one error handler.
  */
-import { Hono } from "hono";
-import { RegExpRouter } from "hono/router/reg-exp-router";
+import { regExpApp, routeGroup, type App } from "./http/apps";
 import type { Env } from "./env";
 import { configRoutes } from "./admin/config-import";
 import { requireAdmin } from "./admin/auth";
@@ -30,8 +29,6 @@ import { settingsOf } from "./settings";
 import { requestIdFor } from "./http/context";
 import { GatewayError, asGatewayError, errorResponse, jsonResponse } from "./http/errors";
 
-type AppRouter = NonNullable<ConstructorParameters<typeof Hono<AppEnv>>[0]>["router"];
-
 /** The one place errors are shaped: Anthropic's SDKs expect Anthropic's shape on every Messages route and under /anthropic. */
 function shapedError(path: string, error: GatewayError, requestId: string): Response {
   if (/\/messages(\/count_tokens)?$/.test(path) || path.startsWith("/anthropic/")) return anthropicErrorResponse(error, requestId);
@@ -39,8 +36,7 @@ function shapedError(path: string, error: GatewayError, requestId: string): Resp
 }
 
 /** A Hono app with what every route shares: the request id, the settings check, the error shape. */
-function gatewayApp(router?: AppRouter): Hono<AppEnv> {
-  const app = router ? new Hono<AppEnv>({ router }) : new Hono<AppEnv>();
+function gatewayApp(app: App): App {
 
   app.use(async (c, next) => {
     const requestId = requestIdFor(c.req.raw);
@@ -67,8 +63,8 @@ function gatewayApp(router?: AppRouter): Hono<AppEnv> {
   return app;
 }
 
-function inferenceApp(): Hono<AppEnv> {
-  const app = gatewayApp(new RegExpRouter());
+function inferenceApp(): App {
+  const app = gatewayApp(regExpApp());
   app.get("/health", () => jsonResponse({ status: "ok" }));
 
   const vllmRoot = vllmRootRoutes();
@@ -89,8 +85,8 @@ function inferenceApp(): Hono<AppEnv> {
   return app;
 }
 
-function adminApp(): Hono<AppEnv> {
-  const app = gatewayApp();
+function adminApp(): App {
+  const app = gatewayApp(routeGroup());
   app.get("/ui", () => dashboardPage());
   app.get("/", (c) => c.redirect("/ui"));
   // Authenticated by the virtual key itself, so it sits before the admin guard. A browser app holding a key may read

@@ -3,7 +3,7 @@
  * and rate limits); GET /api/config exports the providers in the same shape (secrets masked — key values, Access
  * tokens, extra header values — and a masked value re-imported keeps the stored secret, at the same origin only).
  */
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
 import { configProviderSchema, providerName } from "../config/schema";
 import { deleteProvider, loadProviders, publishSnapshot, saveProvider } from "../config/store";
@@ -46,7 +46,7 @@ const configFileSchema = z.strictObject({
   ...Object.fromEntries(Object.keys(SECTIONS_NOT_IMPORTED).map((section) => [section, z.optional(z.unknown())])),
 });
 
-export const configRoutes = new Hono<AppEnv>();
+export const configRoutes = routeGroup();
 
 configRoutes.post("/import", async (c) => {
   const file = parseOrThrow(configFileSchema, await readJsonObject(c.req.raw, IMPORT_BODY_LIMIT), "config.json");

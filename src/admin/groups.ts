@@ -4,7 +4,7 @@
  * against them.
  */
 import { queryOf } from "../http/query";
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
@@ -72,10 +72,10 @@ async function store(env: Env, built: GroupRecord): Promise<GroupRecord> {
 }
 
 /** The CRUD routes of one kind of group. */
-export function groupRoutes(kind: GroupKind): Hono<AppEnv> {
+export function groupRoutes(kind: GroupKind): App {
   const plural = `${kind}s`;
   const schema = kind === "team" ? teamBodySchema : customerBodySchema;
-  const routes = new Hono<AppEnv>();
+  const routes = routeGroup();
   const existing = async (c: Context<AppEnv>, id: string): Promise<GroupRecord> => {
     const record = await loadGroup(c.env, kind, id);
     if (!record) throw new GatewayError(404, `${kind} '${id}' not found`, `${kind}_not_found`);

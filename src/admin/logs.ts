@@ -1,6 +1,6 @@
 /** GET /api/logs (filters, pagination), GET /api/logs/summary (time buckets for charts), GET /api/logs/usage (breakdowns), and the retention clean-up. */
 import { queryOf } from "../http/query";
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import type { AppEnv, Env } from "../env";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
@@ -50,7 +50,7 @@ function filterOf(query: LogQuery, withTime = true): Filter {
   return { where: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", bindings };
 }
 
-export const logRoutes = new Hono<AppEnv>();
+export const logRoutes = routeGroup();
 
 logRoutes.get("/", async (c) => {
   const query = parseOrThrow(logQuery, queryOf(c), "log query");

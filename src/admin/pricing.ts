@@ -1,6 +1,6 @@
 /** /api/governance/pricing-overrides — model prices (USD per 1M tokens) at global, provider, key or virtual-key scope. */
 import { queryOf } from "../http/query";
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
 import { providerName } from "../config/schema";
 import { getRoutingTable, publishSnapshot } from "../config/store";
@@ -50,7 +50,7 @@ async function savePricingOverride(env: AppEnv["Bindings"], rule: PricingOverrid
   await publishSnapshot(env);
 }
 
-export const pricingRoutes = new Hono<AppEnv>();
+export const pricingRoutes = routeGroup();
 
 const priceQuery = z.strictObject({
   provider: providerName,

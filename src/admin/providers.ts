@@ -1,5 +1,5 @@
 /** /api/providers and /api/providers/{provider}/keys — Bifrost's provider and key management API. */
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import type { Context } from "hono";
 import { createProviderSchema, providerKeySchema, updateProviderSchema, type ProviderKey } from "../config/schema";
 import { deleteProvider, loadProvider, loadProviders, publishSnapshot, saveProvider } from "../config/store";
@@ -31,7 +31,7 @@ function findKey(keys: readonly ProviderKey[], idOrName: string, provider: strin
   return key;
 }
 
-export const providerRoutes = new Hono<AppEnv>();
+export const providerRoutes = routeGroup();
 
 providerRoutes.get("/", async (c) => {
   const providers = (await loadProviders(c.env)).map(presentProvider);

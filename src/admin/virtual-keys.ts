@@ -4,7 +4,7 @@
  * deactivation above all) applies to the very next request everywhere.
  */
 import { queryOf } from "../http/query";
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
@@ -97,7 +97,7 @@ const listQuery = z.object({
   order: z._default(z.enum(["asc", "desc"]), "asc"),
 });
 
-export const virtualKeyRoutes = new Hono<AppEnv>();
+export const virtualKeyRoutes = routeGroup();
 
 virtualKeyRoutes.get("/", async (c) => {
   const { limit, offset, search, team_id: teamId, customer_id: customerId, sort_by: sortBy, order } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");

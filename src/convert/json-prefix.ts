@@ -6,143 +6,143 @@
  *
  * Anthropic's SDKs parse a tool block's `input_json_delta`s as they arrive: one piece that cannot begin valid JSON
  * throws in the client, and a block cannot take more pieces once it is stopped. This tells the Messages stream when
- * a piece is safe to send and when a call's arguments are whole.
+ * a piece is safe to send and when a call's arguments are whole. (Its state lives in a closure rather than fields:
+ * the bundle keeps field names, and the Worker's size is worth a few hundred bytes.)
  */
 export type JsonProgress = "partial" | "complete" | "invalid";
 
-type Expect = "value" | "valueOrClose" | "keyOrClose" | "key" | "colon" | "commaOrClose" | "end";
+export interface JsonPrefix {
+  readonly progress: JsonProgress;
+  /** How many characters of the last piece pushed kept the text valid (all of them unless it turned invalid). */
+  readonly accepted: number;
+  push(text: string): JsonProgress;
+}
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const NUMBER_CHAR = /[0-9+\-.eE]/;
 const HEX = /[0-9a-fA-F]/;
 const ESCAPABLE = '"\\/bfnrt';
 const LITERALS: Record<string, string> = { t: "rue", f: "alse", n: "ull" };
+const SPACE = " \t\n\r";
 
-export class JsonPrefix {
-  private readonly closers: string[] = [];
-  private expect: Expect = "value";
-  private token: "none" | "string" | "number" | "literal" = "none";
-  private stringIsKey = false;
-  private escaped = false;
-  private hexLeft = 0;
-  private literalLeft = "";
-  private number = "";
-  private state: JsonProgress = "partial";
+/** What may come next outside a token. */
+const enum Expect {
+  Value,
+  ValueOrClose,
+  KeyOrClose,
+  Key,
+  Colon,
+  CommaOrClose,
+  End,
+}
 
-  get progress(): JsonProgress {
-    return this.state;
-  }
+/** What is being read inside a token. */
+const enum Token {
+  None,
+  Text,
+  Key,
+  Number,
+  Literal,
+}
 
-  /** How many characters of the last piece pushed kept the text valid (all of them unless it turned invalid). */
-  accepted = 0;
+export function jsonPrefix(): JsonPrefix {
+  const closers: string[] = [];
+  let expect = Expect.Value;
+  let token = Token.None;
+  let escaped = false;
+  let hexLeft = 0;
+  let pending = ""; // a literal's remaining letters, or a number's characters so far
+  let state: JsonProgress = "partial";
+  let accepted = 0;
 
-  push(text: string): JsonProgress {
-    let index = 0;
-    for (; index < text.length && this.state !== "invalid"; index += 1) this.step(text.charAt(index));
-    this.accepted = this.state === "invalid" ? index - 1 : index;
-    return this.state;
-  }
-
-  private step(ch: string): void {
-    if (this.token === "string") return this.inString(ch);
-    if (this.token === "literal") {
-      if (ch !== this.literalLeft.charAt(0)) return this.fail();
-      this.literalLeft = this.literalLeft.slice(1);
-      if (this.literalLeft === "") {
-        this.token = "none";
-        this.afterValue();
-      }
-      return;
+  const afterValue = () => {
+    if (closers.length > 0) expect = Expect.CommaOrClose;
+    else {
+      expect = Expect.End;
+      state = "complete";
     }
-    if (this.token === "number") {
-      if (NUMBER_CHAR.test(ch)) {
-        this.number += ch;
-        return;
-      }
-      this.token = "none";
-      if (!NUMBER.test(this.number)) return this.fail();
-      this.afterValue();
-    }
-    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r") return;
-    switch (this.expect) {
-      case "value":
-      case "valueOrClose":
-        return this.value(ch);
-      case "keyOrClose":
-        if (ch === "}") return this.close(ch);
-        return this.key(ch);
-      case "key":
-        return this.key(ch);
-      case "colon":
-        if (ch !== ":") return this.fail();
-        this.expect = "value";
-        return;
-      case "commaOrClose":
-        if (ch === ",") {
-          this.expect = this.closers.at(-1) === "}" ? "key" : "value";
-          return;
-        }
-        return this.close(ch);
-      case "end":
-        return this.fail();
-    }
-  }
+  };
+  const close = (ch: string) => {
+    if (closers.pop() === ch) afterValue();
+    else state = "invalid";
+  };
 
-  private value(ch: string): void {
-    if (ch === "]" && this.expect === "valueOrClose") return this.close(ch);
-    if (ch === "{" || ch === "[") {
-      this.closers.push(ch === "{" ? "}" : "]");
-      this.expect = ch === "{" ? "keyOrClose" : "valueOrClose";
-    } else if (ch === '"') {
-      this.token = "string";
-      this.stringIsKey = false;
-    } else if (ch === "-" || (ch >= "0" && ch <= "9")) {
-      this.token = "number";
-      this.number = ch;
-    } else if (LITERALS[ch] !== undefined) {
-      this.token = "literal";
-      this.literalLeft = LITERALS[ch];
-    } else this.fail();
-  }
-
-  private key(ch: string): void {
-    if (ch !== '"') return this.fail();
-    this.token = "string";
-    this.stringIsKey = true;
-  }
-
-  private inString(ch: string): void {
-    if (this.hexLeft > 0) {
-      if (!HEX.test(ch)) return this.fail();
-      this.hexLeft -= 1;
-    } else if (this.escaped) {
-      this.escaped = false;
-      if (ch === "u") this.hexLeft = 4;
-      else if (!ESCAPABLE.includes(ch)) this.fail();
-    } else if (ch === "\\") this.escaped = true;
+  const inString = (ch: string) => {
+    if (hexLeft > 0) {
+      if (HEX.test(ch)) hexLeft -= 1;
+      else state = "invalid";
+    } else if (escaped) {
+      escaped = false;
+      if (ch === "u") hexLeft = 4;
+      else if (!ESCAPABLE.includes(ch)) state = "invalid";
+    } else if (ch === "\\") escaped = true;
     else if (ch === '"') {
-      this.token = "none";
-      if (this.stringIsKey) this.expect = "colon";
-      else this.afterValue();
-    } else if (ch < " ") this.fail();
-  }
+      if (token === Token.Key) expect = Expect.Colon;
+      else afterValue();
+      token = Token.None;
+    } else if (ch < " ") state = "invalid";
+  };
 
-  private close(ch: string): void {
-    if (this.closers.at(-1) !== ch) return this.fail();
-    this.closers.pop();
-    this.afterValue();
-  }
+  const value = (ch: string) => {
+    if (ch === "{" || ch === "[") {
+      closers.push(ch === "{" ? "}" : "]");
+      expect = ch === "{" ? Expect.KeyOrClose : Expect.ValueOrClose;
+    } else if (ch === '"') token = Token.Text;
+    else if (ch === "-" || (ch >= "0" && ch <= "9")) {
+      token = Token.Number;
+      pending = ch;
+    } else if (LITERALS[ch] !== undefined) {
+      token = Token.Literal;
+      pending = LITERALS[ch];
+    } else state = "invalid";
+  };
 
-  private afterValue(): void {
-    if (this.closers.length > 0) {
-      this.expect = "commaOrClose";
+  const step = (ch: string) => {
+    if (token === Token.Text || token === Token.Key) return inString(ch);
+    if (token === Token.Literal) {
+      if (ch !== pending.charAt(0)) state = "invalid";
+      else if ((pending = pending.slice(1)) === "") {
+        token = Token.None;
+        afterValue();
+      }
       return;
     }
-    this.expect = "end";
-    this.state = "complete";
-  }
+    if (token === Token.Number) {
+      if (NUMBER_CHAR.test(ch)) {
+        pending += ch;
+        return;
+      }
+      token = Token.None;
+      if (!NUMBER.test(pending)) return void (state = "invalid");
+      afterValue();
+    }
+    if (SPACE.includes(ch)) return;
+    if (expect === Expect.Value || (expect === Expect.ValueOrClose && ch !== "]")) value(ch);
+    else if (expect === Expect.ValueOrClose || (expect === Expect.KeyOrClose && ch === "}")) close(ch);
+    else if (expect === Expect.KeyOrClose || expect === Expect.Key) {
+      if (ch === '"') token = Token.Key;
+      else state = "invalid";
+    } else if (expect === Expect.Colon) {
+      if (ch === ":") expect = Expect.Value;
+      else state = "invalid";
+    } else if (expect === Expect.CommaOrClose) {
+      if (ch === ",") expect = closers.at(-1) === "}" ? Expect.Key : Expect.Value;
+      else close(ch);
+    } else state = "invalid";
+  };
 
-  private fail(): void {
-    this.state = "invalid";
-  }
+  return {
+    get progress() {
+      return state;
+    },
+    get accepted() {
+      return accepted;
+    },
+    push(text: string) {
+      let index = 0;
+      for (; index < text.length && state !== "invalid"; index += 1) step(text.charAt(index));
+      accepted = state === "invalid" ? index - 1 : index;
+      return state;
+    },
+  };
 }

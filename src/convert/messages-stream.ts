@@ -14,7 +14,7 @@
 import type { JsonObject } from "../http/body";
 import { EventConverter } from "../upstream/stream-converter";
 import { randomId, reasoningOf, type ChatChunk, type ChatDeltaToolCall, type ChatUsage } from "./chat-types";
-import { JsonPrefix } from "./json-prefix";
+import { jsonPrefix, type JsonPrefix } from "./json-prefix";
 import { anthropicUsage, stopReasonOf } from "./messages-response";
 
 type TextKind = "thinking" | "text";
@@ -116,7 +116,7 @@ export class MessagesStreamConverter extends EventConverter {
   private toolDelta(call: ChatDeltaToolCall, out: string[]): void {
     let tool = this.tools.get(call.index);
     if (!tool) {
-      tool = { id: call.id ?? randomId("toolu_"), name: call.function?.name ?? "", arguments: new JsonPrefix(), held: "" };
+      tool = { id: call.id ?? randomId("toolu_"), name: call.function?.name ?? "", arguments: jsonPrefix(), held: "" };
       this.tools.set(call.index, tool);
     }
     const fragment = call.function?.arguments ?? "";

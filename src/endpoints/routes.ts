@@ -2,7 +2,7 @@
  * The OpenAI-compatible surface, mounted under /v1, /openai/v1, /openai, and under /vllm and /vllm/v1 where a bare
  * model name means a vLLM model.
  */
-import { Hono } from "hono";
+import { routeGroup, type App } from "../http/apps";
 import type { AppEnv } from "../env";
 import { badRequest } from "../http/errors";
 import { MAX_MODEL_NAME_LENGTH } from "../http/request-fields";
@@ -31,8 +31,8 @@ function decodedModelName(encoded: string): string {
   return name;
 }
 
-export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function inferenceRoutes(defaultProvider?: string): App {
+  const routes = routeGroup();
   routes.post("/chat/completions", (c) => handleJsonInference(c, CHAT, defaultProvider));
   routes.post("/completions", (c) => handleJsonInference(c, COMPLETIONS, defaultProvider));
   routes.post("/embeddings", (c) => handleJsonInference(c, EMBEDDINGS, defaultProvider));
@@ -65,8 +65,8 @@ export function inferenceRoutes(defaultProvider?: string): Hono<AppEnv> {
 }
 
 /** vLLM's own endpoints at the gateway's root, where `vllm serve` has them: POST /tokenize, /score, … */
-export function vllmRootRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function vllmRootRoutes(): App {
+  const routes = routeGroup();
   for (const endpoint of [TOKENIZE, DETOKENIZE, SCORE, CLASSIFY, POOLING]) routes.post(endpoint.path, (c) => handleNative(c, endpoint));
   return routes;
 }
@@ -75,8 +75,8 @@ export function vllmRootRoutes(): Hono<AppEnv> {
  * Anthropic's SDK appends /v1/messages to its base URL: http://gateway/anthropic. As on Bifrost's, a Claude model
  * named bare there (`claude-3-5-sonnet-20241022`) goes to the `anthropic` provider when no key lists that name.
  */
-export function anthropicRoutes(): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function anthropicRoutes(): App {
+  const routes = routeGroup();
   routes.post("/v1/messages", (c) => handleMessages(c, undefined, ANTHROPIC));
   routes.post("/v1/messages/count_tokens", (c) => handleCountTokens(c, undefined, ANTHROPIC));
   routes.get("/v1/models", (c) => handleListModelsAnthropic(c));

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChatChunk } from "../../src/convert/chat-types";
 import { messagesToChat } from "../../src/convert/messages-request";
 import { chatToMessage } from "../../src/convert/messages-response";
-import { JsonPrefix } from "../../src/convert/json-prefix";
+import { jsonPrefix } from "../../src/convert/json-prefix";
 import { MessagesStreamConverter } from "../../src/convert/messages-stream";
 import { responsesToChat } from "../../src/convert/responses-request";
 import { chatToResponse } from "../../src/convert/responses-response";
@@ -244,7 +244,7 @@ describe("Messages stream converter", () => {
 
 describe("JSON arriving in pieces", () => {
   const progress = (pieces: string[]) => {
-    const json = new JsonPrefix();
+    const json = jsonPrefix();
     return pieces.map((piece) => json.push(piece));
   };
 
@@ -260,7 +260,7 @@ describe("JSON arriving in pieces", () => {
   });
 
   it("counts the characters of a piece that kept it valid", () => {
-    const json = new JsonPrefix();
+    const json = jsonPrefix();
     json.push('{"a": [1');
     expect(json.push(', 2]} trailing')).toBe("invalid");
     expect(json.accepted).toBe(6);
