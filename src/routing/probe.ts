@@ -26,16 +26,25 @@ export interface OriginReport {
 export type ProbeReports = Record<string, OriginReport>;
 
 /** Sums a metric's samples across label sets in Prometheus text. */
-function metricSum(text: string, names: readonly string[]): number | undefined {
-  let total: number | undefined;
-  for (const line of text.split("\n")) {
-    const name = names.find((candidate) => line.startsWith(`${candidate}{`) || line.startsWith(`${candidate} `));
-    if (!name) continue;
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (Number.isFinite(value)) total = (total ?? 0) + value;
+/**
+ * The values of every series (one per engine of a data-parallel server) of the first of `names` the text has: vLLM
+ * exports its older metric name as a copy of the newer one while both exist, so the two must not be added up.
+ */
+function metricValues(text: string, names: readonly string[]): number[] {
+  const lines = text.split("\n");
+  for (const name of names) {
+    const values: number[] = [];
+    for (const line of lines) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+      if (Number.isFinite(value)) values.push(value);
+    }
+    if (values.length > 0) return values;
   }
-  return total;
+  return [];
 }
+
+const sum = (values: number[]): number | undefined => (values.length === 0 ? undefined : values.reduce((total, value) => total + value, 0));
 
 export function originKey(target: Target): string {
   return `${target.provider.name}/${target.key.id}`;
@@ -54,8 +63,10 @@ export async function probeOrigin(env: Env, target: Target, withMetrics: boolean
     if (report.healthy && withMetrics) {
       const metrics = await ask("/metrics");
       if (metrics.ok) {
-        report.waiting = metricSum(metrics.text, ["vllm:num_requests_waiting"]);
-        report.kvCacheUsage = metricSum(metrics.text, ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]);
+        // Queues add up across engines; KV-cache use is a share per engine, so the origin's is their mean.
+        report.waiting = sum(metricValues(metrics.text, ["vllm:num_requests_waiting"]));
+        const kvCache = metricValues(metrics.text, ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]);
+        report.kvCacheUsage = kvCache.length === 0 ? undefined : (sum(kvCache) ?? 0) / kvCache.length;
       }
     }
   } catch {

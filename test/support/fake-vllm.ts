@@ -173,8 +173,11 @@ export class FakeVllm {
     if (req.method === "GET" && path === "/health") return void res.writeHead(origin === "sick" ? 503 : 200).end();
     if (req.method === "GET" && path === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      const waiting = origin === "queued" ? 7 : 0;
-      return void res.end(`# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} ${waiting}.0\nvllm:kv_cache_usage_perc{model_name="m"} 0.42\n`);
+      // Two data-parallel engines, and KV-cache use under both names, as vLLM 0.10 exports it: the origin's queue is
+      // 7 (4 + 3) for "queued", 0 elsewhere, and its KV-cache use 0.42 (not 0.84 or 1.68, the sums).
+      const [first, second] = origin === "queued" ? [4, 3] : [0, 0];
+      const series = (name: string, a: number, b: number) => `# TYPE ${name} gauge\n${name}{engine="0",model_name="m"} ${a}\n${name}{engine="1",model_name="m"} ${b}\n`;
+      return void res.end(series("vllm:num_requests_waiting", first, second) + series("vllm:kv_cache_usage_perc", 0.42, 0.42) + series("vllm:gpu_cache_usage_perc", 0.42, 0.42));
     }
     if (req.method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
     if (path === "/rerank" || (path === "/v1/rerank" && origin !== "rerank-only")) return this.rerank(res, raw);
