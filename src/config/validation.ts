@@ -1,11 +1,11 @@
 /** Turns zod failures into one 400 whose message names every offending field. */
 import * as z from "zod/mini";
-import { en } from "zod/locales";
 import { GatewayError } from "../http/errors";
+import { issueMessage } from "./zod-messages";
 
 // zod/mini ships no locale: without this every issue a schema gives no message of its own reads "Invalid input".
-// English is what the classic build installs, so messages read the same whichever build made a schema.
-z.config(en());
+// English, as the classic build installs it, so messages read the same whichever build made a schema.
+z.config({ localeError: issueMessage });
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

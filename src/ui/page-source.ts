@@ -10,13 +10,13 @@ export const PAGE_STYLE = `
   :root { --fg: #1c1f24; --muted: #5b6270; --line: #d8dce3; --accent: #2457c5; --bad: #b3261e; --good: #1e7b34; --bg: #f7f8fa; }
   * { box-sizing: border-box; }
   body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
-  header { display: flex; align-items: center; gap: 1.5rem; padding: .75rem 1.5rem; background: #fff; border-bottom: 1px solid var(--line); }
+  header { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1.5rem; padding: .75rem 1.5rem; background: #fff; border-bottom: 1px solid var(--line); }
   header h1 { font-size: 1.1rem; margin: 0; }
-  nav { display: flex; gap: .25rem; }
+  nav { display: flex; flex-wrap: wrap; gap: .25rem; }
   nav button { background: none; border: 0; padding: .45rem .8rem; border-radius: 6px; font: inherit; cursor: pointer; color: var(--muted); }
   nav button[aria-current="page"] { background: #e8eefc; color: var(--accent); font-weight: 600; }
   main { max-width: 72rem; margin: 1.5rem auto; padding: 0 1.5rem; }
-  section.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin-bottom: 1rem; }
+  section.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin-bottom: 1rem; overflow-x: auto; }
   h2 { font-size: 1.05rem; margin: 0 0 .75rem; }
   table { width: 100%; border-collapse: collapse; font-size: .9rem; }
   th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -24,13 +24,15 @@ export const PAGE_STYLE = `
   form.grid, div.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .6rem 1rem; align-items: end; }
   label { display: flex; flex-direction: column; gap: .2rem; font-size: .85rem; color: var(--muted); }
   input, select { font: inherit; padding: .35rem .5rem; border: 1px solid var(--line); border-radius: 6px; color: var(--fg); background: #fff; }
-  fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .8rem 0; padding: .4rem .9rem .8rem; }
+  fieldset { border: 1px solid var(--line); border-radius: 6px; margin: .8rem 0; padding: .4rem .9rem .8rem; min-width: 0; }
   legend { font-size: .85rem; font-weight: 600; padding: 0 .3rem; }
   .rows { display: flex; flex-direction: column; gap: .5rem; margin-bottom: .6rem; }
   .row { display: grid; grid-template-columns: minmax(8rem, 1fr) minmax(8rem, .8fr) minmax(12rem, 1.4fr) minmax(10rem, 1fr) auto; gap: .5rem 1rem; align-items: end; }
   .row > button { justify-self: start; }
   .row[data-row="budget"] { grid-template-columns: minmax(8rem, 13rem) minmax(8rem, 13rem) auto auto; justify-content: start; }
   @media (max-width: 50rem) { .row, .row[data-row="budget"] { grid-template-columns: 1fr 1fr; } }
+  /* Phones: cards scroll sideways rather than squeeze tables, and charts keep a readable size. */
+  @media (max-width: 40rem) { main { padding: 0 .6rem; } header { padding: .5rem .6rem; } section.card { padding: .8rem; } .row > *, input, select { min-width: 0; max-width: 100%; } svg.bars { min-width: 34rem; } td, th { white-space: nowrap; } }
   label.check { flex-direction: row; align-items: center; gap: .4rem; color: var(--fg); min-height: 2.1rem; }
   [aria-invalid="true"] { border-color: var(--bad); box-shadow: 0 0 0 1px var(--bad); }
   p.hint { margin: .1rem 0 .6rem; font-size: .85rem; }

@@ -62,7 +62,8 @@ function timeColumns(title, summary, value, format) {
     svg.append(svgEl("rect", { x: x.toFixed(1), y: (height - pad - barHeight).toFixed(1), width: Math.max(1.5, bucketMs * scaleX - 1).toFixed(1), height: barHeight.toFixed(1), fill: "#2457c5" }));
   });
   svg.append(svgEl("text", { x: pad, y: 14, "font-size": 14, fill: "#5b6270" }, "max " + format(max)));
-  const when = (ms) => (span <= 86400000 ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : new Date(ms).toLocaleDateString());
+  // Within a day the time says it; a day or more needs the date too (24 hours end at the time they began).
+  const when = (ms) => new Date(ms).toLocaleString([], span < 86400000 ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   svg.append(svgEl("text", { x: pad, y: height - 6, "font-size": 14, fill: "#5b6270" }, when(summary.from)));
   svg.append(svgEl("text", { x: width - pad, y: height - 6, "font-size": 14, fill: "#5b6270", "text-anchor": "end" }, when(summary.to)));
   return h("section", { class: "card chart" }, h("h2", {}, title, h("span", { class: "muted", text: "  " + format(total) })), svg);

@@ -44,6 +44,12 @@ describe("dashboard", () => {
     await page.fill("#f-token", "e2e-admin-token");
     await page.press("#f-token", "Enter");
     await page.waitForSelector('nav button[aria-current="page"][data-view="overview"]');
+    // Each chart spans the whole 24 hours, a point per 30-minute bucket at its time — quiet ones at zero — so an
+    // hour's traffic is drawn where it happened, not stretched across the day.
+    const points = (await page.locator(".chart polyline").first().getAttribute("points"))?.split(" ").map((point) => Number(point.split(",")[0])) ?? [];
+    expect(points.length).toBeGreaterThanOrEqual(48);
+    expect(points[0]).toBe(24);
+    expect(points.at(-1)).toBeGreaterThan(440);
     await snap("overview");
   });
 
