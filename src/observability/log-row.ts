@@ -47,6 +47,8 @@ export interface RequestTrace {
   attempts?: number;
   fallbackIndex?: number;
   cacheHit?: boolean;
+  /** The client asked for a stream (logged as one even when it failed before any event). */
+  stream?: boolean;
   /** Usage and cost once the response has finished (a stream's end). */
   outcome?: Promise<TraceOutcome>;
   /** With LOG_PAYLOADS=true: the request body as received. */

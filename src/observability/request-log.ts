@@ -47,7 +47,7 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = c.get("principal");
   if (trace.virtualKey === undefined && principal) trace.virtualKey = { id: principal.vk.id, name: principal.vk.name };
   const status = c.res.status;
-  const stream = (c.res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  const stream = trace.stream === true || (c.res.headers.get("content-type") ?? "").startsWith("text/event-stream");
   const outcome: Promise<TraceOutcome | undefined> = trace.outcome ?? Promise.resolve(undefined);
   const env = c.env;
   const waitUntil = waitUntilOf(c);

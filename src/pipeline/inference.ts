@@ -58,6 +58,7 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
   const table = await getRoutingTable(scope.env, scope.waitUntil);
   // As the client named it, until routing names the model served (a request routing refuses is logged with it too).
   trace.model = plan.model;
+  if (plan.upstream.kind === "json" && plan.upstream.stream) trace.stream = true;
   const routed = resolveRoute(table, principal, plan, scope.requestId, pinnedKeyOf(c.req.raw.headers));
   trace.model = routed.publicModel;
   const chains: Chain[] = plan.upstream.kind === "multipart" ? [routed] : [routed, ...routed.fallbacks];

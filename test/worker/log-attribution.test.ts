@@ -29,7 +29,13 @@ describe("failed requests in the request log", () => {
     const failed = await postJson("/v1/chat/completions", { model: "unreachable/m", messages: [{ role: "user", content: "hi" }] }, { "x-request-id": "attempts-failed" });
     expect(failed.status).toBe(502);
     expect(failed.headers.get("x-bf-attempts")).toBe("3");
-    expect(await logged("attempts-failed")).toMatchObject({ status: 502, attempts: 3, provider: "unreachable", provider_key: "gone" });
+    expect(await logged("attempts-failed")).toMatchObject({ status: 502, attempts: 3, provider: "unreachable", provider_key: "gone", stream: false });
+  });
+
+  it("log a stream that failed before any event as a stream", async () => {
+    const failed = await postJson("/v1/chat/completions", { model: "unreachable/m", stream: true, messages: [{ role: "user", content: "hi" }] }, { "x-request-id": "stream-failed" });
+    expect(failed.status).toBe(502);
+    expect(await logged("stream-failed")).toMatchObject({ status: 502, stream: true });
   });
 });
 
