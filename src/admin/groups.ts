@@ -6,6 +6,7 @@
 import { queryOf } from "../http/query";
 import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
+import { wholeNumber } from "./query-time";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
 import { publishSnapshot } from "../config/store";
@@ -22,8 +23,8 @@ const BODY_LIMIT = 256 * 1024;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const listQuery = z.object({
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
-  offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
+  limit: z._default(wholeNumber(1, 100), 25),
+  offset: z._default(wholeNumber(0, 1_000_000_000), 0),
   search: z.optional(z.string().check(z.maxLength(128))),
   customer_id: z.optional(z.string().check(z.maxLength(128))),
   /** `true`: each group also carries its members' count and first names (one request for a page of cards). */

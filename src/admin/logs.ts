@@ -4,9 +4,9 @@ import { routeGroup, type App } from "../http/apps";
 import type { AppEnv, Env } from "../env";
 import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
-import { jsonResponse } from "../http/errors";
+import { GatewayError, jsonResponse } from "../http/errors";
 import { settingsOf } from "../settings";
-import { time } from "./query-time";
+import { time, wholeNumber } from "./query-time";
 import { usageBreakdown } from "./usage";
 
 interface Filter {
@@ -20,13 +20,18 @@ const logQuery = z.object({
   virtual_key: z.optional(z.string().check(z.maxLength(128))),
   model: z.optional(z.string().check(z.maxLength(512))),
   provider: z.optional(z.string().check(z.maxLength(128))),
-  status: z.optional(z.union([z.enum(["success", "error"]), z.string().check(z.regex(/^\d{3}$/, "must be a status code, 'success' or 'error'"))])),
+  status: z.optional(z.union([z.enum(["success", "error"]), z.string().check(z.regex(/^[1-5]\d\d$/, "must be a status code (100-599), 'success' or 'error'"))])),
   from: z.optional(time),
   to: z.optional(time),
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(500)), 50),
-  offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
-  bucket_seconds: z.optional(z.coerce.number().check(z.int(), z.gte(10), z.lte(31_536_000))),
+  limit: z._default(wholeNumber(1, 500), 50),
+  offset: z._default(wholeNumber(0, 1_000_000_000), 0),
+  bucket_seconds: z.optional(wholeNumber(10, 31_536_000)),
 });
+
+/** A query's time range, refused when it ends before it begins (an empty answer would look like no traffic). */
+function checkRange(from: number | undefined, to: number | undefined): void {
+  if (from !== undefined && to !== undefined && from >= to) throw new GatewayError(400, "from must be before to", "invalid_request", { param: "from" });
+}
 
 type LogQuery = z.infer<typeof logQuery>;
 
@@ -38,7 +43,8 @@ function filterOf(query: LogQuery, withTime = true): Filter {
     clauses.push(clause.replace(/\?/g, () => `?${bindings.push(values.shift() as string | number)}`));
   };
   if (query.request_id) add("request_id = ?", query.request_id);
-  if (query.virtual_key) add("(virtual_key_id = ? OR virtual_key_name = ?)", query.virtual_key, query.virtual_key);
+  // Rows keep the name a key had when they were written: its current name finds them through its id.
+  if (query.virtual_key) add("(virtual_key_id = ? OR virtual_key_name = ? OR virtual_key_id IN (SELECT id FROM virtual_keys WHERE name = ?))", query.virtual_key, query.virtual_key, query.virtual_key);
   if (query.model) add("model = ?", query.model);
   if (query.provider) add("provider = ?", query.provider);
   // A stream that started (200) and then broke or carried an error frame has an error_code: a failure.
@@ -54,6 +60,7 @@ export const logRoutes = routeGroup();
 
 logRoutes.get("/", async (c) => {
   const query = parseOrThrow(logQuery, queryOf(c), "log query");
+  checkRange(query.from, query.to);
   const filter = filterOf(query);
   const n = filter.bindings.length;
   const [rows, count] = await c.env.DB.batch<Record<string, unknown>>([
@@ -70,6 +77,7 @@ logRoutes.get("/usage", usageBreakdown);
 /** Requests, errors, tokens, cost and latency per time bucket, for the dashboard's charts. */
 logRoutes.get("/summary", async (c) => {
   const query = parseOrThrow(logQuery, queryOf(c), "log summary query");
+  checkRange(query.from, query.to);
   const filter = filterOf(query, false);
   const to = query.to ?? Date.now();
   const from = query.from ?? to - 24 * 3_600_000;

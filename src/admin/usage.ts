@@ -9,7 +9,7 @@ import * as z from "zod/mini";
 import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { GatewayError, jsonResponse } from "../http/errors";
-import { time } from "./query-time";
+import { time, wholeNumber } from "./query-time";
 
 const HOUR_MS = 3_600_000;
 const PRESETS = { "1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS, "30d": 30 * 24 * HOUR_MS } as const;
@@ -28,7 +28,7 @@ const usageQuery = z.strictObject({
   range: z.optional(z.enum(["1h", "24h", "7d", "30d"])),
   from: z.optional(time),
   to: z.optional(time),
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 10),
+  limit: z._default(wholeNumber(1, 100), 10),
 });
 
 interface GroupRow {

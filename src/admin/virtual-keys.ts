@@ -6,6 +6,7 @@
 import { queryOf } from "../http/query";
 import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
+import { wholeNumber } from "./query-time";
 import type { Context } from "hono";
 import { parseOrThrow } from "../config/validation";
 import { getRoutingTable, publishSnapshot } from "../config/store";
@@ -88,7 +89,7 @@ const pageSize = z.pipe(z.coerce.number().check(z.int()), z.transform((size: num
 
 const listQuery = z.object({
   limit: z._default(pageSize, 25),
-  offset: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(1_000_000_000)), 0),
+  offset: z._default(wholeNumber(0, 1_000_000_000), 0),
   search: z.optional(z.string().check(z.maxLength(128))),
   /** Only the keys of this team, or of this customer (directly: not through the customer's teams). */
   team_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),

@@ -100,6 +100,19 @@ describe("request logs", () => {
     expect((await gateway("/api/logs")).status).toBe(401);
   });
 
+  it("finds a renamed key's requests by its new name, and refuses queries that cannot mean what they say", async () => {
+    const before = (await logs("?virtual_key=logged-key")).total;
+    expect((await admin("PUT", "/api/governance/virtual-keys/logged-key", { name: "logged-key-renamed" })).status).toBe(200);
+    expect((await logs("?virtual_key=logged-key-renamed")).total).toBe(before);
+    expect((await admin("PUT", "/api/governance/virtual-keys/logged-key", { name: "logged-key" })).status).toBe(200);
+    for (const query of ["status=600", "status=099", "limit=1e2", "limit=0x10", "offset=-1", "from=2000&to=1000"]) {
+      for (const path of ["/api/logs", "/api/logs/summary"]) {
+        const refused = await admin("GET", `${path}?${query}`);
+        expect(refused.status, `${path}?${query}`).toBe(400);
+      }
+    }
+  });
+
   it("keeps request and response bodies only when LOG_PAYLOADS is on", async () => {
     const ctx = createExecutionContext();
     const response = await buildApp().fetch(
