@@ -137,7 +137,9 @@ export async function runInference(c: AppContext, plan: InferencePlan): Promise<
 
       // 7. Settle: a JSON answer waits for it here, a stream holds its last event until then.
       const { target, attempts } = dispatched;
-      const answer = cache ? cacheAnswer(cache, dispatched.answer, scope.waitUntil) : dispatched.answer;
+      // An answer cut short by a grant lowered to the key's room at this moment is not the request's answer to keep.
+      const lowered = grant.completionTokens !== null && grant.completionTokens < plan.estimate.completionTokens;
+      const answer = cache && !lowered ? cacheAnswer(cache, dispatched.answer, scope.waitUntil) : dispatched.answer;
       const price = admission.prices?.has(target) ? (admission.prices.get(target) ?? null) : priceOf(routed, chain, target);
       // A request that runs no model is charged nothing, whatever its answer reports.
       const { settled, outcome } = settleAnswer(plan.metered ? answer : uncharged(answer), ticket, price, plan.estimate, grant);

@@ -54,8 +54,9 @@ export async function cacheEntryFor(headers: Headers, vk: VirtualKeyRecord | nul
   const namespace = headers.get("x-bf-cache-key");
   const configured = vk?.response_cache ?? null;
   const scope = configured?.shared_across_keys ? "shared" : `key:${vk?.id ?? "keyless"}`;
+  // The model as the client named it too: the answer echoes that name, so another spelling must not get this one.
   const { model: _model, ...rest } = upstream.body;
-  const identity = JSON.stringify([scope, namespace ?? "", plan.requestType, upstream.path, upstream.reply.kind, target.provider.name, target.upstreamModel, upstream.stream, rest]);
+  const identity = JSON.stringify([scope, namespace ?? "", plan.requestType, upstream.path, upstream.reply.kind, target.provider.name, target.upstreamModel, plan.model, upstream.stream, rest]);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(identity));
   return { url: CACHE_ORIGIN + hex(digest), ttlSeconds: requestedTtl(headers.get("x-bf-cache-ttl")) ?? configured?.ttl_seconds ?? DEFAULT_TTL_SECONDS };
 }

@@ -27,6 +27,7 @@ function configuredList(table: RoutingTable): string {
 
 /** Splits `provider/model` when the prefix is a configured provider; a known but unconfigured type is a 400. */
 export function splitProvider(table: RoutingTable, model: string): { provider: CompiledProvider | undefined; name: string } {
+  if (model.trim() === "") throw badRequest("model must not be empty", "invalid_model", "model");
   const slash = model.indexOf("/");
   if (slash <= 0) return { provider: undefined, name: model };
   const prefix = model.slice(0, slash);

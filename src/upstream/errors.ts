@@ -59,9 +59,12 @@ export function clientStatusFor(originStatus: number): number {
   return 502;
 }
 
-function defaultCode(status: number, param: string | null | undefined): string {
+/** vLLM's message for a model it does not serve; its pooling routes send it with no `param`. */
+const UNKNOWN_MODEL = /^The model `.*` does not exist\.?$/;
+
+function defaultCode(status: number, param: string | null | undefined, message: string): string {
   if (status === 400 && (param === "input_tokens" || param === "input_text")) return "context_length_exceeded";
-  if (status === 404 && param === "model") return "model_not_found";
+  if (status === 404 && (param === "model" || UNKNOWN_MODEL.test(message))) return "model_not_found";
   if (status === 429) return "rate_limited";
   if (status === 504) return "request_timed_out";
   return status >= 500 ? "upstream_error" : "upstream_rejected";
@@ -105,7 +108,7 @@ export function originError(originStatus: number, bodyText: string, origin: Orig
   }
   const clientStatus = clientStatusFor(status);
   const param = parts?.param ?? null;
-  const code = typeof parts?.code === "string" ? parts.code : defaultCode(clientStatus, param);
+  const code = typeof parts?.code === "string" ? parts.code : defaultCode(clientStatus, param, message);
   return new GatewayError(clientStatus, message, code, { type: parts?.type, param, headers });
 }
 

@@ -197,7 +197,8 @@ export class FakeVllm {
     }
     const model = String(body.model ?? "");
     if (!SERVED_MODELS.includes(model) && !UNLISTED_MODELS.includes(model) && !SCENARIO_MODELS.includes(model)) {
-      return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model"));
+      // vLLM's pooling routes (embeddings among them) say so with no `param`.
+      return sendJson(res, 404, nestedError(404, `The model \`${model}\` does not exist.`, "NotFoundError", path === "/v1/embeddings" ? null : "model"));
     }
     if (model === "drop-connection" && origin !== "healthy") return void req.socket.destroy();
     if (body.stream_options && !body.stream) {

@@ -108,6 +108,18 @@ describe("chat errors", () => {
     const error = await errorOf(response);
     expect(error.code).toBe("model_not_found");
     expect(error.param).toBe("model");
+    // vLLM's pooling routes send the same message with no param.
+    const embedding = await postJson("/v1/embeddings", { model: "vllm/not-served", input: "x" });
+    expect(embedding.status).toBe(404);
+    expect(await errorOf(embedding)).toMatchObject({ code: "model_not_found", param: null, message: "The model `not-served` does not exist." });
+  });
+
+  it("says an empty model is empty, with or without a default provider", async () => {
+    for (const path of ["/v1/chat/completions", "/vllm/v1/chat/completions"]) {
+      const response = await postJson(path, { model: " ", messages: [] });
+      expect(response.status, path).toBe(400);
+      expect(await errorOf(response), path).toMatchObject({ code: "invalid_model", message: "model must not be empty" });
+    }
   });
 
   it("maps the flat error shape and context-length errors by status and param", async () => {

@@ -50,6 +50,29 @@ describe("the exact-match response cache", () => {
     expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(spent);
   });
 
+  it("keeps no answer whose completion limit the gateway lowered to the key's room at that moment", async () => {
+    const key = await virtualKey("cached-lowered", { provider_configs: [{ provider: "vllm" }], response_cache: { ttl_seconds: 60 }, rate_limit: { token_max_limit: 2000, token_reset_duration: "1h" } });
+    // No max_tokens: the default 4096 is lowered to what the 2,000-token window has left. Not kept (a kept answer is
+    // marked "miss"), so the second request reaches the origin too.
+    const lowered = { temperature: 0, messages: [{ role: "user", content: "cache me (lowered)" }] };
+    expect((await send(lowered, { "x-bf-vk": key })).cache).toBeNull();
+    const again = await send(lowered, { "x-bf-vk": key });
+    expect([again.cache, again.reached]).toEqual([null, 1]);
+    // Its own limit, granted whole: kept and replayed.
+    const whole = { ...lowered, max_tokens: 10 };
+    expect((await send(whole, { "x-bf-vk": key })).cache).toBe("miss");
+    expect((await send(whole, { "x-bf-vk": key })).cache).toBe("hit");
+  });
+
+  it("replays an answer only to the model name it was asked under, which the answer echoes", async () => {
+    const key = await virtualKey("cached-names", { provider_configs: [{ provider: "vllm", weight: 1 }], response_cache: { ttl_seconds: 60 } });
+    const prompt = { temperature: 0, max_tokens: 10, messages: [{ role: "user", content: "cache me (names)" }] };
+    expect((await send({ ...prompt, model: LLAMA }, { "x-bf-vk": key })).cache).toBe("miss");
+    const prefixed = await send({ ...prompt, model: `vllm/${LLAMA}` }, { "x-bf-vk": key });
+    expect([prefixed.cache, (JSON.parse(prefixed.body) as { model: string }).model]).toEqual(["miss", `vllm/${LLAMA}`]);
+    expect((await send({ ...prompt, model: LLAMA }, { "x-bf-vk": key })).cache).toBe("hit");
+  });
+
   it("counts a replay as one of the key's requests, so a key at its request limit is refused a replay too", async () => {
     const key = await virtualKey("cached-limited", {
       provider_configs: [{ provider: "vllm" }],
