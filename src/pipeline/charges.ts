@@ -87,8 +87,9 @@ export function uncharged(answer: Answer): Answer {
 
 /** What a request is charged for: the origin's report, or — when its answer carried none — what was reserved. */
 export function meteredUsage(usage: UsageReport, estimate: TokenEstimate, grant: Grant): MeteredUsage {
-  // Audio whose length the origin did not report (a stream, a token-only usage) is charged the seconds reserved.
-  if (estimate.audioSeconds !== undefined && usage.audioSeconds === undefined) return { ...usage, audioSeconds: estimate.audioSeconds };
+  // Audio is metered in seconds: the origin's, or — when it reported none (a stream, a token-only usage) — those
+  // reserved. The tokens a stream's usage chunk (or its chunk count) carries are not a second charge on top.
+  if (estimate.audioSeconds !== undefined) return { promptTokens: 0, completionTokens: 0, audioSeconds: usage.audioSeconds ?? estimate.audioSeconds };
   if (!usage.unreported) return usage;
   return { promptTokens: estimate.promptTokens, completionTokens: (grant.completionTokens ?? estimate.completionTokens) * estimate.choices, audioSeconds: estimate.audioSeconds };
 }

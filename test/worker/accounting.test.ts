@@ -223,14 +223,23 @@ describe("audio", () => {
     expect(await spent(key)).toEqual({ used: seconds * 1_000_000, reserved: 0 });
   });
 
-  it("charges the reserved seconds for a streamed transcription, whose usage carries no seconds", async () => {
-    await price({ pattern: "openai/whisper-small", price_per_second: 0.001 });
-    const key = await virtualKey("audio-streamed", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1d" }] });
-    const file = await upload("vllm/openai/whisper-small", 50_000, { stream: "true" });
-    const response = await transcribe(key, file);
-    expect(response.headers.get("content-type")).toContain("text/event-stream");
-    await response.text();
-    expect(await spent(key)).toEqual({ used: Math.ceil(file.body.byteLength / 4_000) * 1_000_000, reserved: 0 });
+  it("charges the reserved seconds for a streamed transcription, whose usage carries no seconds — and no tokens on top", async () => {
+    // Priced per token too: the stream's usage chunk counts tokens, which audio is not charged for.
+    await price({ pattern: "openai/whisper-small", price_per_second: 0.001, input_price_per_million: 1000, output_price_per_million: 1000 });
+    const key = await virtualKey("audio-streamed", {
+      provider_configs: [{ provider: "vllm" }],
+      budgets: [{ max_limit: 1, reset_duration: "1d" }],
+      rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1d" },
+    });
+    for (const extra of [{ stream: "true" }, { stream: "true", stream_include_usage: "true" }]) {
+      const before = await spent(key);
+      const file = await upload("vllm/openai/whisper-small", 50_000, extra);
+      const response = await transcribe(key, file);
+      expect(response.headers.get("content-type")).toContain("text/event-stream");
+      await response.text();
+      expect(await spent(key)).toEqual({ used: before.used + Math.ceil(file.body.byteLength / 4_000) * 1_000_000, reserved: 0 });
+    }
+    expect((await quota(key)).rate_limits[0]?.tokens?.current_usage).toBe(0);
   });
 });
 
