@@ -231,7 +231,8 @@ describe("audio", () => {
       budgets: [{ max_limit: 1, reset_duration: "1d" }],
       rate_limit: { token_max_limit: 1_000_000, token_reset_duration: "1d" },
     });
-    for (const extra of [{ stream: "true" }, { stream: "true", stream_include_usage: "true" }]) {
+    const forms: Record<string, string>[] = [{ stream: "true" }, { stream: "true", stream_include_usage: "true" }];
+    for (const extra of forms) {
       const before = await spent(key);
       const file = await upload("vllm/openai/whisper-small", 50_000, extra);
       const response = await transcribe(key, file);
