@@ -25,7 +25,6 @@ export interface OriginReport {
 
 export type ProbeReports = Record<string, OriginReport>;
 
-/** Sums a metric's samples across label sets in Prometheus text. */
 /**
  * The values of every series (one per engine of a data-parallel server) of the first of `names` the text has: vLLM
  * exports its older metric name as a copy of the newer one while both exist, so the two must not be added up.

@@ -9,9 +9,7 @@
 import { isJsonObject, type JsonObject } from "../http/body";
 import { errorPartsOf } from "./errors";
 import type { OriginCall } from "./origin";
-import { readText } from "./respond";
-
-const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8" };
+import { SSE_HEADERS, readText } from "./respond";
 
 function chunkOf(completion: JsonObject, object: string, choices: unknown[], extra: JsonObject = {}): string {
   const chunk = { id: completion.id, object, created: completion.created, model: completion.model, choices, ...extra };
