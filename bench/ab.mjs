@@ -10,7 +10,8 @@
  * Build a variant with `npx wrangler deploy --dry-run --outdir /tmp/variant`, then
  * `npm run bench:ab -- dist/index.js /tmp/variant/index.js`. Two names stand for reference Workers instead of bundles:
  * `passthrough` (compare.sh's 10-line Worker, in plain workerd) and `floor` (floor-worker.mjs: what any gateway that
- * reads what it forwards must do). AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE (keyless, or vk: every request to a
+ * reads what it forwards must do); `script:<file.js>` serves a one-module Worker the same way, its `@ORIGIN_BINDING@` and
+ * `@ORIGIN_URL@` replaced by the origin's binding and URL. AB_ROUNDS (default 7), AB_SECONDS (3), AB_MODE (keyless, or vk: every request to a
  * bundle with a budgeted virtual key), AB_CONNECTIONS (32; 1 compares latency, reported as wrk's median p50 too).
  */
 import { spawnSync } from "node:child_process";
@@ -26,7 +27,7 @@ import { ORIGIN_BINDING, startWorkerScript } from "./workers.mjs";
 import { runWrk, wrkScript } from "./wrk.mjs";
 
 const REFERENCES = new Set(["passthrough", "floor"]);
-const targets = process.argv.slice(2).map((arg) => (REFERENCES.has(arg) ? arg : resolve(arg)));
+const targets = process.argv.slice(2).map((arg) => (REFERENCES.has(arg) || arg.startsWith("script:") ? arg : resolve(arg)));
 const rounds = Number(process.env.AB_ROUNDS ?? 7);
 const seconds = Number(process.env.AB_SECONDS ?? 3);
 const mode = process.env.AB_MODE === "vk" ? "vk" : "keyless";
@@ -60,6 +61,11 @@ async function serveReference(name, dir) {
       const passthrough = await startPlainPassthrough(dir, origin.url, await freePort());
       base = passthrough.url;
       stopWorker = passthrough.stop;
+    } else if (name.startsWith("script:")) {
+      const source = (await readFile(name.slice("script:".length), "utf8")).replaceAll("@ORIGIN_BINDING@", ORIGIN_BINDING).replaceAll("@ORIGIN_URL@", origin.url);
+      const worker = await startWorkerScript("script", source);
+      base = worker.direct;
+      stopWorker = () => worker.mf.dispose();
     } else {
       const floor = await startWorkerScript("floor", FLOOR_SOURCE(ORIGIN_BINDING, origin.url));
       base = floor.direct;
@@ -86,7 +92,7 @@ async function main() {
   try {
     for (const target of targets) {
       const targetDir = await mkdtemp(join(dir, "t-"));
-      const running = REFERENCES.has(target) ? await serveReference(target, targetDir) : await warmGateway(target, targetDir, mode);
+      const running = REFERENCES.has(target) || target.startsWith("script:") ? await serveReference(target, targetDir) : await warmGateway(target, targetDir, mode);
       served.push({ name: target, ...running, pid: listenerPid(Number(new URL(running.url).port)), samples: [], p50s: [] });
     }
     for (let round = 0; round < rounds; round += 1) {

@@ -19,6 +19,19 @@ function endpointOf(path: string): string {
   return path.replace(/^\/(openai|vllm|anthropic)(?=\/)/, "").replace(/^\/v1\//, "").replace(/^\//, "");
 }
 
+/** Endpoints by path, remembered for the paths routes serve (a bounded number: unknown paths are not remembered). */
+const endpoints = new Map<string, string>();
+const REMEMBERED_PATHS = 256;
+
+function endpointFor(path: string): string {
+  let endpoint = endpoints.get(path);
+  if (endpoint === undefined) {
+    endpoint = endpointOf(path);
+    if (endpoints.size < REMEMBERED_PATHS) endpoints.set(path, endpoint);
+  }
+  return endpoint;
+}
+
 export function payloadLoggingOn(env: AppEnv["Bindings"]): boolean {
   return settingsOf(env).LOG_PAYLOADS;
 }
@@ -52,12 +65,15 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const env = c.env;
   const waitUntil = waitUntilOf(c);
   const requestId = c.get("requestId");
-  const endpoint = endpointOf(c.req.path);
+  const endpoint = endpointFor(c.req.path);
+  // A request id the gateway made is already unique and time-ordered: the row keeps it as its id. One a client sent
+  // (which another request may repeat) gets a new one, so no client can overwrite or erase a row.
+  const ownId = requestId !== c.req.header("x-request-id");
   waitUntil(
     outcome.then((result) => {
       const ended = Date.now();
       const row: LogRow = {
-        id: timeOrderedId(started),
+        id: ownId ? requestId : timeOrderedId(started),
         request_id: requestId,
         ts: started,
         virtual_key_id: trace.virtualKey?.id ?? null,

@@ -100,6 +100,15 @@ describe("request logs", () => {
     expect((await gateway("/api/logs")).status).toBe(401);
   });
 
+  it("keys a row by the request id the gateway made for it, when the client sent none", async () => {
+    const response = await postJson("/v1/chat/completions", { model: `vllm/${LLAMA}`, messages: [{ role: "user", content: "name me" }] });
+    const requestId = String(response.headers.get("x-request-id"));
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await response.text();
+    const body = await eventually(() => logs(`?request_id=${requestId}`), (found) => found.total === 1, 5000);
+    expect(body.logs[0]).toMatchObject({ id: requestId, request_id: requestId, status: 200 });
+  });
+
   it("finds a renamed key's requests by its new name, and refuses queries that cannot mean what they say", async () => {
     const before = (await logs("?virtual_key=logged-key")).total;
     expect((await admin("PUT", "/api/governance/virtual-keys/logged-key", { name: "logged-key-renamed" })).status).toBe(200);
