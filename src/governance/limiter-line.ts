@@ -55,8 +55,9 @@ const resultAt = (results: readonly LimiterOpResult[], index: number): LimiterOp
 
 export class LimiterLine {
   private queue: Queued[] = [];
-  /** When each call in flight went out (ms, the line's clock). */
-  private readonly inFlight = new Set<number>();
+  /** When each call in flight went out (ms, the line's clock), by the call's number. */
+  private readonly inFlight = new Map<number, number>();
+  private callsSent = 0;
   private lastSentAt = Number.NEGATIVE_INFINITY;
   /** Wakes the requests waiting for a call to end: each its own resolver. */
   private readonly waiting = new Set<() => void>();
@@ -91,9 +92,9 @@ export class LimiterLine {
     const now = this.now();
     if (now - this.lastSentAt >= this.holdMs) return true;
     let waiting = false;
-    for (const sentAt of this.inFlight) {
+    for (const [call, sentAt] of this.inFlight) {
       if (now - sentAt < this.waitLimitMs) waiting = true;
-      else this.inFlight.delete(sentAt);
+      else this.inFlight.delete(call);
     }
     return !waiting;
   }
@@ -147,10 +148,10 @@ export class LimiterLine {
     const batch = this.queue;
     this.queue = [];
     for (const entry of batch) entry.sent = true;
-    // Two calls sent in the same millisecond are told apart by a fraction of one.
-    let sentAt = this.now();
-    while (this.inFlight.has(sentAt)) sentAt += 1e-6;
-    this.inFlight.add(sentAt);
+    // Calls are told apart by number: two may go out in the same millisecond.
+    const sentAt = this.now();
+    const callNumber = ++this.callsSent;
+    this.inFlight.set(callNumber, sentAt);
     this.lastSentAt = sentAt;
     let answered: Promise<LimiterOpResult[]>;
     try {
@@ -165,7 +166,7 @@ export class LimiterLine {
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),
       )
       .then(() => {
-        this.inFlight.delete(sentAt);
+        this.inFlight.delete(callNumber);
         const woken = [...this.waiting];
         this.waiting.clear();
         for (const wake of woken) wake();

@@ -66,6 +66,20 @@ function lineOnManualTime() {
 }
 
 describe("a limiter line", () => {
+  it("tells apart calls that go out in the same millisecond, at today's clock", async () => {
+    const limiter = scripted();
+    // No hold: every operation goes out at once, so both calls leave at the same instant, a 13-digit millisecond.
+    const line = new LimiterLine(0, 10_000, () => 1_764_590_400_000, () => () => undefined);
+    const first = line.submit(admitting("a"), limiter.call, waitUntil);
+    const second = line.submit(admitting("b"), limiter.call, waitUntil);
+    await limiter.calledTimes(2);
+    expect(limiter.calls.map((call) => call.ops.map(idOf))).toEqual([["a"], ["b"]]);
+    limiter.calls[1]?.answer([admitted("rb")]);
+    limiter.calls[0]?.answer([admitted("ra")]);
+    expect(await first).toEqual(admitted("ra"));
+    expect(await second).toEqual(admitted("rb"));
+  });
+
   it("sends what is asked while a call is in flight in one next call, in order, and answers each request its own", async () => {
     const limiter = scripted();
     const { line } = lineOnManualTime();
