@@ -236,7 +236,8 @@ export class SseRelay {
       if (this.sawDone) return;
       this.sawDone = true;
       if (this.options.converter) this.convertEnd(() => this.options.converter?.doneEvents() ?? []);
-      else this.pending.push("data: [DONE]\n\n");
+      // vLLM sends [DONE] after an error frame too: the stream ends with the error, not a clean finish.
+      else if (!this.sawError) this.pending.push("data: [DONE]\n\n");
       // The answer is complete (vLLM may send [DONE] after an error frame: still a failure).
       this.finish(this.sawError ? "error_frame" : "completed");
       this.drainUpstream();

@@ -16,12 +16,15 @@ function stream(model: string, requestId = crypto.randomUUID()) {
 }
 
 describe("stream faults", () => {
-  it("forwards a mid-stream error frame so SDKs raise it", async () => {
+  it("forwards a mid-stream error frame so SDKs raise it, and ends the stream there", async () => {
     const response = await stream("vllm/mid-stream-error");
     expect(response.status).toBe(200);
     const frames = sseData(await response.text());
     const error = frames.map((f) => (f === "[DONE]" ? {} : (JSON.parse(f) as { error?: { code: number } }))).find((f) => f.error);
     expect(error?.error?.code).toBe(500);
+    // The origin sent [DONE] after it; the stream ends with the error frame instead, as no clean finish.
+    expect(frames).not.toContain("[DONE]");
+    expect(frames.at(-1)).toBe(JSON.stringify(error));
   });
 
   it("answers a stream that opens with an error frame with an HTTP error", async () => {
