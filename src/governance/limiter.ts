@@ -10,10 +10,13 @@ import type { Env } from "../env";
 import { settingsOf } from "../settings";
 import { limiterAlerts } from "./limiter-alerts";
 import { LimiterCore } from "./limiter-core";
+import { coalescedKv, type CoalescedKv } from "./coalesced-kv";
 import type { LeaseReply, LeaseRequest, LimiterConfig, LimiterOp, LimiterOpResult, QuotaReport } from "./limits";
 
 export class VirtualKeyLimiter extends DurableObject<Env> {
   private readonly core: LimiterCore;
+  /** The core's writes, held for the length of one `apply` call and then written once per key. */
+  private readonly writes: CoalescedKv;
   private readonly outbox: AlertOutbox;
   /** When the alarm is set for (null: not set, or it is firing). */
   private alarmAt: number | null = null;
@@ -23,7 +26,8 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     const setAlarm = (at: number) => this.setAlarmBy(at);
     this.outbox = alertOutbox(ctx.storage.kv, setAlarm);
     const alerts = limiterAlerts(ctx.storage.kv, this.outbox, () => settingsOf(env));
-    this.core = new LimiterCore({ kv: ctx.storage.kv, setAlarm, now: () => Date.now(), defaultLeaseShare: () => settingsOf(env).LEASE_SHARE, alerts });
+    this.writes = coalescedKv(ctx.storage.kv);
+    this.core = new LimiterCore({ kv: this.writes, setAlarm, now: () => Date.now(), defaultLeaseShare: () => settingsOf(env).LEASE_SHARE, alerts });
     // Deliveries queued before a restart are sent after it.
     const due = this.outbox.nextDue();
     if (due !== null) setAlarm(due);
@@ -42,10 +46,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
 
   /**
    * Admissions, settlements and renewals — the one way requests reach the limiter (limiter-line.ts groups an isolate's
-   * into shared calls) — applied in order; one that fails stops no other.
+   * into shared calls) — applied in order; one that fails stops no other. Their writes are stored once per key.
    */
   apply(ops: LimiterOp[]): LimiterOpResult[] {
-    return ops.map((op) => {
+    // The group's counters are written once each, with the same durable result as once per operation.
+    return this.writes.batch(() => ops.map((op) => {
       try {
         if (op.kind === "admit") return this.core.admit(op.request);
         if (op.kind === "settle") this.core.settle(op.requests);
@@ -55,11 +60,11 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
         console.error(`limiter ${this.ctx.id.toString()}: ${op.kind} failed:`, error);
         return { error: error instanceof Error ? error.message : String(error) };
       }
-    });
+    }));
   }
 
   lease(request: LeaseRequest): LeaseReply {
-    return this.core.lease(request);
+    return this.writes.batch(() => this.core.lease(request));
   }
 
   tokenRevoked(id: string, iat: number): boolean {
