@@ -14,13 +14,13 @@ import { jsonResponse } from "../http/errors";
 import { presentKey, presentSettings } from "./present";
 import { checkGovernanceLinks, governanceSchema, importGovernance } from "./governance-import";
 import { buildProviderRecord } from "./records";
+import { asVersionTwo } from "./config-version";
 
 const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
 
 /** Top-level config.json sections this gateway does not take from a file, each with the reason it gives. */
 const SECTIONS_NOT_IMPORTED: Record<string, string> = {
   $schema: "",
-  version: "",
   encryption_key: "provider secrets belong in Worker secrets, referenced as env.NAME",
   auth_config: "the admin API is guarded by the ADMIN_TOKEN secret",
   client: "gateway settings are Worker variables (see README)",
@@ -38,6 +38,13 @@ const SECTIONS_NOT_IMPORTED: Record<string, string> = {
   large_payload_optimization: "not supported",
   scim_config: "not supported",
   access_profiles: "not supported",
+  // What Bifrost's own export (GET /api/config/export) adds around the sections above.
+  source_of_truth: "configuration lives in D1; the admin API and imports write it",
+  server: "the Worker's address and listener are Cloudflare's",
+  env_label: "not supported",
+  alerting: "budget alerts are set with ALERT_WEBHOOK_URL and ALERT_THRESHOLDS (see README)",
+  feature_flags: "not supported",
+  circuit_breaker_config: "the circuit breaker is set with CIRCUIT_FAILURE_THRESHOLD and CIRCUIT_COOLDOWN_SECONDS",
 };
 
 const configFileSchema = z.strictObject({
@@ -49,10 +56,10 @@ const configFileSchema = z.strictObject({
 export const configRoutes = routeGroup();
 
 configRoutes.post("/import", async (c) => {
-  const file = parseOrThrow(configFileSchema, await readJsonObject(c.req.raw, IMPORT_BODY_LIMIT), "config.json");
+  const warnings: string[] = [];
+  const file = parseOrThrow(configFileSchema, asVersionTwo(await readJsonObject(c.req.raw, IMPORT_BODY_LIMIT), warnings), "config.json");
   const replace = c.req.query("replace") === "true";
   const existing = await loadProviders(c.env);
-  const warnings: string[] = [];
   for (const [section, why] of Object.entries(SECTIONS_NOT_IMPORTED)) {
     if (why && (file as Record<string, unknown>)[section] !== undefined) warnings.push(`${section} was not imported: ${why}`);
   }

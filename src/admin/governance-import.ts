@@ -16,6 +16,7 @@ import { normalisePricingOverride, writePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
 import { installGroupLimits } from "./groups";
+import { envReferenceProblem } from "../upstream/secrets";
 
 /** Bifrost files may number their ids; they are strings here. */
 const id = z.string().check(z.minLength(1), z.maxLength(128));
@@ -28,9 +29,23 @@ function stringifyIds(value: unknown): unknown {
   );
 }
 
+const ENV_REFERENCE = /^env\.([A-Za-z_][A-Za-z0-9_]*)$/;
+const MIN_VALUE_LENGTH = 24;
+
+/** What Bifrost's export carries about its own database rows: accepted, not kept. */
+const rowBookkeeping = { config_hash: z.optional(z.unknown()), created_at: z.optional(z.unknown()), updated_at: z.optional(z.unknown()) };
+
+/** Bifrost's exported provider config lists its allowed keys as rows; their ids (or names) are this gateway's key_ids. */
+const exportedKeyRow = z.looseObject({ key_id: z.optional(z.string()), name: z.optional(z.string()) });
+
 const importedBudget = z.safeExtend(budgetSchema, { virtual_key_id: z.optional(id), provider_config_id: z.optional(id), team_id: z.optional(id), customer_id: z.optional(id) });
 const importedRateLimit = z.safeExtend(rateLimitSchema, { id });
-const importedProviderConfig = z.safeExtend(providerConfigSchema, { rate_limit_id: z.optional(id) });
+const importedProviderConfig = z.safeExtend(providerConfigSchema, {
+  rate_limit_id: z.optional(id),
+  virtual_key_id: z.optional(z.unknown()),
+  keys: z.optional(z.array(exportedKeyRow)),
+  ...rowBookkeeping,
+});
 /** A Bifrost pricing override row, as its config.json and API carry it (timestamps and hash are its database's, not kept). */
 const importedPricingOverride = z.safeExtend(pricingOverrideSchema, { id, created_at: z.optional(z.unknown()), updated_at: z.optional(z.unknown()), config_hash: z.optional(z.unknown()) });
 
@@ -38,8 +53,20 @@ const importedKey = z.strictObject({
   id,
   name: z.string().check(z.minLength(1), z.maxLength(128)),
   description: z.optional(z.string()),
-  /** A credential: long enough not to be guessed, like the sk-bf-<uuid> values the gateway generates. */
-  value: z.optional(z.string().check(z.minLength(24, "a virtual key value must be at least 24 characters"), z.maxLength(256))),
+  /**
+   * A credential: long enough not to be guessed, like the sk-bf-<uuid> values the gateway generates — or, as Bifrost
+   * allows, `env.NAME` naming the Worker secret that holds it (read at import; only its hash is stored).
+   */
+  value: z.optional(
+    z.string().check(
+      z.maxLength(256),
+      z.refine((value) => !value.startsWith("vault."), "vault references are not supported: give the value, or env.NAME naming a Worker secret that holds it"),
+      z.refine((value) => ENV_REFERENCE.test(value) || value.length >= MIN_VALUE_LENGTH, `a virtual key value must be at least ${MIN_VALUE_LENGTH} characters`),
+    ),
+  ),
+  /** Bifrost's: applies to the key's budgets that do not say. */
+  calendar_aligned: z.optional(z.boolean()),
+  ...rowBookkeeping,
   is_active: z.optional(z.boolean()),
   rate_limit_id: z.optional(id),
   provider_configs: z.optional(z.array(importedProviderConfig)),
@@ -50,15 +77,28 @@ const importedKey = z.strictObject({
   max_concurrent_requests: z.optional(z.int().check(z.gte(1))),
 });
 
-/** Bifrost's team and customer rows: limits are linked by id (`budget_id`, `rate_limit_id`, budgets' `team_id`). */
-const importedGroup = z.looseObject({
+/** Team fields Bifrost keeps for its own dashboard and SSO, which this gateway does not use. */
+const UNUSED_TEAM_FIELDS = ["profile", "config", "claims"] as const;
+
+/**
+ * Bifrost's team and customer rows: limits are linked by id (`budget_id`, `rate_limit_id`, budgets' `team_id`) or,
+ * for customers, given inline (`budgets`). Unknown fields are refused, never dropped.
+ */
+const importedGroup = z.strictObject({
   id,
   name: z.string().check(z.minLength(1), z.maxLength(128)),
   description: z.optional(z.string().check(z.maxLength(1024))),
   customer_id: z.nullish(id),
   budget_id: z.nullish(id),
+  budgets: z.optional(z.array(budgetSchema)),
   rate_limit_id: z.nullish(id),
   lease_share: z.nullish(leaseShare),
+  /** Applies to the group's budgets that do not say. */
+  calendar_aligned: z.optional(z.boolean()),
+  profile: z.optional(z.unknown()),
+  config: z.optional(z.unknown()),
+  claims: z.optional(z.unknown()),
+  ...rowBookkeeping,
 });
 
 export const governanceSchema = z.pipe(
@@ -74,6 +114,26 @@ export const governanceSchema = z.pipe(
 );
 
 export type GovernanceSection = z.infer<typeof governanceSchema>;
+
+/** A budget that does not say whether it resets on calendar boundaries takes its owner's setting (Bifrost's). */
+function alignedAs<T extends { calendar_aligned?: boolean | undefined }>(budget: T, ownerAligned: boolean | undefined): T {
+  return budget.calendar_aligned === undefined && ownerAligned !== undefined ? { ...budget, calendar_aligned: ownerAligned } : budget;
+}
+
+/** A key's value: as given, or read from the Worker secret `env.NAME` names. Refused (400) when it cannot be used. */
+function virtualKeyValue(env: Env, keyName: string, value: string): string {
+  const name = ENV_REFERENCE.exec(value)?.[1];
+  if (name === undefined) return value;
+  const refuse = (why: string) => {
+    throw badRequest(`virtual key '${keyName}': its value ${why}`, "invalid_request", "governance.virtual_keys");
+  };
+  const problem = envReferenceProblem(value);
+  if (problem) refuse(`names ${problem}`);
+  const resolved: unknown = Object.hasOwn(env, name) ? (env as unknown as Record<string, unknown>)[name] : undefined;
+  if (typeof resolved !== "string" || resolved === "") return refuse(`refers to env.${name}, which is not set in the gateway's environment`);
+  if (resolved.length < MIN_VALUE_LENGTH || resolved.length > 256) refuse(`refers to env.${name}, which must hold ${MIN_VALUE_LENGTH} to 256 characters`);
+  return resolved;
+}
 
 export interface GovernanceImport {
   imported: string[];
@@ -97,6 +157,7 @@ export async function checkGovernanceLinks(env: Env, section: GovernanceSection)
     if (limitId != null && !known.has(limitId)) refuse(`${owner} refers to rate limit '${limitId}', which the file does not define`, "governance.rate_limits");
   };
   for (const key of section.virtual_keys ?? []) {
+    if (key.value !== undefined) virtualKeyValue(env, key.name, key.value);
     for (const limitId of [key.rate_limit_id, ...(key.provider_configs ?? []).map((config) => config.rate_limit_id)]) checkRateLimit(`virtual key '${key.name}'`, limitId);
     if (key.team_id && key.customer_id) refuse(`virtual key '${key.name}' names both a team and a customer: a key belongs to one of them`, "governance.virtual_keys");
   }
@@ -120,14 +181,17 @@ async function importGroups(env: Env, section: GovernanceSection, result: Govern
   const rateLimits = new Map((section.rate_limits ?? []).map((limit) => [limit.id, limit]));
   for (const [kind, groups] of [["customer", section.customers], ["team", section.teams]] as const) {
     for (const group of groups ?? []) {
-      const owned = budgets.filter((budget) => budget.id === group.budget_id || (kind === "team" ? budget.team_id === group.id : budget.customer_id === group.id));
+      const linked = budgets.filter((budget) => budget.id === group.budget_id || (kind === "team" ? budget.team_id === group.id : budget.customer_id === group.id));
+      const owned = [...linked.map(({ virtual_key_id: _vk, provider_config_id: _pc, team_id: _t, customer_id: _c, ...rest }) => rest), ...(group.budgets ?? [])].map((budget) => alignedAs(budget, group.calendar_aligned));
+      const unused = UNUSED_TEAM_FIELDS.filter((field) => group[field] !== undefined);
+      if (unused.length > 0) result.warnings.push(`${kind} '${group.name}': ${unused.join(", ")} ${unused.length === 1 ? "was" : "were"} not imported: the gateway does not use them`);
       const limit = group.rate_limit_id != null ? rateLimits.get(group.rate_limit_id) : undefined;
       const previous = await loadGroup(env, kind, group.id);
       const record = buildGroupRecord(kind, group.id, {
         name: group.name,
         description: group.description,
         customer_id: kind === "team" ? (group.customer_id ?? null) : undefined,
-        budgets: owned.map(({ virtual_key_id: _vk, provider_config_id: _pc, team_id: _t, customer_id: _c, ...rest }) => rest),
+        budgets: owned,
         rate_limit: limit ? (({ id: _id, ...rest }) => rest)(limit) : null,
         lease_share: group.lease_share,
       }, previous);
@@ -167,12 +231,14 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       description: key.description,
       is_active: key.is_active,
       rate_limit: rateLimitOf(key.rate_limit_id),
-      budgets: budgets.filter((b) => b.virtual_key_id === key.id).map(strip),
-      provider_configs: (key.provider_configs ?? []).map(({ rate_limit_id, ...config }) => ({
+      budgets: budgets.filter((b) => b.virtual_key_id === key.id).map((b) => alignedAs(strip(b), key.calendar_aligned)),
+      provider_configs: (key.provider_configs ?? []).map(({ rate_limit_id, virtual_key_id: _vk, keys, config_hash: _h, created_at: _c, updated_at: _u, ...config }) => ({
         ...config,
         id: config.id,
+        // Bifrost's exported rows list the allowed keys; key_ids say the same here.
+        key_ids: config.key_ids ?? (keys && config.allow_all_keys !== true ? keys.flatMap((row) => row.key_id ?? row.name ?? []) : undefined),
         rate_limit: rateLimitOf(rate_limit_id) ?? config.rate_limit,
-        budgets: config.id === undefined ? config.budgets : [...(config.budgets ?? []), ...budgets.filter((b) => b.provider_config_id === config.id).map(strip)],
+        budgets: (config.id === undefined ? (config.budgets ?? []) : [...(config.budgets ?? []), ...budgets.filter((b) => b.provider_config_id === config.id).map(strip)]).map((b) => alignedAs(b, key.calendar_aligned)),
       })),
       allowed_origins: key.allowed_origins,
       max_concurrent_requests: key.max_concurrent_requests,
@@ -180,7 +246,7 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       customer_id: key.customer_id ?? null,
     };
     const previous = await loadVirtualKey(env, key.id);
-    let value = key.value;
+    let value = key.value === undefined ? undefined : virtualKeyValue(env, key.name, key.value);
     if (!value && !previous) {
       value = `${VIRTUAL_KEY_PREFIX}${crypto.randomUUID()}`;
       result.generatedValues[key.name] = value;

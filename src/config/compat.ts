@@ -19,6 +19,9 @@ const NETWORK_FIELDS: Record<string, string> = {
   ca_cert_pem: "the Workers runtime uses its own trust store",
   enforce_http2: "the Workers runtime negotiates the protocol",
   beta_header_overrides: "applies to Anthropic's native API only",
+  allow_private_network: "origins on private networks are reached through Cloudflare Tunnel or a key's vpc_binding",
+  keep_alive_timeout_in_seconds: "the Workers runtime manages upstream connections",
+  http2_ping_interval_in_seconds: "the Workers runtime manages upstream connections",
 };
 
 const KEY_FIELDS: Record<string, string> = {

@@ -25,6 +25,22 @@ function noGatewayName(value: string, ctx: z.core.$RefinementCtx<string>): void 
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 }
 
+/**
+ * Bifrost's API and dashboard send a secret as `{"value", "env_var", "from_env"}`: read as the literal, or as the
+ * `env.NAME` reference it came from. Anything else is left for the string schema to refuse.
+ */
+function unwrapBifrostSecret(input: unknown): unknown {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
+  const { value, env_var: envVar, from_env: fromEnv } = input as { value?: unknown; env_var?: unknown; from_env?: unknown };
+  if (fromEnv === true && typeof envVar === "string" && envVar !== "") return envVar.startsWith("env.") ? envVar : `env.${envVar}`;
+  return typeof value === "string" ? value : input;
+}
+
+/** A string setting that may also arrive in Bifrost's secret shape. */
+function bifrostSecret<T extends z.ZodMiniType<string>>(schema: T) {
+  return z.pipe(z.transform(unwrapBifrostSecret), schema);
+}
+
 /** A secret: a literal, or `env.NAME` naming a Worker secret or variable (not one of the gateway's own). */
 export const secretValue = z.string().check(z.maxLength(16384), z.superRefine(noGatewayName));
 
@@ -47,26 +63,34 @@ const backoffDuration = z.union([
 ]);
 
 export const vllmKeyConfigSchema = z.strictObject({
-  url: z.optional(originUrl),
+  url: z.optional(bifrostSecret(originUrl)),
   model_name: z.optional(modelName),
 });
+
+/** Bifrost's per-key origin for its `ollama` and `sgl` provider types: read as vllm_key_config.url. */
+const hostedKeyConfigSchema = z.strictObject({ url: bifrostSecret(originUrl) });
+
+/** Bifrost's alias entries may be objects naming the model to serve. */
+const aliasTarget = z.union([modelName, z.pipe(z.looseObject({ model_id: modelName }), z.transform((alias) => alias.model_id))]);
 
 export const accessServiceTokenSchema = z.strictObject({
   client_id: secretValue.check(z.minLength(1)),
   client_secret: secretValue.check(z.minLength(1)),
 });
 
-export const providerKeySchema = z.strictObject({
+const providerKeyFields = z.strictObject({
   id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits, '.', '_', ':' or '-'"))),
   name: z.optional(displayName),
-  value: z._default(secretValue, ""),
+  value: z._default(bifrostSecret(secretValue), ""),
   models: z.optional(z.array(modelName)),
   blacklisted_models: z.optional(z.array(modelName)),
   weight: z._default(z.number().check(z.gte(0), z.lte(1_000_000)), 1),
-  aliases: z.optional(z.record(modelName, modelName)),
+  aliases: z.optional(z.record(modelName, aliasTarget)),
   enabled: z._default(z.boolean(), true),
   description: z.optional(z.string().check(z.maxLength(1024))),
   vllm_key_config: z.optional(vllmKeyConfigSchema),
+  ollama_key_config: z.optional(hostedKeyConfigSchema),
+  sgl_key_config: z.optional(hostedKeyConfigSchema),
   /** Cloudflare Access service token sent as CF-Access-Client-Id / CF-Access-Client-Secret. */
   cloudflare_access: z.optional(accessServiceTokenSchema),
   /** Name of a Workers VPC service binding (or any Fetcher binding) that carries this key's requests to its origin. */
@@ -81,6 +105,15 @@ export const providerKeySchema = z.strictObject({
   status: z.optional(z.unknown()),
   config_hash: z.optional(z.unknown()),
 });
+
+/** A provider key; Bifrost's ollama_key_config and sgl_key_config are kept as the vllm_key_config they amount to. */
+export const providerKeySchema = z.pipe(
+  providerKeyFields,
+  z.transform(({ ollama_key_config: ollama, sgl_key_config: sgl, ...key }) => {
+    const url = ollama?.url ?? sgl?.url;
+    return url === undefined || key.vllm_key_config?.url !== undefined ? key : { ...key, vllm_key_config: { ...key.vllm_key_config, url } };
+  }),
+);
 
 export const networkConfigSchema = z.strictObject({
   base_url: z.optional(originUrl),
@@ -103,6 +136,9 @@ export const networkConfigSchema = z.strictObject({
   ca_cert_pem: z.optional(z.string()),
   enforce_http2: z.optional(z.boolean()),
   beta_header_overrides: z.optional(z.record(z.string(), z.unknown())),
+  allow_private_network: z.optional(z.boolean()),
+  keep_alive_timeout_in_seconds: z.optional(z.int().check(z.gte(0))),
+  http2_ping_interval_in_seconds: z.optional(z.int().check(z.gte(0))),
 });
 
 /** The request types a custom provider may serve (Bifrost's allowed_requests flags). */
@@ -114,7 +150,12 @@ export const REQUEST_TYPES = [
   "chat_completion_stream",
   "responses",
   "responses_stream",
+  "responses_retrieve",
+  "responses_delete",
+  "responses_cancel",
+  "responses_input_items",
   "count_tokens",
+  "compaction",
   "embedding",
   "rerank",
   // vLLM's own endpoints (gateway additions: Bifrost has no such request types).
@@ -143,6 +184,7 @@ export const REQUEST_TYPES = [
   "batch_list",
   "batch_retrieve",
   "batch_cancel",
+  "batch_delete",
   "batch_results",
   "file_upload",
   "file_list",
@@ -153,10 +195,20 @@ export const REQUEST_TYPES = [
   "container_list",
   "container_retrieve",
   "container_delete",
+  "container_file_create",
+  "container_file_list",
+  "container_file_retrieve",
+  "container_file_content",
+  "container_file_delete",
   "passthrough",
   "passthrough_stream",
   "websocket_responses",
   "realtime",
+  "cached_content_create",
+  "cached_content_list",
+  "cached_content_retrieve",
+  "cached_content_update",
+  "cached_content_delete",
 ] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
