@@ -15,6 +15,8 @@ export const IMAGE_PART_TOKENS = 1_024;
 export const AUDIO_PART_TOKENS = 750;
 export const VIDEO_PART_TOKENS = 4_096;
 const MESSAGE_OVERHEAD_TOKENS = 4;
+/** Nesting walked value by value; below it, a value counts as its JSON text. */
+const MAX_WALK_DEPTH = 32;
 const REPLY_PRIMER_TOKENS = 3;
 
 /** Request fields whose content the model reads, across chat, completions, embeddings, rerank and score. */
@@ -50,7 +52,10 @@ function textTokens(text: string): number {
 function tokensOf(value: unknown, depth = 0): number {
   if (typeof value === "string") return textTokens(value);
   if (typeof value === "number") return 1;
-  if (depth > 32 || value === null || typeof value !== "object") return 0;
+  if (value === null || typeof value !== "object") return 0;
+  // Deeper than any message needs (a tool's nested parameter schema): counted as its JSON text, syntax and all, which
+  // the chat template renders anyway. Bodies nest at most 256 levels (http/body.ts), so this never runs out of stack.
+  if (depth > MAX_WALK_DEPTH) return textTokens(JSON.stringify(value));
   if (Array.isArray(value)) {
     let sum = 0;
     for (const item of value) sum += tokensOf(item, depth + 1);

@@ -81,4 +81,17 @@ describe("prompt-token estimates", () => {
     // Different texts under the two names are both read.
     expect(turn({ reasoning: thought, reasoning_content: "Other." })).toBe(once + 2);
   });
+
+  it("counts a tool schema nested deeper than it walks as its JSON text, never as nothing", () => {
+    const description = "word ".repeat(2_000); // 10,000 bytes: 2,500 tokens as text
+    let schema: Record<string, unknown> = { type: "string", description };
+    for (let level = 0; level < 40; level += 1) schema = { type: "object", properties: { p: schema } };
+    const tools = [{ type: "function", function: { name: "f", parameters: schema } }];
+    const message = { model: "m", messages: [{ role: "user", content: "hi" }] };
+    const added = estimatePromptTokens({ ...message, tools }) - estimatePromptTokens(message);
+    // Below the walked depth the schema counts as its JSON: at least the description's 2,500 tokens, at most the
+    // whole tool definition's text (it was counted as nothing before).
+    expect(added).toBeGreaterThanOrEqual(2_500);
+    expect(added).toBeLessThanOrEqual(Math.ceil(JSON.stringify(tools).length / 4));
+  });
 });
