@@ -1,5 +1,8 @@
 /** What the gateway records about one inference request. */
 
+/** The error code of a request whose client left before its end (nginx's 499 "client closed request"). */
+export const CLIENT_CLOSED = "client_closed_request";
+
 export interface LogRow {
   /** Generated for every row: never chosen by a client. */
   id: string;

@@ -3,7 +3,7 @@
  * every batch of log rows, so a scrape — answered by any isolate, anywhere — sees the sum over all of them. They
  * trail reality by the log batching delay (about a second) and never go down (retention deletes log rows, not these).
  */
-import type { LogRow } from "./log-row";
+import { CLIENT_CLOSED, type LogRow } from "./log-row";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 90];
 
@@ -106,7 +106,8 @@ export class MetricTotals {
     // A stream that started (200) and then broke or carried an error frame is a failure too.
     if (row.status < 400 && row.error_code === null) totals.success += 1;
     else {
-      const status = row.status < 400 ? "stream_error" : String(row.status);
+      // A stream the client left is counted as nginx's 499, not as the origin's stream error.
+      const status = row.error_code === CLIENT_CLOSED ? "499" : row.status < 400 ? "stream_error" : String(row.status);
       totals.errors.set(status, (totals.errors.get(status) ?? 0) + 1);
     }
     totals.cost += row.cost;

@@ -6,6 +6,7 @@
  * (disconnect.test.ts, streams.test.ts). Joining the client's signal to the timer's (AbortSignal.any) would add one
  * native signal per request, and with it length to the full garbage collections that finalize them.
  */
+import { CLIENT_CLOSED } from "../observability/log-row";
 import { GatewayError } from "../http/errors";
 import type { Target } from "../routing/resolve";
 import { resolveSecret, unresolved } from "./secrets";
@@ -133,7 +134,7 @@ export async function callOrigin(request: OriginRequest, env: object): Promise<O
       const waited = reason.setting.endsWith("first_byte_timeout_in_seconds") ? "did not start its answer" : "did not answer";
       return new GatewayError(504, `origin for ${originLabel(target)} ${waited} within ${reason.ms / 1000} s (${reason.setting})`, "request_timed_out");
     }
-    if (request.clientSignal?.aborted) return new GatewayError(499, "client closed the request", "client_closed_request");
+    if (request.clientSignal?.aborted) return new GatewayError(499, "client closed the request", CLIENT_CLOSED);
     const detail = thrown instanceof Error ? thrown.message : String(thrown);
     return new GatewayError(502, `origin for ${originLabel(target)} is unreachable: ${detail}`, "upstream_unreachable");
   };

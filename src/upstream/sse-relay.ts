@@ -5,6 +5,7 @@
  * usage, and never lets a broken stream look finished: an origin that stops without `[DONE]`, goes silent, or drops
  * the connection ends the client's stream with an error event its SDK raises.
  */
+import { CLIENT_CLOSED } from "../observability/log-row";
 import { errorPartsOf } from "./errors";
 import type { ChatChunk } from "../convert/chat-types";
 import { modelRewrite, rewriteModelInJson, type ModelRewrite } from "./model-rewrite";
@@ -338,7 +339,8 @@ export class SseRelay {
     this.finished = true;
     this.options.abortUpstream("client disconnected");
     await this.reader.cancel().catch(() => undefined);
-    if (!alreadyFinished) this.options.onEnd?.({ outcome: "client_cancelled", usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt });
+    // Logged as the client's doing (not the origin's: the circuit breaker does not count it).
+    if (!alreadyFinished) this.options.onEnd?.({ outcome: "client_cancelled", usage: this.usage, dataEvents: this.dataEvents, firstEventAt: this.firstEventAt, failureCode: CLIENT_CLOSED });
   }
 
   /** Stops relaying without a client cancel — used when the first frame turned into an HTTP error. */

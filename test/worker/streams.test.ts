@@ -1,7 +1,7 @@
 /** Stream faults: error frames, cut and truncated streams, idle origins, timeouts, dead origins, disconnects. */
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { configure, errorOf, eventually, origin, postJson, quota, received, sseData, virtualKey } from "./helpers";
+import { admin, configure, errorOf, eventually, origin, postJson, quota, received, sseData, virtualKey } from "./helpers";
 
 beforeAll(async () => {
   await configure({
@@ -114,6 +114,12 @@ describe("stream faults", () => {
       seen = await received(requestId);
     }
     expect(seen[0]?.closedEarly).toBe(true);
+    // Logged as the client's leaving, not as a finished answer, and counted apart from the origin's errors.
+    const logs = async () => ((await (await admin("GET", `/api/logs?request_id=${requestId}`)).json()) as { logs: Record<string, unknown>[] }).logs;
+    const [row] = await eventually(logs, (rows) => rows.length === 1);
+    expect(row).toMatchObject({ status: 200, stream: true, error_code: "client_closed_request" });
+    const metrics = await (await admin("GET", "/metrics")).text();
+    expect(metrics).toContain('bifrost_error_requests_total{provider="vllm",model="vllm/slow-stream",virtual_key="",status_code="499"} 1');
   });
 });
 
