@@ -82,6 +82,8 @@ export interface UsageReport {
 }
 
 export const NO_USAGE: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: false };
+/** A stream that ended before delivering any event: nothing generated reached anyone. */
+const NOTHING_DELIVERED: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: true };
 const UNREPORTED: UsageReport = { promptTokens: 0, completionTokens: 0, estimated: true, unreported: true };
 
 /** The client's response, and the usage it turns out to carry (known once a stream has ended). */
@@ -208,10 +210,12 @@ export async function relayStream(call: OriginCall, target: Target, options: Str
     // A converter reads both spellings itself; a chat stream is renamed only when asked.
     reasoningField: options.converter ? undefined : options.reasoningField,
     // A stream cut short (client gone, origin died) never sends its usage chunk: charge what was delivered,
-    // counting one token per content event, so a disconnect never buys free tokens.
+    // counting one token per content event, so a disconnect never buys free tokens. One that delivered no event at
+    // all failed before its answer began, like a JSON request that timed out: it costs nothing.
     onEnd: (summary) =>
       reportUsage({
-        ...(usageOf(summary.usage) ?? { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true }),
+        ...(usageOf(summary.usage) ??
+          (summary.dataEvents === 0 ? NOTHING_DELIVERED : { promptTokens: options.promptEstimate, completionTokens: summary.dataEvents, estimated: true })),
         originFailed: summary.outcome !== "completed" && summary.outcome !== "client_cancelled",
         failureCode: summary.failureCode,
         firstTokenAt: summary.firstEventAt,

@@ -93,6 +93,17 @@ describe("stream faults", () => {
     expect(last.error?.code).toBe("stream_idle_timeout");
   }, 15_000);
 
+  it("charges nothing for a stream that timed out before it delivered any event", async () => {
+    const key = await virtualKey("silent-key", { provider_configs: [{ provider: "vllm" }], rate_limit: { token_max_limit: 100_000, token_reset_duration: "1h" } });
+    // A text completion's stream has no role chunk: the silent origin sends nothing before the idle timeout.
+    const response = await postJson("/v1/completions", { model: "vllm/silent-stream", stream: true, prompt: "go on" }, { "x-bf-vk": key });
+    expect(response.status).toBe(200);
+    const frames = sseData(await response.text());
+    expect(frames).toHaveLength(1);
+    expect((JSON.parse(frames[0] ?? "{}") as { error?: { code: string } }).error?.code).toBe("stream_idle_timeout");
+    expect((await quota(key)).rate_limits[0]?.tokens).toMatchObject({ current_usage: 0, reserved: 0 });
+  }, 15_000);
+
   it("starts the response and sends keep-alive comments while the origin is silent before its first token", async () => {
     const started = Date.now();
     const response = await stream("vllm/slow-first-token");
