@@ -70,17 +70,18 @@ export function windowDenial(refusal: WindowRefusal): Denial {
   });
 }
 
-/** What of a request that can never fit is too large: its prompt alone, its completion limit on top, or any request. */
-export type Excess = "prompt" | "completion" | "any";
+/** What of a request that can never fit is too large: its prompt alone, its completion limit (or its number of choices) on top, or any request. */
+export type Excess = "prompt" | "completion" | "choices" | "any";
 
 const REMEDY: Record<Excess, string> = {
   prompt: "send less input (a shorter prompt or upload) or raise the limit",
   completion: "lower max_tokens or raise the limit",
+  choices: "ask for fewer choices (n, best_of) or fewer tokens each, or raise the limit",
   any: "raise the limit",
 };
 
 /** A 400 for a request whose smallest form is larger than a limit's whole window: waiting can never help. */
 export function neverFits(where: string, what: string, needed: string, limit: string, excess: Excess, completionParam: string | null): Denial {
   const message = `this request can never be admitted: it needs ${needed} but the ${what} of ${where} is ${limit} per window; ${REMEDY[excess]}`;
-  return denial(400, "request_exceeds_limit", message, null, {}, excess === "completion" ? completionParam : null);
+  return denial(400, "request_exceeds_limit", message, null, {}, excess === "completion" || excess === "choices" ? completionParam : null);
 }

@@ -41,7 +41,11 @@ function ownerOf(config: LimiterConfig, scope: string): string {
 export function constraintsFor(config: LimiterConfig, scopes: string[], request: AdmitRequest, asked: number, view: RuleView): Constraint[] {
   const now = view.now;
   const constraints: Constraint[] = [];
-  const completionParam = request.flexible ? null : "max_tokens";
+  // Several choices multiply the completion: then `n` (or best_of) is what to lower first.
+  const manyChoices = request.choices > 1;
+  const completionParam = manyChoices ? "n" : request.flexible ? null : "max_tokens";
+  const completionExcess = manyChoices ? "choices" : "completion";
+  const completionNeeded = request.flexible ? `a few completion tokens${manyChoices ? ` for each of ${request.choices} choices` : ""}` : `${asked} completion tokens${manyChoices ? ` (${request.completionTokens} for each of ${request.choices} choices)` : ""}`;
   // A request that uses no tokens at all (tokenize, count_tokens) is not held back by a token window, even one
   // that usage has pushed past its limit; its request windows still count it.
   const usesTokens = request.promptTokens > 0 || asked > 0;
@@ -55,7 +59,7 @@ export function constraintsFor(config: LimiterConfig, scopes: string[], request:
       const where = ownerOf(config, scope);
       constraints.push({
         allowance: { capacity: max, used: counter.usage, pending: inFlight, fixed: request.promptTokens, perToken: 1 },
-        never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${request.flexible ? "a few" : asked} completion tokens`, `${max} tokens`, request.promptTokens > max ? "prompt" : "completion", completionParam),
+        never: () => neverFits(where, `token limit (${duration} window)`, `about ${request.promptTokens} prompt tokens + ${completionNeeded}`, `${max} tokens`, request.promptTokens > max ? "prompt" : completionExcess, completionParam),
         short: (onlyInFlight) =>
           view.refused(`tokens:${scope}`, spec, counter) ??
           windowDenial({
@@ -79,7 +83,7 @@ export function constraintsFor(config: LimiterConfig, scopes: string[], request:
       const resetsAt = windowEnd(spec, counter.start);
       constraints.push({
         allowance: { capacity, used: counter.usage, pending: inFlight, fixed: request.fixedNanos, perToken: request.nanosPerCompletionToken },
-        never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}`, money(capacity), request.fixedNanos > capacity ? "prompt" : "completion", completionParam),
+        never: () => neverFits(where, `budget (${budget.reset_duration})`, `up to ${worst(asked)}${manyChoices ? ` for ${request.choices} choices` : ""}`, money(capacity), request.fixedNanos > capacity ? "prompt" : completionExcess, completionParam),
         short: (onlyInFlight) =>
           view.refused(`budget:${budget.id}`, spec, counter) ??
           denial(

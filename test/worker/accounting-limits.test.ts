@@ -114,8 +114,16 @@ describe("the completion limit forwarded to the origin", () => {
     const never = await chat(small, `vllm/${LLAMA}`, { n: 3, max_tokens: 30 });
     expect(never.status).toBe(400);
     const neverError = await errorOf(never);
-    expect(neverError).toMatchObject({ code: "request_exceeds_limit", param: "max_tokens" });
-    expect(neverError.message).toMatch(/; lower max_tokens or raise the limit$/);
+    // The choices are what multiply it: the refusal names them and `n`.
+    expect(neverError).toMatchObject({ code: "request_exceeds_limit", param: "n" });
+    expect(neverError.message).toContain("it needs about 8 prompt tokens + 90 completion tokens (30 for each of 3 choices)");
+    expect(neverError.message).toMatch(/; ask for fewer choices \(n, best_of\) or fewer tokens each, or raise the limit$/);
+    // Without its own limit, n alone: a few tokens for each of a billion choices never fit.
+    const billion = await chat(small, `vllm/${LLAMA}`, { n: 1_000_000_000 });
+    expect(billion.status).toBe(400);
+    const billionError = await errorOf(billion);
+    expect(billionError).toMatchObject({ code: "request_exceeds_limit", param: "n" });
+    expect(billionError.message).toContain("a few completion tokens for each of 1000000000 choices");
     expect((await chat(small, `vllm/${LLAMA}`, { n: 1, max_tokens: 30 })).status).toBe(200);
     // A prompt larger than the whole window: a smaller completion limit cannot help.
     const tiny = await tokenKey("prompt-too-large", 5);
