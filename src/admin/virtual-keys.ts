@@ -100,10 +100,17 @@ const listQuery = z.object({
 
 export const virtualKeyRoutes = routeGroup();
 
+/** A list query with none of these asks for no page: every key, as Bifrost answers it. */
+const PAGE_PARAMETERS = ["limit", "offset", "search", "team_id", "customer_id"];
+/** SQLite's "no limit". */
+const EVERY_ROW = -1;
+
 virtualKeyRoutes.get("/", async (c) => {
-  const { limit, offset, search, team_id: teamId, customer_id: customerId, sort_by: sortBy, order } = parseOrThrow(listQuery, queryOf(c), "virtual key list query");
-  const page = await listVirtualKeys(c.env, { limit, offset, search, teamId, customerId, sortBy, order });
-  return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit, offset });
+  const query = queryOf(c);
+  const { limit, offset, search, team_id: teamId, customer_id: customerId, sort_by: sortBy, order } = parseOrThrow(listQuery, query, "virtual key list query");
+  const paged = PAGE_PARAMETERS.some((name) => query[name] !== undefined);
+  const page = await listVirtualKeys(c.env, { limit: paged ? limit : EVERY_ROW, offset, search, teamId, customerId, sortBy, order });
+  return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit: paged ? limit : page.records.length, offset });
 });
 
 /**

@@ -338,4 +338,15 @@ describe("what scripts moved over from Bifrost send", () => {
     for (const query of ["sort_by=created_at&order=desc", "sort_by=updated_at&order=asc", ""]) expect((await sorted(query)).sort()).toEqual(["sortable-a", "sortable-b", "sortable-c"]);
     expect((await admin("GET", "/api/governance/virtual-keys?sort_by=value")).status).toBe(400);
   });
+
+  it("lists every key when the query asks for no page, as Bifrost does", async () => {
+    for (let i = 0; i < 30; i += 1) expect((await admin("PUT", `/api/governance/virtual-keys/many-${i}`, { name: `many-${i}` })).status).toBe(200);
+    const all = (await (await admin("GET", "/api/governance/virtual-keys")).json()) as { virtual_keys: unknown[]; count: number; total_count: number; limit: number };
+    expect(all.total_count).toBeGreaterThanOrEqual(30);
+    expect(all.virtual_keys).toHaveLength(all.total_count);
+    expect([all.count, all.limit]).toEqual([all.total_count, all.total_count]);
+    // Sorting alone asks for no page either; a search or a limit does, 25 by default.
+    expect(((await (await admin("GET", "/api/governance/virtual-keys?sort_by=name")).json()) as { count: number }).count).toBe(all.total_count);
+    expect(((await (await admin("GET", "/api/governance/virtual-keys?search=many-")).json()) as { count: number; total_count: number })).toMatchObject({ count: 25, total_count: 30 });
+  });
 });
