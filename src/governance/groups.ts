@@ -9,7 +9,7 @@ import { badRequest } from "../http/errors";
 import { KEY_SCOPE, type LimiterConfig } from "./limits";
 import { budgetsOf, rateLimitOf } from "./records";
 import { alertSettingsOf, alertsSchema, type AlertSettings } from "../alerts/config";
-import { budgetSchema, groupId, leaseShare, rateLimitSchema, type Budget, type RateLimit } from "./schema";
+import { budgetPatchSchema, budgetSchema, groupId, leaseShare, rateLimitSchema, type Budget, type RateLimit } from "./schema";
 
 export type GroupKind = "team" | "customer";
 
@@ -22,7 +22,7 @@ export const teamBodySchema = z.strictObject({
   description: z.optional(z.string().check(z.maxLength(1024))),
   customer_id: z.nullish(groupId),
   budgets: z.optional(z.array(budgetSchema).check(z.maxLength(20))),
-  budget: z.optional(budgetSchema),
+  budget: z.optional(budgetPatchSchema),
   rate_limit: z.nullish(rateLimitSchema),
   lease_share: z.nullish(leaseShare),
   alerts: z.nullish(alertsSchema),
@@ -34,7 +34,7 @@ export const customerBodySchema = z.strictObject({
   name: z.optional(name),
   description: z.optional(z.string().check(z.maxLength(1024))),
   budgets: z.optional(z.array(budgetSchema).check(z.maxLength(20))),
-  budget: z.optional(budgetSchema),
+  budget: z.optional(budgetPatchSchema),
   rate_limit: z.nullish(rateLimitSchema),
   lease_share: z.nullish(leaseShare),
   alerts: z.nullish(alertsSchema),

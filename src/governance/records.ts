@@ -2,17 +2,34 @@
 import { badRequest } from "../http/errors";
 import { alertSettingsOf } from "../alerts/config";
 import { calendarUnit } from "./duration";
-import type { Budget, BudgetInput, ProviderConfig, RateLimit, RateLimitInput, VirtualKeyBody, VirtualKeyRecord } from "./schema";
+import { parseOrThrow } from "../config/validation";
+import { budgetSchema, type Budget, type BudgetInput, type BudgetPatch, type ProviderConfig, type RateLimit, type RateLimitInput, type VirtualKeyBody, type VirtualKeyRecord } from "./schema";
+
+/**
+ * Bifrost's singular `budget`: `{}` removes the budget; a partial one (`{"max_limit": 75}`) changes the one budget
+ * there is, keeping its other fields. The result must be a whole budget.
+ */
+function singleBudget(patch: BudgetPatch, previous: readonly Budget[], where: string): BudgetInput[] {
+  const { current_usage: _usage, last_reset: _reset, ...given } = patch;
+  const fields = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+  if (Object.keys(fields).length === 0) return [];
+  const whole = fields.max_limit !== undefined && fields.reset_duration !== undefined;
+  if (!whole && previous.length !== 1) {
+    throw badRequest(`${where}: budget needs max_limit and reset_duration${previous.length > 1 ? " (it has several budgets: change them with budgets)" : ""}`, "invalid_request", "budget");
+  }
+  const base = whole ? {} : previous[0];
+  return [parseOrThrow(budgetSchema, { ...base, ...fields }, `${where} budget`)];
+}
 
 export function budgetsOf(
   list: BudgetInput[] | undefined,
-  single: BudgetInput | undefined,
+  single: BudgetPatch | undefined,
   previous: readonly Budget[],
   where: string,
   calendarDefault = false,
 ): Budget[] | undefined {
   if (list !== undefined && single !== undefined) throw badRequest(`${where}: give either budgets or budget, not both`, "invalid_request", "budget");
-  const inputs = list ?? (single ? [single] : undefined);
+  const inputs = list ?? (single ? singleBudget(single, previous, where) : undefined);
   if (inputs === undefined) return undefined;
   const seen = new Set<string>();
   return inputs.map((input) => {

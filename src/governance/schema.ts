@@ -37,6 +37,19 @@ export const budgetSchema = z
     }),
   );
 
+/**
+ * Bifrost's singular `budget` on an update: every field optional. `{}` removes the budget; a partial one changes the
+ * single budget there is (records.ts checks the result as a whole budget).
+ */
+export const budgetPatchSchema = z.strictObject({
+  id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  max_limit: z.optional(dollarLimit),
+  reset_duration: z.optional(duration),
+  calendar_aligned: z.optional(z.boolean()),
+  current_usage: z.optional(z.number()),
+  last_reset: z.optional(z.unknown()),
+});
+
 export const rateLimitSchema = z
   .strictObject({
     id: z.optional(z.string()),
@@ -79,7 +92,7 @@ export const providerConfigSchema = z.strictObject({
   /** Bifrost's: true allows every key of the provider (key_ids then do not apply); false only those key_ids list. */
   allow_all_keys: z.optional(z.boolean()),
   budgets: z.optional(z.array(budgetSchema)),
-  budget: z.optional(budgetSchema),
+  budget: z.optional(budgetPatchSchema),
   rate_limit: z.nullish(rateLimitSchema),
 });
 
@@ -109,7 +122,7 @@ export const virtualKeyBodySchema = z.strictObject({
   is_active: z.optional(z.boolean()),
   provider_configs: z.optional(z.array(providerConfigSchema).check(z.maxLength(100))),
   budgets: z.optional(z.array(budgetSchema).check(z.maxLength(20))),
-  budget: z.optional(budgetSchema),
+  budget: z.optional(budgetPatchSchema),
   rate_limit: z.nullish(rateLimitSchema),
   max_concurrent_requests: z.nullish(z.int().check(z.gte(1))),
   /** A request whose own max_tokens does not fit what remains is admitted with a lower limit instead of refused. */
@@ -135,6 +148,7 @@ export const virtualKeyBodySchema = z.strictObject({
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
+export type BudgetPatch = z.infer<typeof budgetPatchSchema>;
 export type RateLimitInput = z.infer<typeof rateLimitSchema>;
 export type VirtualKeyBody = z.infer<typeof virtualKeyBodySchema>;
 

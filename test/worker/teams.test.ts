@@ -143,6 +143,24 @@ describe("the teams and customers API", () => {
     expect(both.status).toBe(400);
     expect((await errorOf(both)).param).toBe("team_id");
   });
+
+  it("takes Bifrost's singular budget on updates: a partial one changes the budget there is, {} removes it", async () => {
+    type Group = { team: { budgets: { id: string; max_limit: number; reset_duration: string; calendar_aligned: boolean }[] } };
+    const created = (await put("/api/governance/teams/legacy-budget", { name: "legacy-budget", budget: { max_limit: 50, reset_duration: "1M", calendar_aligned: true } })) as unknown as Group;
+    const [first] = created.team.budgets;
+    const raised = (await put("/api/governance/teams/legacy-budget", { budget: { max_limit: 75 } })) as unknown as Group;
+    expect(raised.team.budgets).toEqual([{ id: first?.id, max_limit: 75, reset_duration: "1M", calendar_aligned: true }]);
+    const removed = (await put("/api/governance/teams/legacy-budget", { budget: {} })) as unknown as Group;
+    expect(removed.team.budgets).toEqual([]);
+    // With no budget to change, a partial one is not a budget.
+    const partial = await admin("PUT", "/api/governance/teams/legacy-budget", { budget: { max_limit: 75 } });
+    expect(partial.status).toBe(400);
+    expect(await errorOf(partial)).toMatchObject({ param: "budget", message: "team: budget needs max_limit and reset_duration" });
+    // The same on a virtual key.
+    await put("/api/governance/virtual-keys/legacy-budget-key", { name: "legacy-budget-key", budget: { max_limit: 10, reset_duration: "1d" } });
+    const key = (await put("/api/governance/virtual-keys/legacy-budget-key", { budget: { max_limit: 20 } })) as { virtual_key: { budgets: { max_limit: number; reset_duration: string }[] } };
+    expect(key.virtual_key.budgets.map(({ max_limit, reset_duration }) => ({ max_limit, reset_duration }))).toEqual([{ max_limit: 20, reset_duration: "1d" }]);
+  });
 });
 
 describe("limits shared by a team and a customer", () => {
