@@ -11,7 +11,7 @@ import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
-import { budgetSchema, leaseShare, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { budgetSchema, expiryTime, leaseShare, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
 import { normalisePricingOverride, writePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
@@ -66,6 +66,7 @@ const importedKey = z.strictObject({
   ),
   /** Bifrost's: applies to the key's budgets that do not say. */
   calendar_aligned: z.optional(z.boolean()),
+  expires_at: z.nullish(expiryTime),
   ...rowBookkeeping,
   is_active: z.optional(z.boolean()),
   rate_limit_id: z.optional(id),
@@ -244,6 +245,7 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       max_concurrent_requests: key.max_concurrent_requests,
       team_id: key.team_id ?? null,
       customer_id: key.customer_id ?? null,
+      expires_at: key.expires_at,
     };
     const previous = await loadVirtualKey(env, key.id);
     let value = key.value === undefined ? undefined : virtualKeyValue(env, key.name, key.value);

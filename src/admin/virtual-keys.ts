@@ -33,7 +33,7 @@ type AdminContext = Context<AppEnv>;
 
 export function presentVirtualKey(record: VirtualKeyRecord): Record<string, unknown> {
   const { value_hash: _hash, value_prefix: shown, ...rest } = record;
-  return { ...rest, alerts: presentAlerts(record.alerts), value: shown.includes("…") ? shown : `${shown}…` };
+  return { ...rest, alerts: presentAlerts(record.alerts), expires_at: record.expires_at ?? null, value: shown.includes("…") ? shown : `${shown}…` };
 }
 
 async function newKeyValue(): Promise<{ value: string; valueHash: string; valuePrefix: string }> {

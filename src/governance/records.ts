@@ -124,6 +124,7 @@ export function buildVirtualKeyRecord(identity: KeyIdentity, body: VirtualKeyBod
     customer_id: body.customer_id === undefined ? (previous?.customer_id ?? null) : body.customer_id,
     lease_share: body.lease_share === undefined ? (previous?.lease_share ?? null) : body.lease_share,
     alerts: alertSettingsOf(body.alerts, previous?.alerts),
+    expires_at: body.expires_at === undefined ? (previous?.expires_at ?? null) : body.expires_at,
     created_at: previous?.created_at ?? now,
     updated_at: now,
   };

@@ -96,6 +96,22 @@ export const providerConfigSchema = z.strictObject({
   rate_limit: z.nullish(rateLimitSchema),
 });
 
+/** Whether an RFC 3339 time names a day the month has and a time of day that exists (Date.parse rolls 02-30 over). */
+function isRealTime(value: string): boolean {
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = value.split(/[-T:.Z+]/).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60 && !Number.isNaN(Date.parse(value));
+}
+
+/** A time as RFC 3339 (`2027-01-01T00:00:00Z`, with an offset or Z), kept as the ISO string of that instant. */
+export const expiryTime = z.pipe(
+  z.string().check(
+    z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/, "must be an RFC 3339 time such as 2027-01-01T00:00:00Z"),
+    z.refine(isRealTime, "must be a real date and time"),
+  ),
+  z.transform((value) => new Date(value).toISOString()),
+);
+
 /** A team's or customer's id. */
 export const groupId = z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' or '-'"));
 
@@ -145,6 +161,8 @@ export const virtualKeyBodySchema = z.strictObject({
   lease_share: z.nullish(leaseShare),
   /** Webhooks told when usage crosses a threshold or a request is refused; null: the gateway's default. */
   alerts: z.nullish(alertsSchema),
+  /** Bifrost's: when the key stops working (an RFC 3339 time); null: never. */
+  expires_at: z.nullish(expiryTime),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;
@@ -205,6 +223,8 @@ export interface VirtualKeyRecord {
   lease_share?: number | null;
   /** Absent or null: the gateway's default webhook and thresholds. */
   alerts?: AlertSettings | null;
+  /** When the key stops working, ISO 8601; absent or null: never. */
+  expires_at?: string | null;
   created_at: string;
   updated_at: string;
 }

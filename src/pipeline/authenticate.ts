@@ -28,6 +28,14 @@ function blocked(c: AppContext, record: VirtualKeyRecord, message: string): Gate
   return new GatewayError(403, message, "virtual_key_blocked", { type: "virtual_key_blocked" });
 }
 
+/** A key past its `expires_at`: the credential no longer works (a 401, logged under the key). */
+function expiredAt(c: AppContext, record: VirtualKeyRecord, holder: string): GatewayError | undefined {
+  if (!record.expires_at || Date.parse(record.expires_at) > Date.now()) return undefined;
+  const trace = c.get("trace");
+  if (trace) trace.virtualKey = { id: record.id, name: record.name };
+  return unauthorized("virtual_key_expired", `${holder} expired at ${record.expires_at}`);
+}
+
 /** Who is calling: a virtual key, possibly through one of its ephemeral tokens. */
 export interface Principal {
   vk: VirtualKeyRecord;
@@ -69,6 +77,8 @@ async function principalFor(c: AppContext, presented: string): Promise<Principal
     const parent = await findVirtualKeyById(c.env, claims.vk);
     if (!parent || parent.created_at !== claims.kc) throw unauthorized("virtual_key_not_found", "the virtual key behind this ephemeral token no longer exists");
     if (!parent.is_active) throw blocked(c, parent, `virtual key '${parent.name}' behind this ephemeral token is inactive`);
+    const parentExpired = expiredAt(c, parent, `virtual key '${parent.name}' behind this ephemeral token`);
+    if (parentExpired) throw parentExpired;
     // Revocations live in the key's Durable Object: asked here, so no route serves a revoked token.
     if (await limiterFor(c.env, parent).tokenRevoked(claims.id, claims.iat)) throw unauthorized("ephemeral_token_revoked", "ephemeral token has been revoked");
     return { vk: parent, token: claims };
@@ -80,6 +90,8 @@ async function principalFor(c: AppContext, presented: string): Promise<Principal
     throw unauthorized("virtual_key_not_found", "virtual key not found: it does not exist or has been deleted");
   }
   if (!record.is_active) throw blocked(c, record, `virtual key '${record.name}' is inactive`);
+  const expired = expiredAt(c, record, `virtual key '${record.name}'`);
+  if (expired) throw expired;
   return { vk: record, token: null };
 }
 

@@ -101,6 +101,7 @@ describe("importing what Bifrost writes", () => {
             id: "vk-exported",
             name: "exported",
             config_hash: "abc",
+            expires_at: "2099-01-01T00:00:00Z",
             created_at: "2026-01-01T00:00:00Z",
             updated_at: "2026-01-02T00:00:00Z",
             provider_configs: [{ id: 7, virtual_key_id: "vk-exported", provider: "bf-export", weight: 1, allow_all_keys: false, keys: [{ key_id: "key-one", name: "k1" }], created_at: "2026-01-01T00:00:00Z" }],
@@ -113,8 +114,9 @@ describe("importing what Bifrost writes", () => {
     for (const field of ["allow_private_network", "keep_alive_timeout_in_seconds", "http2_ping_interval_in_seconds"]) {
       expect(answer.warnings.some((warning) => warning.startsWith(`providers.bf-export.network_config.${field} is accepted but has no effect`))).toBe(true);
     }
-    const { virtual_key: key } = (await (await admin("GET", "/api/governance/virtual-keys/vk-exported")).json()) as { virtual_key: { provider_configs: { key_ids: string[] | null; allow_all_keys?: boolean }[] } };
+    const { virtual_key: key } = (await (await admin("GET", "/api/governance/virtual-keys/vk-exported")).json()) as { virtual_key: { expires_at: string; provider_configs: { key_ids: string[] | null; allow_all_keys?: boolean }[] } };
     expect(key.provider_configs[0]?.key_ids).toEqual(["key-one"]);
+    expect(key.expires_at).toBe("2099-01-01T00:00:00.000Z");
     // Bifrost's secret objects were read as the strings they hold: the key reaches its origin.
     expect((await chat(`bf-export/${LLAMA}`)).status).toBe(200);
   });

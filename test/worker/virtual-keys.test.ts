@@ -349,4 +349,27 @@ describe("what scripts moved over from Bifrost send", () => {
     expect(((await (await admin("GET", "/api/governance/virtual-keys?sort_by=name")).json()) as { count: number }).count).toBe(all.total_count);
     expect(((await (await admin("GET", "/api/governance/virtual-keys?search=many-")).json()) as { count: number; total_count: number })).toMatchObject({ count: 25, total_count: 30 });
   });
+
+  it("stops a key at its expires_at, as Bifrost does, and starts it again when the time is moved or cleared", async () => {
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const key = await virtualKey("expiring", { provider_configs: [{ provider: "vllm" }], expires_at: "2099-01-01T00:00:00+01:00" });
+    const read = async () => ((await (await admin("GET", "/api/governance/virtual-keys/expiring")).json()) as { virtual_key: { expires_at: string | null } }).virtual_key;
+    // Kept as the ISO time of the instant given.
+    expect((await read()).expires_at).toBe("2098-12-31T23:00:00.000Z");
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": key })).status).toBe(200);
+    expect((await admin("PUT", "/api/governance/virtual-keys/expiring", { expires_at: past })).status).toBe(200);
+    const refused = await chat(`vllm/${LLAMA}`, { "x-bf-vk": key });
+    expect(refused.status).toBe(401);
+    expect(await errorOf(refused)).toMatchObject({ code: "virtual_key_expired", message: `virtual key 'expiring' expired at ${past}` });
+    // Its quota route and ephemeral tokens go with it.
+    expect((await gateway("/api/governance/virtual-keys/quota", { headers: { "x-bf-vk": key } })).status).toBe(401);
+    expect((await admin("PUT", "/api/governance/virtual-keys/expiring", { expires_at: null })).status).toBe(200);
+    expect((await read()).expires_at).toBeNull();
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": key })).status).toBe(200);
+    for (const bad of ["tomorrow", "2027-02-30T00:00:00Z", "2027-01-01"]) {
+      const response = await admin("PUT", "/api/governance/virtual-keys/expiring", { expires_at: bad });
+      expect(response.status, bad).toBe(400);
+      expect((await errorOf(response)).param, bad).toBe("expires_at");
+    }
+  });
 });
