@@ -78,6 +78,7 @@ function providerConfigsOf(body: VirtualKeyBody, previous: readonly ProviderConf
       weight: input.weight ?? null,
       allowed_models: input.allowed_models ?? null,
       key_ids: keyIdsOf(input),
+      blacklisted_models: input.blacklisted_models ?? [],
       budgets: budgetsOf(input.budgets, input.budget, same?.budgets ?? [], where) ?? same?.budgets ?? [],
       rate_limit: rateLimitOf(input.rate_limit) ?? (input.rate_limit === null ? null : (same?.rate_limit ?? null)),
     };

@@ -19,9 +19,16 @@ function blocked(type: "provider_blocked" | "model_blocked", message: string): G
   return new GatewayError(403, message, type, { type, param: "model" });
 }
 
+/** Whether a list names the model, bare or under its provider. */
+function listsModel(list: readonly string[], provider: string, name: string): boolean {
+  return list.includes(name) || list.includes(`${provider}/${name}`);
+}
+
 export function allowsModel(config: ProviderConfig, name: string): boolean {
+  const refused = config.blacklisted_models;
+  if (refused && (refused.includes("*") || listsModel(refused, config.provider, name))) return false;
   const allowed = config.allowed_models;
-  return allowed === null || allowed.includes("*") || allowed.includes(name) || allowed.includes(`${config.provider}/${name}`);
+  return allowed === null || allowed.includes("*") || listsModel(allowed, config.provider, name);
 }
 
 /** May requests under this provider config use this provider key (key_ids, by id or name)? */

@@ -89,6 +89,8 @@ export const providerConfigSchema = z.strictObject({
   allowed_models: z.nullish(z.array(z.string().check(z.minLength(1)))),
   /** null (as answers show "every key") is the same as leaving it out. */
   key_ids: z.nullish(z.array(z.string().check(z.minLength(1)))),
+  /** Bifrost's: models never used through this provider, whatever allowed_models says. */
+  blacklisted_models: z.nullish(z.array(z.string().check(z.minLength(1)))),
   /** Bifrost's: true allows every key of the provider (key_ids then do not apply); false only those key_ids list. */
   allow_all_keys: z.optional(z.boolean()),
   budgets: z.optional(z.array(budgetSchema)),
@@ -194,6 +196,8 @@ export interface ProviderConfig {
   allowed_models: string[] | null;
   /** null: every key of the provider (ids or names). */
   key_ids: string[] | null;
+  /** Models refused through this provider even when allowed_models allows them (absent in older records: none). */
+  blacklisted_models?: string[];
   budgets: Budget[];
   rate_limit: RateLimit | null;
 }

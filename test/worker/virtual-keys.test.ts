@@ -372,4 +372,18 @@ describe("what scripts moved over from Bifrost send", () => {
       expect((await errorOf(response)).param, bad).toBe("expires_at");
     }
   });
+
+  it("refuses the models a provider config blacklists, whatever allowed_models allows", async () => {
+    const key = await virtualKey("blacklisting", { provider_configs: [{ provider: "vllm", weight: 1, allowed_models: ["*"], blacklisted_models: [`vllm/${LLAMA}`] }] });
+    const refused = await chat(`vllm/${LLAMA}`, { "x-bf-vk": key });
+    expect(refused.status).toBe(403);
+    expect(await errorOf(refused)).toMatchObject({ code: "model_blocked", message: `virtual key 'blacklisting' may not use model '${LLAMA}' of provider 'vllm'` });
+    // A bare name finds no provider config that may serve it.
+    const bare = await chat(LLAMA, { "x-bf-vk": key });
+    expect(bare.status).toBe(400);
+    expect((await errorOf(bare)).code).toBe("provider_required");
+    expect((await chat("vllm/spare-model", { "x-bf-vk": key })).status).toBe(200);
+    const { virtual_key: read } = (await (await admin("GET", "/api/governance/virtual-keys/blacklisting")).json()) as { virtual_key: { provider_configs: { blacklisted_models: string[] }[] } };
+    expect(read.provider_configs[0]?.blacklisted_models).toEqual([`vllm/${LLAMA}`]);
+  });
 });
