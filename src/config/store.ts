@@ -6,7 +6,7 @@
 import type { Env } from "../env";
 import { settingsOf } from "../settings";
 import { applyProbeReports } from "../routing/health";
-import { PROBE_KV_KEY, type ProbeReports } from "../routing/probe";
+import { PROBE_KV_KEY, probeReportTtlMs, type ProbeReports } from "../routing/probe";
 import { compileRoutingTable, type RoutingTable } from "../routing/table";
 import type { PricingOverride } from "../governance/schema";
 import { loadAllGroups } from "../governance/group-store";
@@ -62,7 +62,7 @@ export async function getRoutingTable(env: Env, waitUntil: (promise: Promise<unk
 async function refreshFromKv(env: Env): Promise<RoutingTable> {
   if (settingsOf(env).HEALTH_PROBE) {
     const reports = await env.CONFIG_KV.get<ProbeReports>(PROBE_KV_KEY, "json");
-    if (reports) applyProbeReports(reports);
+    if (reports) applyProbeReports(reports, probeReportTtlMs(env));
   }
   const snapshot = await env.CONFIG_KV.get<Snapshot>(SNAPSHOT_KEY, "json");
   if (!snapshot) return (await publishSnapshot(env)).table;

@@ -5,7 +5,7 @@
  */
 import { asGatewayError } from "../http/errors";
 import { writeCompletionLimit } from "../http/request-fields";
-import { beginAttempt, endAttempt, recordFailure, recordSuccess, type HealthSettings } from "../routing/health";
+import { beginAttempt, endAttempt, recordAnswerStarted, recordFailure, recordSuccess, releaseTrial, type HealthSettings } from "../routing/health";
 import { checkRequestAllowed, type Target } from "../routing/resolve";
 import { callOrigin, type OriginCall } from "../upstream/origin";
 import { relayAnswer, type Answer } from "../upstream/respond";
@@ -40,17 +40,19 @@ export async function attemptTarget(scope: RequestScope, upstream: UpstreamPlan,
   const span = scope.tracing.attempt(target, upstream);
   try {
     const answer = upstream.kind === "json" ? await sendJson(scope, upstream, target, publicModel, grant, promptEstimate, span) : await sendMultipart(scope, upstream, target, publicModel, span);
-    recordSuccess(target);
+    recordAnswerStarted(target);
     void answer.usage.then((usage) => {
       endAttempt(target);
       span.succeeded(usage);
       if (usage.originFailed) recordFailure(target, health, scope.waitUntil);
+      else recordSuccess(target);
     });
     return answer;
   } catch (error) {
     endAttempt(target);
     span.failed(error);
     if (isOriginFailure(error)) recordFailure(target, health, scope.waitUntil);
+    else releaseTrial(target);
     throw error;
   }
 }

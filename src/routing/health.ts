@@ -19,6 +19,8 @@ import { settingsOf } from "../settings";
 interface OriginHealth {
   /** The latest scheduled probe's verdict and load report, if probing is on. */
   probe?: OriginReport | undefined;
+  /** When that report stops counting (HEALTH_PROBE_TTL_SECONDS after it was taken): no probe, no verdict. */
+  probeExpiresAt?: number;
   failures: number;
   openUntil: number;
   /** A half-open probe is on its way; others keep away until it reports. */
@@ -64,27 +66,34 @@ export function healthSettings(env: Env): HealthSettings {
   return { threshold: settings.CIRCUIT_FAILURE_THRESHOLD, cooldownMs: settings.CIRCUIT_COOLDOWN_SECONDS * 1000 };
 }
 
-/** Takes in the scheduled probe's latest reports (read with the config refresh). */
-export function applyProbeReports(reports: ProbeReports): void {
+/** Takes in the scheduled probe's latest reports (read with the config refresh), each valid for `ttlMs`. */
+export function applyProbeReports(reports: ProbeReports, ttlMs: number): void {
   for (const [key, report] of Object.entries(reports)) {
     const state = origins.get(key) ?? { failures: 0, openUntil: 0, probing: false, inFlight: 0, syncedAt: 0 };
     state.probe = report;
+    state.probeExpiresAt = report.checkedAt + ttlMs;
     origins.set(key, state);
   }
+}
+
+/** The scheduled probe's report while it is valid: once it expires (probing off, the cron stalled) it says nothing. */
+function liveProbe(state: OriginHealth, now: number): OriginReport | undefined {
+  return state.probe && (state.probeExpiresAt ?? 0) > now ? state.probe : undefined;
 }
 
 /** Whether a request may go to this origin now: closed, or cooled down and no probe already out. */
 export function isAvailable(target: Target, now = Date.now()): boolean {
   const state = stateOf(target);
   // The scheduled probe found it down, and no request has succeeded there since.
-  if (state.probe && !state.probe.healthy && state.probe.checkedAt > (state.lastSuccessAt ?? 0)) return false;
+  const probe = liveProbe(state, now);
+  if (probe && !probe.healthy && probe.checkedAt > (state.lastSuccessAt ?? 0)) return false;
   if (state.openUntil <= now) return !state.probing || state.failures === 0;
   return false;
 }
 
 /** Requests waiting in the origin's own queue, as the scheduled probe last read it from vLLM's metrics (0: none known). */
-export function queuedAt(target: Target): number {
-  return stateOf(target).probe?.waiting ?? 0;
+export function queuedAt(target: Target, now = Date.now()): number {
+  return liveProbe(stateOf(target), now)?.waiting ?? 0;
 }
 
 /** An origin's circuit as this isolate sees it (and the location, for an opened circuit), for the admin API. */
@@ -146,12 +155,31 @@ export function endAttempt(target: Target): void {
   state.inFlight = Math.max(0, state.inFlight - 1);
 }
 
+/**
+ * The origin started its answer: a half-open circuit closes, but the count of consecutive failures stands until the
+ * answer ends well — a stream that breaks after its 200 is a failure that counts toward the threshold.
+ */
+export function recordAnswerStarted(target: Target): void {
+  const state = stateOf(target);
+  state.openUntil = 0;
+  state.probing = false;
+}
+
+/** The answer ended well: the origin's failures are forgiven. */
 export function recordSuccess(target: Target): void {
   const state = stateOf(target);
   state.lastSuccessAt = Date.now();
   state.failures = 0;
   state.openUntil = 0;
   state.probing = false;
+}
+
+/**
+ * An attempt that says nothing of the origin's health (it answered 4xx, refused the gateway's credentials, the client
+ * left) ends a half-open trial without a verdict: the next request is let through as the trial.
+ */
+export function releaseTrial(target: Target): void {
+  stateOf(target).probing = false;
 }
 
 /** Counts a failure; at the threshold the circuit opens here and is published to the location. */
@@ -192,8 +220,7 @@ export function orderTargets(targets: readonly Target[], affinityKey: string | u
     // Weighted rendezvous hashing: −ln(u)/w, smallest wins; a replica's share follows its weight.
     if (affinityKey !== undefined) return -Math.log((hash(`${affinityKey}|${target.key.id}`) + 1) / 0x100000001) / target.key.weight;
     // Requests in flight from here, plus the queue vLLM itself reported to the probe, per unit of weight.
-    const state = stateOf(target);
-    return (state.inFlight + (state.probe?.waiting ?? 0)) / target.key.weight;
+    return (stateOf(target).inFlight + queuedAt(target, now)) / target.key.weight;
   };
   const ranked = targets.map((target, index) => ({ target, index, score: score(target), healthy: isAvailable(target, now) }));
   ranked.sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.score - b.score || a.index - b.index);

@@ -84,7 +84,12 @@ export async function probeOrigins(env: Env, table: RoutingTable): Promise<Probe
   const withMetrics = settingsOf(env).HEALTH_PROBE_METRICS;
   const results = await Promise.all(targets.map((target) => probeOrigin(env, target, withMetrics)));
   const reports: ProbeReports = Object.fromEntries(targets.map((target, i) => [originKey(target), results[i] as OriginReport]));
-  const ttl = Math.max(60, settingsOf(env).HEALTH_PROBE_TTL_SECONDS);
+  const ttl = probeReportTtlMs(env) / 1000;
   await env.CONFIG_KV.put(PROBE_KV_KEY, JSON.stringify(reports), { expirationTtl: ttl });
   return reports;
+}
+
+/** How long a probe report counts: HEALTH_PROBE_TTL_SECONDS, at least a minute (KV's shortest expiry). */
+export function probeReportTtlMs(env: Env): number {
+  return Math.max(60, settingsOf(env).HEALTH_PROBE_TTL_SECONDS) * 1000;
 }
