@@ -35,7 +35,11 @@ export function healthFirst(chains: readonly Chain[], now = Date.now()): RankedC
 
 const PREFIX_CHARS = 1024;
 
-/** The first KiB of the prompt (messages or prompt), for prefix-cache affinity. */
+/**
+ * What a conversation's every turn begins with, for prefix-cache affinity: its messages up to and including the
+ * first user message (a system prompt alone is shared by every conversation), at most a KiB; a text prompt's first
+ * KiB. Later turns only add to the end, so the key stays the same for the whole conversation.
+ */
 function promptPrefixOf(body: JsonObject): string | undefined {
   const source = body.messages ?? body.prompt;
   if (typeof source === "string") return source.slice(0, PREFIX_CHARS);
@@ -43,7 +47,8 @@ function promptPrefixOf(body: JsonObject): string | undefined {
   let prefix = "";
   for (const part of source) {
     prefix += JSON.stringify(part);
-    if (prefix.length >= PREFIX_CHARS) break;
+    const role = typeof part === "object" && part !== null && !Array.isArray(part) ? (part as { role?: unknown }).role : undefined;
+    if (prefix.length >= PREFIX_CHARS || role === "user") break;
   }
   return prefix.slice(0, PREFIX_CHARS);
 }

@@ -13,7 +13,7 @@
  */
 import type { Env } from "../env";
 import { originKey, type OriginReport, type ProbeReports } from "./probe";
-import type { Target } from "./resolve";
+import { weightedOrder, type Target } from "./resolve";
 import { settingsOf } from "../settings";
 
 interface OriginHealth {
@@ -208,21 +208,31 @@ function hash(text: string): number {
 }
 
 /**
+ * A replica's share of traffic with room to spare: its weight, divided by one more than the queue vLLM last reported
+ * to the probe — so a replica with five requests waiting gets a sixth of its share, not none of it. Every isolate
+ * shifts traffic in proportion, instead of all of them moving everything to the other replica until the next probe.
+ */
+function effectiveWeight(target: Target, now: number): number {
+  return target.key.weight / (1 + queuedAt(target, now));
+}
+
+/**
  * The order to try candidates in. Healthy origins first. With an affinity key (a session header or a prompt-prefix
  * hash) the order is a weighted rendezvous hash, so a conversation keeps landing on the replica holding its prefix
- * cache; otherwise the fewest in-flight requests per unit of weight wins, the weighted random order breaking ties.
- * Standby keys (weight 0) and open circuits go last; when nothing is healthy everything is tried anyway.
+ * cache; otherwise the fewest in-flight requests (from this isolate) per unit of effective weight wins, a weighted
+ * random order by effective weight breaking ties. Standby keys (weight 0) and open circuits go last; when nothing is
+ * healthy everything is tried anyway.
  */
-export function orderTargets(targets: readonly Target[], affinityKey: string | undefined, now = Date.now()): Target[] {
+export function orderTargets(targets: readonly Target[], affinityKey: string | undefined, now = Date.now(), random: () => number = Math.random): Target[] {
   if (targets.length < 2) return [...targets];
   const score = (target: Target): number => {
     if (target.key.weight <= 0) return Number.POSITIVE_INFINITY;
     // Weighted rendezvous hashing: −ln(u)/w, smallest wins; a replica's share follows its weight.
     if (affinityKey !== undefined) return -Math.log((hash(`${affinityKey}|${target.key.id}`) + 1) / 0x100000001) / target.key.weight;
-    // Requests in flight from here, plus the queue vLLM itself reported to the probe, per unit of weight.
-    return (stateOf(target).inFlight + queuedAt(target, now)) / target.key.weight;
+    return stateOf(target).inFlight / effectiveWeight(target, now);
   };
-  const ranked = targets.map((target, index) => ({ target, index, score: score(target), healthy: isAvailable(target, now) }));
+  const shuffled = affinityKey !== undefined ? targets : weightedOrder(targets.map((target) => ({ target, key: { weight: effectiveWeight(target, now) } })), random).map((entry) => entry.target);
+  const ranked = shuffled.map((target, index) => ({ target, index, score: score(target), healthy: isAvailable(target, now) }));
   ranked.sort((a, b) => Number(b.healthy) - Number(a.healthy) || a.score - b.score || a.index - b.index);
   return ranked.map((entry) => entry.target);
 }

@@ -157,4 +157,30 @@ describe("session affinity", () => {
     for (let s = 0; s < 20; s += 1) spread.add(await replicaFor(`user-${s}`, 0));
     expect(spread.size).toBe(3);
   });
+
+  it("keeps every turn of a conversation on one replica by its start, with prompt_prefix affinity", async () => {
+    await configure({
+      prefixed: {
+        keys: [replica("p1", origin("p1")), replica("p2", origin("p2")), replica("p3", origin("p3"))],
+        network_config: { base_url: origin("p1"), session_affinity: "prompt_prefix" },
+        custom_provider_config: { base_provider_type: "openai" },
+      },
+    });
+    // The same system prompt for all, a first question of their own; each turn adds an answer and a new question.
+    const system = { role: "system", content: "You are a helpful assistant for a hardware store." };
+    const spread = new Set<string | undefined>();
+    for (let c = 0; c < 12; c += 1) {
+      const messages: { role: string; content: string }[] = [system, { role: "user", content: `Question ${c}: which drill for concrete?` }];
+      const seen = new Set<string | undefined>();
+      for (let turn = 0; turn < 4; turn += 1) {
+        const id = `prefix-${c}-${turn}`;
+        expect((await chat(`prefixed/${LLAMA}`, { messages }, { "x-request-id": id })).status).toBe(200);
+        seen.add((await received(id))[0]?.origin);
+        messages.push({ role: "assistant", content: `Answer ${turn}.` }, { role: "user", content: `Follow-up ${turn} of conversation ${c}?` });
+      }
+      expect(seen.size, `conversation ${c}`).toBe(1);
+      spread.add([...seen][0]);
+    }
+    expect(spread.size).toBe(3);
+  });
 });
