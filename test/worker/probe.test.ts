@@ -1,7 +1,7 @@
 /** The optional scheduled probe: dead origins found without traffic, and vLLM's queue length weighing replicas. */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../../src/app";
 import { forgetCachedConfig } from "../../src/config/store";
 import worker from "../../src/index";
@@ -27,7 +27,7 @@ async function servedBy(model: string, count: number): Promise<Set<string | unde
   const app = buildApp();
   const origins = new Set<string | undefined>();
   for (let i = 0; i < count; i += 1) {
-    const id = `probe-${model.split("/")[0]}-${i}`;
+    const id = `probe-${model.split("/")[0]}-${i}-${crypto.randomUUID()}`;
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request("http://gateway.test/v1/chat/completions", { method: "POST", headers: { "x-request-id": id }, body: JSON.stringify({ model, messages: [] }) }), probing, ctx);
     expect(response.status).toBe(200);
@@ -51,7 +51,17 @@ describe("scheduled origin probe", () => {
     expect(await servedBy(`probed/${LLAMA}`, 12)).toEqual(new Set(["well"]));
   });
 
-  it("prefers the replica with the shorter vLLM queue", async () => {
-    expect(await servedBy(`loaded/${LLAMA}`, 12)).toEqual(new Set(["idle"]));
+  it("gives the replica with a vLLM queue a share in proportion: its weight over one more than its queue", async () => {
+    // Equal weights, 7 requests waiting at one replica: shares 1/8 : 1, so only the top ninth of the weighted draw
+    // goes to the queued replica. The draw is the runtime's Math.random, fixed here.
+    const draw = vi.spyOn(Math, "random");
+    try {
+      draw.mockReturnValue(0.5);
+      expect(await servedBy(`loaded/${LLAMA}`, 6)).toEqual(new Set(["idle"]));
+      draw.mockReturnValue(0.95);
+      expect(await servedBy(`loaded/${LLAMA}`, 6)).toEqual(new Set(["queued"]));
+    } finally {
+      draw.mockRestore();
+    }
   });
 });
