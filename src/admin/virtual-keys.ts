@@ -146,6 +146,7 @@ virtualKeyRoutes.put("/:id", async (c) => {
   checkOwnFields(body, previous, id);
   if (previous) {
     const record = await store(c, buildVirtualKeyRecord({ id, valueHash: previous.value_hash, valuePrefix: previous.value_prefix }, body, previous), previous);
+    if (body.reset_budget_usage === true) await limiterFor(c.env, record).resetBudgets();
     return jsonResponse({ message: "Virtual key updated successfully", virtual_key: presentVirtualKey(record), warnings: await warningsFor(c, record) });
   }
   const { value, valueHash, valuePrefix } = await newKeyValue();

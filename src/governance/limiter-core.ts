@@ -115,6 +115,23 @@ export class LimiterCore {
     return { ok: true, reservationId, completionTokens: perChoice };
   }
 
+  /**
+   * Bifrost's `reset_budget_usage`: every budget's spend in its current window back to zero (the window keeps its
+   * start, so it resets when it would have). Reservations in flight stay held and settle as usual.
+   */
+  resetBudgets(): void {
+    const config = this.config;
+    if (!config) return;
+    const now = this.now();
+    for (const budget of config.budgets) {
+      const name = `budget:${budget.id}`;
+      const counter = this.counter(name, windowSpec(budget.reset_duration, budget.calendar_aligned), now);
+      const next = { usage: 0, start: counter.start };
+      this.counters.set(name, next);
+      this.kv.put(COUNTER_PREFIX + name, next);
+    }
+  }
+
   /** Replaces reservations with what their requests actually used. Usage is charged even if a reservation expired. */
   settle(requests: SettleRequest[]): void {
     for (const request of requests) this.settleOne(request);

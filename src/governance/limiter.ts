@@ -63,6 +63,10 @@ export class VirtualKeyLimiter extends DurableObject<Env> {
     }));
   }
 
+  resetBudgets(): void {
+    this.writes.batch(() => this.core.resetBudgets());
+  }
+
   lease(request: LeaseRequest): LeaseReply {
     return this.writes.batch(() => this.core.lease(request));
   }

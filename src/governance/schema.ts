@@ -165,6 +165,8 @@ export const virtualKeyBodySchema = z.strictObject({
   alerts: z.nullish(alertsSchema),
   /** Bifrost's: when the key stops working (an RFC 3339 time); null: never. */
   expires_at: z.nullish(expiryTime),
+  /** Bifrost's: on an update, every budget's spend in its current window goes back to zero. Not stored. */
+  reset_budget_usage: z.optional(z.boolean()),
 });
 
 export type BudgetInput = z.infer<typeof budgetSchema>;

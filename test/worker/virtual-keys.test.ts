@@ -386,4 +386,19 @@ describe("what scripts moved over from Bifrost send", () => {
     const { virtual_key: read } = (await (await admin("GET", "/api/governance/virtual-keys/blacklisting")).json()) as { virtual_key: { provider_configs: { blacklisted_models: string[] }[] } };
     expect(read.provider_configs[0]?.blacklisted_models).toEqual([`vllm/${LLAMA}`]);
   });
+
+  it("puts every budget's spend back to zero on reset_budget_usage, as Bifrost does, and keeps counting after", async () => {
+    const key = await virtualKey("budget-reset", { provider_configs: [{ provider: "vllm" }], budgets: [{ max_limit: 1, reset_duration: "1d" }, { max_limit: 5, reset_duration: "1M" }] });
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": key })).status).toBe(200);
+    // "hi": 8 prompt tokens at $0.10 and 3 completion tokens at $0.20 per 1M.
+    const ONE_REQUEST = 0.0000014;
+    expect((await quota(key)).budgets.map((budget) => budget.current_usage)).toEqual([ONE_REQUEST, ONE_REQUEST]);
+    const reset = await admin("PUT", "/api/governance/virtual-keys/budget-reset", { reset_budget_usage: true });
+    expect(reset.status).toBe(200);
+    expect((await quota(key)).budgets.map((budget) => budget.current_usage)).toEqual([0, 0]);
+    expect((await chat(`vllm/${LLAMA}`, { "x-bf-vk": key })).status).toBe(200);
+    expect((await quota(key)).budgets.map((budget) => budget.current_usage)).toEqual([ONE_REQUEST, ONE_REQUEST]);
+    // Not a setting of the key: reading it back shows no such field.
+    expect(JSON.stringify(await (await admin("GET", "/api/governance/virtual-keys/budget-reset")).json())).not.toContain("reset_budget_usage");
+  });
 });
