@@ -11,7 +11,7 @@ import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
 import { jsonResponse } from "../http/errors";
-import { presentKey, presentSettings } from "./present";
+import { exportConfig, exportedProviders } from "./config-export";
 import { checkGovernanceLinks, governanceSchema, importGovernance } from "./governance-import";
 import { buildProviderRecord } from "./records";
 import { asVersionTwo } from "./config-version";
@@ -97,9 +97,7 @@ configRoutes.post("/import", async (c) => {
   });
 });
 
-configRoutes.get("/", async (c) => {
-  const providers = Object.fromEntries(
-    (await loadProviders(c.env)).map((record) => [record.name, { ...presentSettings(record.settings), keys: record.keys.map(presentKey) }]),
-  );
-  return jsonResponse({ providers });
-});
+configRoutes.get("/", async (c) => jsonResponse({ providers: await exportedProviders(c.env) }));
+
+/** The whole configuration, governance included, as a config.json the import takes back (config-export.ts). */
+configRoutes.get("/export", async (c) => jsonResponse(await exportConfig(c.env)));

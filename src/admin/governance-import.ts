@@ -11,7 +11,7 @@ import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
 import { hashKeyValue, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
-import { budgetSchema, expiryTime, leaseShare, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
+import { budgetSchema, expiryTime, leaseShare, responseCacheSchema, pricingOverrideSchema, providerConfigSchema, rateLimitSchema, type VirtualKeyBody } from "../governance/schema";
 import { normalisePricingOverride, writePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
@@ -76,6 +76,10 @@ const importedKey = z.strictObject({
   mcp_configs: z.optional(z.array(z.unknown())),
   allowed_origins: z.optional(z.array(z.string())),
   max_concurrent_requests: z.optional(z.int().check(z.gte(1))),
+  // This gateway's own key settings, so its export (config-export.ts) imports back as it was.
+  lower_max_tokens_to_fit: z.optional(z.boolean()),
+  response_cache: z.nullish(responseCacheSchema),
+  lease_share: z.nullish(leaseShare),
 });
 
 /** Team fields Bifrost keeps for its own dashboard and SSO, which this gateway does not use. */
@@ -243,6 +247,9 @@ export async function importGovernance(env: Env, section: GovernanceSection): Pr
       })),
       allowed_origins: key.allowed_origins,
       max_concurrent_requests: key.max_concurrent_requests,
+      lower_max_tokens_to_fit: key.lower_max_tokens_to_fit,
+      response_cache: key.response_cache,
+      lease_share: key.lease_share,
       team_id: key.team_id ?? null,
       customer_id: key.customer_id ?? null,
       expires_at: key.expires_at,
