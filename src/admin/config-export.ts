@@ -6,15 +6,12 @@
  * are kept, so a key imported elsewhere gets a new value, and here keeps its own) and alert webhook settings.
  */
 import type { Env } from "../env";
-import { loadProviders } from "../config/store";
+import { loadPricing, loadProviders } from "../config/store";
 import { loadAllGroups } from "../governance/group-store";
 import type { GroupRecord } from "../governance/groups";
-import { listVirtualKeys } from "../governance/key-store";
+import { EVERY_KEY, listVirtualKeys } from "../governance/key-store";
 import type { Budget, PricingOverride, RateLimit, VirtualKeyRecord } from "../governance/schema";
 import { presentKey, presentSettings } from "./present";
-
-/** SQLite's "no limit". */
-const EVERY_ROW = -1;
 
 type Json = Record<string, unknown>;
 
@@ -93,9 +90,9 @@ export async function exportConfig(env: Env): Promise<Json> {
   const limits = new LinkedLimits();
   const [providers, keys, groups, overrides] = await Promise.all([
     exportedProviders(env),
-    listVirtualKeys(env, { limit: EVERY_ROW, offset: 0 }),
+    listVirtualKeys(env, { limit: EVERY_KEY, offset: 0 }),
     loadAllGroups(env),
-    env.DB.prepare("SELECT config FROM pricing_overrides ORDER BY created_at, id").all<{ config: string }>(),
+    loadPricing(env),
   ]);
   const virtualKeys = keys.records.map((record) => exportedKey(record, limits));
   const byKind = (kind: GroupRecord["kind"]) => groups.filter((group) => group.kind === kind).map((group) => exportedGroup(group, limits));
@@ -109,7 +106,7 @@ export async function exportConfig(env: Env): Promise<Json> {
       customers,
       budgets: limits.budgets,
       rate_limits: limits.rateLimits,
-      pricing_overrides: overrides.results.map((row) => exportedOverride(JSON.parse(row.config) as PricingOverride)),
+      pricing_overrides: overrides.map(exportedOverride),
     },
   };
 }

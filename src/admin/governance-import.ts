@@ -16,7 +16,7 @@ import { normalisePricingOverride, writePricingOverride } from "./pricing";
 import { loadGroup, saveGroup } from "../governance/group-store";
 import { buildGroupRecord, type GroupKind } from "../governance/groups";
 import { installGroupLimits } from "./groups";
-import { envReferenceProblem } from "../upstream/secrets";
+import { envReferenceProblem, isEnvReference } from "../upstream/secrets";
 
 /** Bifrost files may number their ids; they are strings here. */
 const id = z.string().check(z.minLength(1), z.maxLength(128));
@@ -29,7 +29,6 @@ function stringifyIds(value: unknown): unknown {
   );
 }
 
-const ENV_REFERENCE = /^env\.([A-Za-z_][A-Za-z0-9_]*)$/;
 const MIN_VALUE_LENGTH = 24;
 
 /** What Bifrost's export carries about its own database rows: accepted, not kept. */
@@ -61,7 +60,7 @@ const importedKey = z.strictObject({
     z.string().check(
       z.maxLength(256),
       z.refine((value) => !value.startsWith("vault."), "vault references are not supported: give the value, or env.NAME naming a Worker secret that holds it"),
-      z.refine((value) => ENV_REFERENCE.test(value) || value.length >= MIN_VALUE_LENGTH, `a virtual key value must be at least ${MIN_VALUE_LENGTH} characters`),
+      z.refine((value) => isEnvReference(value) || value.length >= MIN_VALUE_LENGTH, `a virtual key value must be at least ${MIN_VALUE_LENGTH} characters`),
     ),
   ),
   /** Bifrost's: applies to the key's budgets that do not say. */
@@ -127,8 +126,8 @@ function alignedAs<T extends { calendar_aligned?: boolean | undefined }>(budget:
 
 /** A key's value: as given, or read from the Worker secret `env.NAME` names. Refused (400) when it cannot be used. */
 function virtualKeyValue(env: Env, keyName: string, value: string): string {
-  const name = ENV_REFERENCE.exec(value)?.[1];
-  if (name === undefined) return value;
+  if (!isEnvReference(value)) return value;
+  const name = value.slice("env.".length);
   const refuse = (why: string) => {
     throw badRequest(`virtual key '${keyName}': its value ${why}`, "invalid_request", "governance.virtual_keys");
   };

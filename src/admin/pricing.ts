@@ -3,7 +3,7 @@ import { queryOf } from "../http/query";
 import { routeGroup, type App } from "../http/apps";
 import * as z from "zod/mini";
 import { providerName } from "../config/schema";
-import { getRoutingTable, publishSnapshot } from "../config/store";
+import { getRoutingTable, loadPricing, publishSnapshot } from "../config/store";
 import { parseOrThrow } from "../config/validation";
 import type { AppEnv } from "../env";
 import { readJsonObject } from "../http/body";
@@ -95,8 +95,7 @@ pricingRoutes.get("/effective", async (c) => {
 });
 
 pricingRoutes.get("/", async (c) => {
-  const { results } = await c.env.DB.prepare("SELECT config FROM pricing_overrides ORDER BY created_at, id").all<{ config: string }>();
-  const overrides = results.map((row) => JSON.parse(row.config) as PricingOverride);
+  const overrides = await loadPricing(c.env);
   return jsonResponse({ pricing_overrides: overrides, total: overrides.length });
 });
 

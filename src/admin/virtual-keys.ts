@@ -17,7 +17,7 @@ import { waitUntilOf } from "../http/context";
 import { GatewayError, badRequest, jsonResponse } from "../http/errors";
 import { limiterFor } from "../governance/admission";
 import { VIRTUAL_KEY_PREFIX } from "../governance/credentials";
-import { deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
+import { EVERY_KEY, deleteVirtualKey, hashKeyValue, listVirtualKeys, loadVirtualKey, saveVirtualKey } from "../governance/key-store";
 import { limiterConfigOf } from "../governance/limits";
 import { unpricedModelWarnings } from "./price-warnings";
 import { buildVirtualKeyRecord, shownValue } from "../governance/records";
@@ -102,14 +102,12 @@ export const virtualKeyRoutes = routeGroup();
 
 /** A list query with none of these asks for no page: every key, as Bifrost answers it. */
 const PAGE_PARAMETERS = ["limit", "offset", "search", "team_id", "customer_id"];
-/** SQLite's "no limit". */
-const EVERY_ROW = -1;
 
 virtualKeyRoutes.get("/", async (c) => {
   const query = queryOf(c);
   const { limit, offset, search, team_id: teamId, customer_id: customerId, sort_by: sortBy, order } = parseOrThrow(listQuery, query, "virtual key list query");
   const paged = PAGE_PARAMETERS.some((name) => query[name] !== undefined);
-  const page = await listVirtualKeys(c.env, { limit: paged ? limit : EVERY_ROW, offset, search, teamId, customerId, sortBy, order });
+  const page = await listVirtualKeys(c.env, { limit: paged ? limit : EVERY_KEY, offset, search, teamId, customerId, sortBy, order });
   return jsonResponse({ virtual_keys: page.records.map(presentVirtualKey), count: page.records.length, total_count: page.total, limit: paged ? limit : page.records.length, offset });
 });
 

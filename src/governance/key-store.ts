@@ -119,6 +119,9 @@ export function substringPattern(search: string | undefined): string {
   return `%${(search ?? "").replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
+/** A listing limit meaning "every key" (SQLite's LIMIT -1). */
+export const EVERY_KEY = -1;
+
 export interface VirtualKeyListing {
   limit: number;
   offset: number;

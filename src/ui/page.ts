@@ -13,7 +13,7 @@ const HEADERS = {
   "cache-control": "no-store",
 };
 
-/** The page's gzip bytes, decoded on first use (plain data: any request may read them). */
+/** The page's gzip bytes, decoded on first use (plain data: every request may read them). */
 let gzipped: Uint8Array | undefined;
 
 function pageBytes(): Uint8Array {
